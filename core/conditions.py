@@ -1,0 +1,39 @@
+"""Evaluating a material's condition against an application (pure)."""
+
+from __future__ import annotations
+
+from core.model import Application, CardKind, Pickup
+from core.rules import Condition, Text
+
+CONDITION_TEXT: dict[Condition, Text] = {
+    Condition.ALWAYS: Text("必须提供", "always required"),
+    Condition.AGENT_NOT_LEGAL_REP: Text("经办人不是法定代表人时提供", "when the agent is not the legal representative"),
+    Condition.HAS_DECLARANT: Text("办理报关员卡时提供", "when a declarant card is requested"),
+    Condition.HAS_OPERATOR: Text("办理操作员卡时提供", "when operator cards are requested"),
+    Condition.MAIL_PICKUP: Text("选择邮寄领卡时提供", "when cards are to be mailed"),
+    Condition.COUNTER_PICKUP: Text("选择窗口领卡时提供", "when cards are collected at the counter"),
+    Condition.MEDIUM_PURCHASED: Text("需自行购买介质时提供", "when the medium had to be bought"),
+    Condition.DATA_MISMATCH: Text("系统自动比对不一致时提供", "when the automatic check finds a mismatch"),
+    Condition.ORIGINAL_UNAVAILABLE: Text("无法提供原件时提供", "when the original cannot be supplied"),
+}
+
+
+def holds(condition: Condition, app: Application) -> bool:
+    """Whether a material with ``condition`` is needed for ``app``.
+
+    Conditions that depend on facts only staff learn later (a failed automatic check,
+    a missing original, a purchase) are kept: the enterprise should be ready with them.
+    """
+    match condition:
+        case Condition.AGENT_NOT_LEGAL_REP:
+            return app.agent is None or app.agent.id_number != app.enterprise.legal_rep.id_number
+        case Condition.HAS_DECLARANT:
+            return any(i.kind is CardKind.DECLARANT for i in app.items)
+        case Condition.HAS_OPERATOR:
+            return any(i.kind is not CardKind.LEGAL for i in app.items)
+        case Condition.MAIL_PICKUP:
+            return app.pickup.method is Pickup.MAIL
+        case Condition.COUNTER_PICKUP:
+            return app.pickup.method is Pickup.COUNTER
+        case _:
+            return True

@@ -1,0 +1,71 @@
+"""Errors a person sees: what was wrong and what to do, in Chinese and English."""
+
+from __future__ import annotations
+
+
+class EportError(Exception):
+    """Base of every expected failure. ``str()`` gives ``"中文 / English"``."""
+
+    code = "error"
+
+    def __init__(self, zh: str, en: str, *, field: str | None = None) -> None:
+        self.zh = zh
+        self.en = en
+        self.field = field
+        super().__init__(f"{zh} / {en}")
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "field": self.field, "zh": self.zh, "en": self.en}
+
+
+class InvalidInput(EportError):
+    """A value failed validation (identifier, form field, file)."""
+
+    code = "invalid"
+
+
+class TransitionError(EportError):
+    """An action is not allowed in the current state."""
+
+    code = "illegal_transition"
+
+
+class RuleViolation(EportError):
+    """A business rule (core or regional) forbids the request."""
+
+    code = "rule_violation"
+
+
+class ConflictError(EportError):
+    """Someone else changed the record first (optimistic concurrency)."""
+
+    code = "conflict"
+
+
+class NotFound(EportError):
+    code = "not_found"
+
+
+class Forbidden(EportError):
+    code = "forbidden"
+
+
+class ConfigError(EportError):
+    code = "config"
+
+
+class Problems(InvalidInput):
+    """Several validation problems at once; each names its field."""
+
+    code = "problems"
+
+    def __init__(self, problems: list[EportError] | tuple[EportError, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            "；".join(p.zh for p in self.problems),
+            "; ".join(p.en for p in self.problems),
+        )
+
+    def as_dict(self) -> dict:  # type: ignore[override]
+        return {"code": self.code, "problems": [p.as_dict() for p in self.problems],
+                "zh": self.zh, "en": self.en}

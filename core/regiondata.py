@@ -1,0 +1,194 @@
+"""Regions as data: a TOML file structured by core's rule types, answered by ``DataRegion``.
+
+A region plugin is usually::
+
+    from core.regiondata import DataRegion, load_region_data
+
+    class Xian(DataRegion):
+        ...  # hookimpls only for rules that are logic
+
+    plugin = Xian(load_region_data(Path(__file__).with_name("region.toml")))
+
+``DataRegion`` answers every rule hook from the data, for its own region code only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from attrs import field, frozen
+
+from core import conditions, hookimpl
+from core.convert import describe_errors, make_config_converter
+from core.errors import ConfigError
+from core.model import Application, Business, Enterprise
+from core.rules import (
+    BusinessOffer,
+    CardPolicy,
+    Channel,
+    CourierPolicy,
+    Form,
+    Material,
+    MediumPolicy,
+    Outlet,
+    Region,
+    Step,
+    Text,
+    Timeframe,
+    UploadPolicy,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@frozen
+class BusinessRules:
+    """Everything a region states about one business."""
+
+    business: Business
+    name: Text
+    channels: tuple[Channel, ...] = field(default=(), converter=tuple)
+    note: Text | None = None
+    self_service_only: bool = False
+    materials: tuple[Material, ...] = field(default=(), converter=tuple)
+    courier: CourierPolicy | None = None
+    timeframe: Timeframe | None = None
+    steps: tuple[Step, ...] = field(default=(), converter=tuple)
+    medium: MediumPolicy | None = None
+    forms: tuple[str, ...] = field(default=(), converter=tuple)  # codes of RegionData.forms
+    upload: UploadPolicy | None = None
+    source: str | None = None
+
+
+@frozen
+class RegionDefaults:
+    """Rules the source states once for all its businesses (e.g. Xiamen's EMS-only post)."""
+
+    courier: CourierPolicy | None = None
+    timeframe: Timeframe | None = None
+    medium: MediumPolicy | None = None
+    upload: UploadPolicy | None = None
+
+
+@frozen
+class RegionData:
+    region: Region
+    businesses: tuple[BusinessRules, ...] = field(converter=tuple)
+    outlets: tuple[Outlet, ...] = field(default=(), converter=tuple)
+    forms: tuple[Form, ...] = field(default=(), converter=tuple)
+    card_policy: CardPolicy | None = None
+    defaults: RegionDefaults = RegionDefaults()
+
+    def rules(self, business: Business) -> BusinessRules | None:
+        for b in self.businesses:
+            if b.business == business:
+                return b
+        return None
+
+
+def load_region_data(path: Path | str) -> RegionData:
+    """Read and structure a region TOML file; errors name the path inside the file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"无法读取分中心数据 {path}：{exc}", f"cannot read region data {path}: {exc}") from exc
+    try:
+        data = make_config_converter().structure(raw, RegionData)
+    except Exception as exc:
+        lines = "; ".join(describe_errors(exc))
+        raise ConfigError(f"分中心数据 {path} 有误：{lines}", f"region data {path} is invalid: {lines}") from exc
+    known = {f.code for f in data.forms}
+    for b in data.businesses:
+        if missing := set(b.forms) - known:
+            raise ConfigError(f"{path}：业务 {b.business} 引用了未定义的表格 {sorted(missing)}",
+                              f"{path}: business {b.business} names undefined forms {sorted(missing)}")
+    return data
+
+
+class DataRegion:
+    """Answers the rule hooks for one region from its :class:`RegionData`."""
+
+    def __init__(self, data: RegionData) -> None:
+        self.data = data
+        self.code = data.region.code
+
+    def _rules(self, region: str, business: Business) -> BusinessRules | None:
+        return self.data.rules(business) if region == self.code else None
+
+    @hookimpl
+    def register_regions(self) -> list[Region]:
+        return [self.data.region]
+
+    @hookimpl
+    def businesses(self, region: str) -> list[BusinessOffer] | None:
+        if region != self.code:
+            return None
+        return [
+            BusinessOffer(business=b.business, name=b.name, channels=b.channels, note=b.note,
+                          self_service_only=b.self_service_only, source=b.source)
+            for b in self.data.businesses
+        ]
+
+    @hookimpl
+    def required_materials(self, region: str, business: Business,
+                           application: Application | None) -> list[Material] | None:
+        rules = self._rules(region, business)
+        if rules is None:
+            return None
+        if application is None:
+            return list(rules.materials)
+        return [m for m in rules.materials if conditions.holds(m.condition, application)]
+
+    @hookimpl
+    def courier_policy(self, region: str, business: Business) -> CourierPolicy | None:
+        rules = self._rules(region, business)
+        return (rules and rules.courier) or (self.data.defaults.courier if region == self.code else None)
+
+    @hookimpl
+    def outlets(self, region: str) -> list[Outlet] | None:
+        return list(self.data.outlets) if region == self.code else None
+
+    @hookimpl
+    def timeframe(self, region: str, business: Business) -> Timeframe | None:
+        rules = self._rules(region, business)
+        return (rules and rules.timeframe) or (self.data.defaults.timeframe if region == self.code else None)
+
+    @hookimpl
+    def workflow_steps(self, region: str, business: Business) -> list[Step] | None:
+        rules = self._rules(region, business)
+        return list(rules.steps) if rules else None
+
+    @hookimpl
+    def medium_policy(self, region: str, business: Business,
+                      enterprise: Enterprise | None) -> MediumPolicy | None:
+        rules = self._rules(region, business)
+        return (rules and rules.medium) or (self.data.defaults.medium if region == self.code else None)
+
+    @hookimpl
+    def forms(self, region: str, business: Business) -> list[Form] | None:
+        rules = self._rules(region, business)
+        if rules is None:
+            return None
+        by_code = {f.code: f for f in self.data.forms}
+        return [by_code[c] for c in rules.forms]
+
+    @hookimpl
+    def upload_policy(self, region: str, business: Business) -> UploadPolicy | None:
+        rules = self._rules(region, business)
+        return (rules and rules.upload) or (self.data.defaults.upload if region == self.code else None)
+
+    @hookimpl
+    def card_policy(self, region: str) -> CardPolicy | None:
+        return self.data.card_policy if region == self.code else None
+
+    @hookimpl
+    def acceptance_number(self, region: str, application: Application, seq: int) -> str | None:
+        prefix = self.data.region.acceptance_prefix
+        if region != self.code or not prefix:
+            return None
+        return f"{prefix}{seq:07d}"

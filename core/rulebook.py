@@ -1,0 +1,137 @@
+"""Typed wrappers around the hook calls (``pm.hook`` calls are untyped).
+
+Everything outside core.plugins asks the rules through a :class:`Rulebook`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+from core.errors import NotFound
+from core.model import Address, Application, Business, Card, CardEvent, Enterprise, Transition
+from core.rules import (
+    BusinessOffer,
+    CardPolicy,
+    CourierPolicy,
+    Form,
+    Material,
+    MediumPolicy,
+    Outlet,
+    Problem,
+    Region,
+    Step,
+    Timeframe,
+    UploadPolicy,
+)
+
+
+def _flat(results: list[Any]) -> list[Any]:
+    return [item for result in results if result for item in result]
+
+
+class Rulebook:
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.hook = pm.hook
+
+    # regions -----------------------------------------------------------------
+    def regions(self) -> dict[str, Region]:
+        return {r.code: r for r in _flat(self.hook.register_regions())}
+
+    def region(self, code: str) -> Region:
+        try:
+            return self.regions()[code]
+        except KeyError:
+            raise NotFound(f"未启用的分中心：{code}", f"unknown or disabled region: {code}",
+                           field="region") from None
+
+    def home_branch(self, address: Address) -> str:
+        """The region whose coverage includes the business address ('' if none enabled)."""
+        for code, region in self.regions().items():
+            if region.covers(address.province, address.city):
+                return code
+        return ""
+
+    # businesses --------------------------------------------------------------
+    def offers(self, region: str) -> list[BusinessOffer]:
+        self.region(region)
+        result = self.hook.businesses(region=region)
+        assert result is not None
+        return list(result)
+
+    def offer(self, region: str, business: Business) -> BusinessOffer:
+        for o in self.offers(region):
+            if o.business == business:
+                return o
+        raise NotFound(f"{region} 分中心不办理此业务：{business}",
+                       f"region {region} does not offer business {business}", field="business")
+
+    def materials(self, region: str, business: Business, application: Application | None = None
+                  ) -> list[Material]:
+        return _flat(self.hook.required_materials(region=region, business=business,
+                                                  application=application))
+
+    def courier(self, region: str, business: Business) -> CourierPolicy:
+        result = self.hook.courier_policy(region=region, business=business)
+        assert result is not None
+        return result
+
+    def outlets(self, region: str) -> list[Outlet]:
+        return _flat(self.hook.outlets(region=region))
+
+    def outlet(self, code: str) -> tuple[str, Outlet]:
+        """(region, outlet) for an outlet code across all enabled regions."""
+        for region in self.regions():
+            for o in self.outlets(region):
+                if o.code == code:
+                    return region, o
+        raise NotFound(f"未知的制卡机构：{code}", f"unknown making centre: {code}", field="making_centre")
+
+    def making_centres(self) -> list[tuple[str, Outlet]]:
+        return [(r, o) for r in self.regions() for o in self.outlets(r) if o.making_centre]
+
+    def timeframe(self, region: str, business: Business) -> Timeframe:
+        result = self.hook.timeframe(region=region, business=business)
+        assert result is not None
+        return result
+
+    def steps(self, region: str, business: Business) -> list[Step]:
+        return _flat(self.hook.workflow_steps(region=region, business=business))
+
+    def validate(self, region: str, application: Application) -> list[Problem]:
+        return _flat(self.hook.validate_application(region=region, application=application))
+
+    def acceptance_number(self, region: str, application: Application, seq: int) -> str:
+        result = self.hook.acceptance_number(region=region, application=application, seq=seq)
+        assert result
+        return str(result)
+
+    def medium(self, region: str, business: Business, enterprise: Enterprise | None = None) -> MediumPolicy:
+        result = self.hook.medium_policy(region=region, business=business, enterprise=enterprise)
+        assert result is not None
+        return result
+
+    def forms(self, region: str, business: Business) -> list[Form]:
+        return _flat(self.hook.forms(region=region, business=business))
+
+    def upload(self, region: str, business: Business) -> UploadPolicy:
+        result = self.hook.upload_policy(region=region, business=business)
+        assert result is not None
+        return result
+
+    def card_policy(self, region: str) -> CardPolicy:
+        result = self.hook.card_policy(region=region)
+        assert result is not None
+        return result
+
+    # events --------------------------------------------------------------------
+    def submitted(self, application: Application) -> None:
+        self.hook.application_submitted(application=application)
+
+    def transitioned(self, application: Application, transition: Transition) -> None:
+        self.hook.application_transitioned(application=application, transition=transition)
+
+    def card_transitioned(self, card: Card, event: CardEvent) -> None:
+        self.hook.card_transitioned(card=card, event=event)

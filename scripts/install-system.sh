@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the system parts eportcard runs against: PC/SC (pcscd + the vpcd virtual
+# reader driver), the build tools pyscard needs, Debian's chromium for browser tests,
+# PostgreSQL, OpenSSL, poppler (pdftotext) and a CJK TrueType font for PDF receipts.
+# Idempotent: packages already present are skipped quickly.
+set -euo pipefail
+packages=(pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev
+          chromium postgresql openssl poppler-utils fonts-wqy-zenhei)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
