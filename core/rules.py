@@ -284,6 +284,8 @@ class CardPolicy:
     validity_years: int = 10
     renewal_window_days: int = 180  # legal-card self-service renewal: 0..N days before expiry
     initial_pin: str = "88888888"
+    legal_rep_may_hold_operator: bool = False  # core rule; a region may state otherwise
+    max_operators_first_application: int = 10
     note: Text | None = None
     source: str | None = None
 

@@ -64,6 +64,8 @@ class Application:
     enterprise: Enterprise
     business: Business
     region: str  # code of the issuing centre's region: its plugin governs the application
+    channel: str = "web"  # core.rules.ChannelKind the application was lodged through
+    also: tuple[Business, ...] = field(default=(), converter=tuple)  # further businesses in one request (Hangzhou multi-select)
     items: tuple[CardRequest, ...] = field(default=(), converter=tuple)
     agent: Person | None = None  # 经办人; None until chosen
     pickup: PickupChoice = PickupChoice()
