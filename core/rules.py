@@ -223,6 +223,12 @@ class Step:
     actor: StepActor
     description: Text | None = None
     source: str | None = None
+    # Only applications lodged through these channels take the step (empty = all), e.g.
+    # Xiamen's paper arriving by EMS does not apply to paperless (web) enrolment.
+    channels: tuple[ChannelKind, ...] = field(default=(), converter=tuple)
+
+    def applies_to(self, channel: str) -> bool:
+        return not self.channels or channel in self.channels
 
 
 @frozen
@@ -304,6 +310,7 @@ class Region:
     cities: tuple[str, ...] = field(default=(), converter=tuple)  # narrower coverage, if any
     acceptance_prefix: str = ""
     source: str | None = None
+    hotline_hours: Text | None = None  # when the hotlines answer, if the guide says
 
     def covers(self, province: str, city: str) -> bool:
         if self.cities:
