@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.model import Application, CardKind, Pickup
-from core.rules import Condition, Text
+from core.rules import ChannelKind, Condition, Text
 
 CONDITION_TEXT: dict[Condition, Text] = {
     Condition.ALWAYS: Text("必须提供", "always required"),
@@ -15,6 +15,8 @@ CONDITION_TEXT: dict[Condition, Text] = {
     Condition.MEDIUM_PURCHASED: Text("需自行购买介质时提供", "when the medium had to be bought"),
     Condition.DATA_MISMATCH: Text("系统自动比对不一致时提供", "when the automatic check finds a mismatch"),
     Condition.ORIGINAL_UNAVAILABLE: Text("无法提供原件时提供", "when the original cannot be supplied"),
+    Condition.LODGED_ONLINE: Text("网上办理（无纸化）时提供", "when lodged online (paperless)"),
+    Condition.LODGED_BY_POST: Text("邮寄纸质材料办理时提供", "when the paper application is sent by post"),
 }
 
 
@@ -35,5 +37,9 @@ def holds(condition: Condition, app: Application) -> bool:
             return app.pickup.method is Pickup.MAIL
         case Condition.COUNTER_PICKUP:
             return app.pickup.method is Pickup.COUNTER
+        case Condition.LODGED_ONLINE:
+            return app.channel == ChannelKind.WEB
+        case Condition.LODGED_BY_POST:
+            return app.channel == ChannelKind.POST
         case _:
             return True

@@ -81,6 +81,8 @@ class Condition(StrEnum):
     MEDIUM_PURCHASED = "medium_purchased"        # the enterprise had to buy the medium
     DATA_MISMATCH = "data_mismatch"              # only when automatic checks fail (Shenzhen licence photo)
     ORIGINAL_UNAVAILABLE = "original_unavailable"  # a stamped copy replaces an original
+    LODGED_ONLINE = "lodged_online"    # only when lodged through the web portal (Xiamen paperless enrolment)
+    LODGED_BY_POST = "lodged_by_post"  # only when the paper application is posted (Xiamen)
 
 
 class MaterialForm(StrEnum):
