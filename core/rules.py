@@ -81,6 +81,9 @@ class Condition(StrEnum):
     MEDIUM_PURCHASED = "medium_purchased"        # the enterprise had to buy the medium
     DATA_MISMATCH = "data_mismatch"              # only when automatic checks fail (Shenzhen licence photo)
     ORIGINAL_UNAVAILABLE = "original_unavailable"  # a stamped copy replaces an original
+    ON_SITE = "on_site"                          # only when lodged at a counter (Shenzhen originals)
+    ONLINE = "online"                            # only when lodged on the web portal or a mobile app
+    AGENT_NOT_HOLDER = "agent_not_holder"        # agent is neither legal rep nor an operator of it (Changchun)
     LODGED_ONLINE = "lodged_online"    # only when lodged through the web portal (Xiamen paperless enrolment)
     LODGED_BY_POST = "lodged_by_post"  # only when the paper application is posted (Xiamen)
 
@@ -313,6 +316,7 @@ class Region:
     acceptance_prefix: str = ""
     source: str | None = None
     hotline_hours: Text | None = None  # when the hotlines answer, if the guide says
+    note: Text | None = None  # further contact points (e.g. a WeChat account)
 
     def covers(self, province: str, city: str) -> bool:
         if self.cities:
