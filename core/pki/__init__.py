@@ -1,0 +1,1 @@
+"""Certificates: CA, holder profiles, issue / renew / revoke / hold, CRL and an OCSP responder."""

@@ -1,0 +1,117 @@
+"""Revoke, hold and release certificates, and what each card lifecycle action does to them.
+
+Status rules: good -> hold -> good (release) | revoked; good -> revoked. Revoked is final.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from attrs import frozen
+from cryptography import x509
+
+from core.errors import InvalidInput, NotFound, TransitionError
+from core.pki.registry import CertificateRecord, CertificateRegistry
+
+Effect = Literal["hold", "release", "revoke"]
+
+
+@frozen
+class CertificateEffect:
+    effect: Effect
+    reason: x509.ReasonFlags | None = None
+
+
+# Card transition action (core.cards) -> what happens to the card's certificate (DESIGN.md, Lifecycles).
+CARD_ACTION_EFFECTS: dict[str, CertificateEffect] = {
+    "freeze": CertificateEffect("hold"),
+    "report_lost": CertificateEffect("hold"),
+    "unfreeze": CertificateEffect("release"),
+    "found": CertificateEffect("release"),
+    # A voided card was lost: whoever has it may hold the key, so the key counts as compromised.
+    "void": CertificateEffect("revoke", x509.ReasonFlags.key_compromise),
+    "cancel": CertificateEffect("revoke", x509.ReasonFlags.cessation_of_operation),
+    "replace": CertificateEffect("revoke", x509.ReasonFlags.superseded),
+}
+
+# Reasons a person may choose when revoking; hold has its own operation, removeFromCRL is CRL-internal.
+REVOKE_REASONS: tuple[x509.ReasonFlags, ...] = tuple(
+    r for r in x509.ReasonFlags
+    if r not in (x509.ReasonFlags.certificate_hold, x509.ReasonFlags.remove_from_crl))
+
+
+def parse_reason(reason: x509.ReasonFlags | str) -> x509.ReasonFlags:
+    """Accept a ReasonFlags, its RFC 5280 name (``keyCompromise``) or its Python name (``key_compromise``)."""
+    if isinstance(reason, x509.ReasonFlags):
+        found: x509.ReasonFlags | None = reason
+    else:
+        found = next((r for r in x509.ReasonFlags if reason in (r.value, r.name)), None)
+    if found is None or found not in REVOKE_REASONS:
+        choices = ", ".join(r.name for r in REVOKE_REASONS)
+        raise InvalidInput(f"吊销原因 {reason!r} 无效，可选：{choices}",
+                           f"invalid revocation reason {reason!r}; choose one of: {choices}", field="reason")
+    return found
+
+
+def _existing(registry: CertificateRegistry, serial: str) -> CertificateRecord:
+    record = registry.get(serial.lower())
+    if record is None:
+        raise NotFound(f"没有序列号为 {serial} 的证书，请核对证书编号",
+                       f"no certificate with serial {serial}; check the certificate number", field="serial")
+    return record
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def revoke(registry: CertificateRegistry, serial: str, reason: x509.ReasonFlags | str,
+           at: datetime | None = None) -> CertificateRecord:
+    flag = parse_reason(reason)
+    record = _existing(registry, serial)
+    if record.status == "revoked":
+        raise TransitionError(f"证书 {record.serial} 已吊销",
+                              f"certificate {record.serial} is already revoked", field="serial")
+    registry.set_status(record.serial, "revoked", flag.value, at or _now())
+    return _existing(registry, record.serial)
+
+
+def hold(registry: CertificateRegistry, serial: str, at: datetime | None = None) -> CertificateRecord:
+    record = _existing(registry, serial)
+    if record.status == "revoked":
+        raise TransitionError(f"证书 {record.serial} 已吊销，不能再挂起",
+                              f"certificate {record.serial} is revoked and cannot be put on hold",
+                              field="serial")
+    if record.status == "hold":
+        raise TransitionError(f"证书 {record.serial} 已处于挂起状态",
+                              f"certificate {record.serial} is already on hold", field="serial")
+    registry.set_status(record.serial, "hold", x509.ReasonFlags.certificate_hold.value, at or _now())
+    return _existing(registry, record.serial)
+
+
+def release(registry: CertificateRegistry, serial: str) -> CertificateRecord:
+    record = _existing(registry, serial)
+    if record.status != "hold":
+        raise TransitionError(f"证书 {record.serial} 未被挂起，无需解除",
+                              f"certificate {record.serial} is not on hold, so it cannot be released",
+                              field="serial")
+    registry.set_status(record.serial, "good", None, None)
+    return _existing(registry, record.serial)
+
+
+def apply_card_action(registry: CertificateRegistry, serial: str, action: str,
+                      at: datetime | None = None) -> CertificateRecord | None:
+    """Do to the certificate what the card action implies; None when the action does not touch it."""
+    effect = CARD_ACTION_EFFECTS.get(action)
+    if effect is None:
+        return None
+    if effect.effect == "hold":
+        return hold(registry, serial, at)
+    if effect.effect == "release":
+        return release(registry, serial)
+    assert effect.reason is not None
+    current = _existing(registry, serial)
+    if current.status == "revoked":  # e.g. a voided card being replaced: already off the CRL's good side
+        return current
+    return revoke(registry, serial, effect.reason, at)
