@@ -16,6 +16,7 @@ from stdnum.cn import ric, uscc
 from core.errors import InvalidInput
 from core.model.enums import IdType
 from core.model.parties import Enterprise, Person
+from core.privacy import mask_id  # re-exported: one masking rule for the whole system
 
 __all__ = [
     "is_standin_device_no", "mask_id", "parse_id_validity", "validate_customs_code", "validate_device_no",
@@ -212,16 +213,6 @@ def parse_id_validity(value: str, field: str) -> date | None:
                        "Enter the ID validity date as 8 digits, year month day (e.g. 20300131); "
                        "enter 00000000 for long-term.")
     return parsed
-
-
-def mask_id(number: str) -> str:
-    """Hide the middle of an ID for display: first 6 and last 4 kept (``440902********1234``)."""
-    text = str(number)
-    if len(text) > 10:
-        return text[:6] + "*" * (len(text) - 10) + text[-4:]
-    if len(text) > 2:  # short numbers: still never show them whole
-        return text[0] + "*" * (len(text) - 2) + text[-1]
-    return "*" * len(text)
 
 
 def _collect(problems: list[InvalidInput], check: Callable[..., object], *args: object) -> None:
