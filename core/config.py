@@ -1,0 +1,183 @@
+"""Deployment configuration: one ``eportcard.toml`` -> a frozen :class:`Settings`.
+
+Unknown keys and bad values are reported with their path and the reason.
+Relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+from attrs import evolve, field, frozen
+
+from core.convert import describe_errors, make_config_converter
+from core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAME = "eportcard.toml"
+
+
+@frozen
+class DatabaseSettings:
+    url: str = ""  # empty: SQLite file eportcard.db beside the config
+
+
+@frozen
+class RegionSettings:
+    enabled: tuple[str, ...] | None = None  # None: every installed region
+    default: str = ""  # the deployment's own region (staff console, guide default)
+
+
+@frozen
+class CalendarSettings:
+    holidays: tuple[date, ...] = field(default=(), converter=tuple)  # extra non-working days
+    workdays: tuple[date, ...] = field(default=(), converter=tuple)  # extra working days (调休)
+
+
+@frozen
+class StorageSettings:
+    blob_dir: str = "blobs"
+    max_upload_bytes: int = 4 * 1024 * 1024
+    archive_after_days: int = 30
+
+
+@frozen
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""  # signs sessions; `eportcard init` writes a random one
+    secure_cookies: bool = False  # set true behind HTTPS
+    login_attempts: int = 5  # per 15 minutes, then throttled
+
+
+@frozen
+class PkiSettings:
+    ca_dir: str = "ca"
+    passphrase_env: str = "EPORTCARD_CA_PASSPHRASE"
+    algorithm: str = "ec-p256"  # or rsa2048
+    validity_years: int = 10
+    crl_hours: int = 24
+
+
+@frozen
+class CardSettings:
+    master_key_file: str = "card-master.key"  # derives per-card admin keys; never stored per card
+    reader: str = ""  # PC/SC reader name at the counter ("" = first with a card)
+
+
+@frozen
+class AgentSettings:
+    host: str = "127.0.0.1"
+    port: int = 61232
+    allowed_origins: tuple[str, ...] = field(default=("http://127.0.0.1:8000", "http://localhost:8000"),
+                                             converter=tuple)
+    server_url: str = "http://127.0.0.1:8000"
+
+
+@frozen
+class SmsSettings:
+    gateway: str = "outbox"  # development gateway: messages land in the outbox table
+
+
+@frozen
+class Settings:
+    root: str = "."  # folder of the config file (set by load_settings, not written in the file)
+    database: DatabaseSettings = DatabaseSettings()
+    regions: RegionSettings = RegionSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    storage: StorageSettings = StorageSettings()
+    web: WebSettings = WebSettings()
+    pki: PkiSettings = PkiSettings()
+    card: CardSettings = CardSettings()
+    agent: AgentSettings = AgentSettings()
+    sms: SmsSettings = SmsSettings()
+
+    def path(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else Path(self.root) / p
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.path('eportcard.db')}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.path(self.storage.blob_dir)
+
+
+def parse_settings(text: str, root: Path | str = ".") -> Settings:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"配置文件不是合法的 TOML：{exc}", f"the config is not valid TOML: {exc}") from exc
+    if "root" in raw:
+        raise ConfigError("配置项 root 由程序设置，请删除", "'root' is set by eportcard; remove it", field="$.root")
+    try:
+        settings = make_config_converter().structure(raw, Settings)
+    except Exception as exc:
+        lines = describe_errors(exc)
+        raise ConfigError("配置有误：" + "；".join(lines), "invalid configuration: " + "; ".join(lines),
+                          field=lines[0].split(":")[0] if lines else None) from exc
+    return evolve(settings, root=str(Path(root).resolve()))
+
+
+def load_settings(path: Path | str) -> Settings:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"无法读取配置文件 {path}：{exc.strerror}",
+                          f"cannot read the config file {path}: {exc.strerror}; run `eportcard init`") from exc
+    return parse_settings(text, path.parent)
+
+
+def starter_config(secret_key: str, region: str = "", enabled: tuple[str, ...] | None = None) -> str:
+    """The config `eportcard init` writes: every section with its defaults, commented."""
+    enabled_line = ("# enabled = [\"shenzhen\", \"changchun\", \"xiamen\", \"hangzhou\", \"xian\"]"
+                    if enabled is None else "enabled = [" + ", ".join(f'"{c}"' for c in enabled) + "]")
+    return f'''# eportcard deployment configuration (see docs/deployment.md)
+
+[database]
+# url = "postgresql+psycopg://user:password@127.0.0.1:5432/eportcard"   # default: SQLite eportcard.db here
+
+[regions]
+{enabled_line}     # default: every installed region
+default = "{region}"
+
+[calendar]
+# Days the holidays library does not know yet (e.g. next year's schedule, published each November).
+holidays = []
+workdays = []
+
+[storage]
+blob_dir = "blobs"
+max_upload_bytes = 4194304
+archive_after_days = 30
+
+[web]
+host = "127.0.0.1"
+port = 8000
+base_url = "http://127.0.0.1:8000"
+secret_key = "{secret_key}"
+secure_cookies = false
+
+[pki]
+ca_dir = "ca"
+passphrase_env = "EPORTCARD_CA_PASSPHRASE"
+algorithm = "ec-p256"
+validity_years = 10
+
+[card]
+master_key_file = "card-master.key"
+
+[agent]
+port = 61232
+allowed_origins = ["http://127.0.0.1:8000", "http://localhost:8000"]
+'''
