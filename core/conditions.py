@@ -22,6 +22,9 @@ CONDITION_TEXT: dict[Condition, Text] = {
                                      "of this application"),
     Condition.LODGED_ONLINE: Text("网上办理（无纸化）时提供", "when lodged online (paperless)"),
     Condition.LODGED_BY_POST: Text("邮寄纸质材料办理时提供", "when the paper application is sent by post"),
+    Condition.HAS_LEGAL_CARD: Text("办理法人卡时提供", "when the legal card is concerned"),
+    Condition.HAS_OPERATOR_CARD: Text("办理操作员卡（非报关员卡）时提供",
+                                      "when an operator card (not a declarant card) is concerned"),
 }
 
 
@@ -53,5 +56,9 @@ def holds(condition: Condition, app: Application) -> bool:
             return app.channel == ChannelKind.WEB
         case Condition.LODGED_BY_POST:
             return app.channel == ChannelKind.POST
+        case Condition.HAS_LEGAL_CARD:
+            return any(i.kind is CardKind.LEGAL for i in app.items)
+        case Condition.HAS_OPERATOR_CARD:
+            return any(i.kind is CardKind.OPERATOR for i in app.items)
         case _:
             return True

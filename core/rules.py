@@ -86,6 +86,8 @@ class Condition(StrEnum):
     AGENT_NOT_HOLDER = "agent_not_holder"        # agent is neither legal rep nor an operator of it (Changchun)
     LODGED_ONLINE = "lodged_online"    # only when lodged through the web portal (Xiamen paperless enrolment)
     LODGED_BY_POST = "lodged_by_post"  # only when the paper application is posted (Xiamen)
+    HAS_LEGAL_CARD = "has_legal_card"        # the application acts on the legal card (Xi'an, Hangzhou)
+    HAS_OPERATOR_CARD = "has_operator_card"  # an operator card proper, not a declarant card (Xi'an)
 
 
 class MaterialForm(StrEnum):
@@ -158,6 +160,7 @@ class Outbound:
     fallback: Text | None = None  # e.g. collect at counter one
     check_on_receipt: Text | None = None
     counter_pickup: Text | None = None  # what to bring to collect at a counter
+    note: Text | None = None  # e.g. Hangzhou's "do not refuse the COD parcel"
 
 
 @frozen
