@@ -1,0 +1,50 @@
+"""Values the store defines itself (the domain model has no place for them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from attrs import field, frozen
+
+from core.model import CardKind
+
+CertStatus = Literal["good", "hold", "revoked"]
+CERT_STATUSES: tuple[str, ...] = ("good", "hold", "revoked")
+
+
+@frozen
+class CertificateRecord:
+    """One issued certificate as the CA keeps it: the source of CRLs and OCSP answers."""
+
+    serial: str  # lowercase hex, the E-Port "certificate number"
+    card_id: str
+    enterprise_uscc: str
+    kind: CardKind
+    subject: str
+    not_before: datetime  # aware UTC
+    not_after: datetime  # aware UTC
+    pem: str
+    status: CertStatus = "good"
+    reason: str | None = None  # a CRL reason name (cryptography.x509.ReasonFlags value)
+    revoked_at: datetime | None = None
+
+
+@frozen
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    payload: dict[str, Any] = field(eq=True, hash=False)
+    prev_hash: str
+    hash: str
+
+
+@frozen
+class AuditReport:
+    ok: bool
+    checked: int
+    problems: list[str] = field(factory=list, hash=False)

@@ -1,0 +1,391 @@
+"""Repositories: rows <-> the attrs objects of core.model, inside one transaction.
+
+Aggregates are stored whole as JSON in ``data``; the other columns are derived from the aggregate
+on every write (never set on their own), so they cannot drift from it. ``version`` is the
+optimistic-concurrency counter: an update only lands if nobody changed the row since it was read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+from cryptography import x509
+from sqlalchemy import Connection, Select, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from core.convert import make_json_converter
+from core.errors import ConflictError, InvalidInput, NotFound, TransitionError
+from core.model import Application, AppState, Attachment, Business, Card, CardKind, Enterprise
+from core.store.records import CERT_STATUSES, CertificateRecord
+from core.store.tables import applications, attachments, cards, certificates, enterprises
+
+_converter = make_json_converter()
+
+# Applications that no longer count as "open" for a business (one open enrolment at a time).
+CLOSED_STATES = frozenset({AppState.DRAFT, AppState.DELETED, AppState.COMPLETED, AppState.REJECTED})
+ORDERS = ("due", "created", "updated")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dump(obj: Any) -> str:
+    data = _converter.unstructure(obj)
+    data.pop("version", None)  # the column is the truth
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def _load(cls: type, text: str, version: int | None = None) -> Any:
+    data = json.loads(text)
+    if version is not None:
+        data["version"] = version
+    return _converter.structure(data, cls)
+
+
+def _upsert(conn: Connection, table: Any, values: dict[str, Any], key: str,
+            update_values: dict[str, Any]) -> None:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).values(**values)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**values)
+    else:  # pragma: no cover - only the two backends are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=update_values))
+
+
+class EnterpriseRepo:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, uscc: str) -> Enterprise | None:
+        row = self._conn.execute(select(enterprises.c.data).where(enterprises.c.uscc == uscc)).first()
+        return None if row is None else _load(Enterprise, row.data)
+
+    def save(self, enterprise: Enterprise) -> None:
+        """Insert or replace the enterprise (its version counts the saves)."""
+        now = _now()
+        values = {"uscc": enterprise.uscc, "name": enterprise.name, "data": _dump(enterprise),
+                  "version": 1, "updated_at": now}
+        _upsert(self._conn, enterprises, values, "uscc", {
+            "name": enterprise.name, "data": values["data"], "updated_at": now,
+            "version": enterprises.c.version + 1})
+
+    def version(self, uscc: str) -> int | None:
+        return self._conn.execute(
+            select(enterprises.c.version).where(enterprises.c.uscc == uscc)).scalar_one_or_none()
+
+
+def _conflict(kind_zh: str, kind_en: str, ident: str) -> ConflictError:
+    return ConflictError(
+        f"{kind_zh} {ident} 已被他人修改，请刷新后重试。",
+        f"The {kind_en} {ident} was changed by someone else meanwhile; reload it and try again.",
+        field="version")
+
+
+class ApplicationRepo:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _columns(app: Application, now: datetime) -> dict[str, Any]:
+        return {
+            "enterprise_uscc": app.enterprise.uscc,
+            "enterprise_name": app.enterprise.name,
+            "business": app.business.value,
+            "region": app.region,
+            "state": app.state.value,
+            "acceptance_no": app.acceptance_no or None,
+            "due": app.due,
+            "submitted_at": app.submitted_at,
+            "updated_at": now,
+            "data": _dump(app),
+        }
+
+    def get(self, app_id: str) -> Application:
+        row = self._conn.execute(
+            select(applications.c.data, applications.c.version).where(applications.c.id == app_id)).first()
+        if row is None:
+            raise NotFound(f"申请单 {app_id} 不存在。", f"Application {app_id} does not exist.",
+                           field="application")
+        return _load(Application, row.data, row.version)
+
+    def add(self, app: Application) -> Application:
+        now = _now()
+        stored = attrs.evolve(app, version=1, created_at=app.created_at or now)
+        values = self._columns(stored, now) | {"id": app.id, "created_at": stored.created_at, "version": 1}
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(insert(applications).values(**values))
+        except IntegrityError:
+            raise ConflictError(
+                f"申请单 {app.id} 或受理编号 {app.acceptance_no} 已存在。",
+                f"Application {app.id} or acceptance number {app.acceptance_no} already exists.",
+                field="application") from None
+        return stored
+
+    def update(self, app: Application) -> Application:
+        """Write ``app`` if the stored row is still at ``app.version``; returns it at version + 1."""
+        stored = attrs.evolve(app, version=app.version + 1)
+        values = self._columns(stored, _now()) | {"version": stored.version}
+        try:
+            with self._conn.begin_nested():
+                result = self._conn.execute(
+                    update(applications)
+                    .where(applications.c.id == app.id, applications.c.version == app.version)
+                    .values(**values))
+        except IntegrityError:
+            raise ConflictError(
+                f"受理编号 {app.acceptance_no} 已被其他申请单使用。",
+                f"Acceptance number {app.acceptance_no} is already used by another application.",
+                field="acceptance_no") from None
+        if result.rowcount != 1:
+            self.get(app.id)  # NotFound if it was never stored
+            raise _conflict("申请单", "application", app.id)
+        return stored
+
+    def _filtered(self, query: Select[Any], region: str | None, states: Iterable[AppState] | None,
+                  enterprise: str | None, business: Business | None, search: str | None) -> Select[Any]:
+        if region is not None:
+            query = query.where(applications.c.region == region)
+        if states is not None:
+            query = query.where(applications.c.state.in_([AppState(s).value for s in states]))
+        if enterprise is not None:
+            query = query.where(applications.c.enterprise_uscc == enterprise)
+        if business is not None:
+            query = query.where(applications.c.business == Business(business).value)
+        if search:
+            needle = search.strip().lower()
+            query = query.where(or_(*(
+                func.lower(col).contains(needle, autoescape=True)
+                for col in (applications.c.id, applications.c.acceptance_no,
+                            applications.c.enterprise_uscc, applications.c.enterprise_name))))
+        return query
+
+    def find(self, region: str | None = None, states: Iterable[AppState] | None = None,
+             enterprise: str | None = None, business: Business | None = None, search: str | None = None,
+             order: str = "due", limit: int = 100, offset: int = 0) -> list[Application]:
+        """Applications matching every given filter.
+
+        ``order``: "due" (soonest first, no due date last: the staff queue), "created" or
+        "updated" (newest first: progress lists). Ties break on id so pages are stable.
+        """
+        query = self._filtered(select(applications.c.data, applications.c.version),
+                               region, states, enterprise, business, search)
+        if order == "due":
+            query = query.order_by(applications.c.due.asc().nulls_last(), applications.c.created_at,
+                                   applications.c.id)
+        elif order == "created":
+            query = query.order_by(applications.c.created_at.desc(), applications.c.id.desc())
+        elif order == "updated":
+            query = query.order_by(applications.c.updated_at.desc(), applications.c.id.desc())
+        else:
+            raise InvalidInput(f"不支持的排序方式：{order}", f"Unknown order {order!r}; use one of {ORDERS}.",
+                               field="order")
+        if limit < 0 or offset < 0:
+            raise InvalidInput("分页参数不能为负数。", "limit and offset must not be negative.",
+                               field="limit")
+        rows = self._conn.execute(query.limit(limit).offset(offset))
+        return [_load(Application, r.data, r.version) for r in rows]
+
+    def count(self, region: str | None = None, states: Iterable[AppState] | None = None,
+              enterprise: str | None = None, business: Business | None = None,
+              search: str | None = None) -> int:
+        query = self._filtered(select(func.count()).select_from(applications),
+                               region, states, enterprise, business, search)
+        return int(self._conn.execute(query).scalar_one())
+
+    def by_acceptance_no(self, no: str) -> Application | None:
+        row = self._conn.execute(select(applications.c.data, applications.c.version)
+                                 .where(applications.c.acceptance_no == no)).first()
+        return None if row is None else _load(Application, row.data, row.version)
+
+    def open_for(self, uscc: str, business: Business) -> list[Application]:
+        rows = self._conn.execute(
+            select(applications.c.data, applications.c.version)
+            .where(applications.c.enterprise_uscc == uscc,
+                   applications.c.business == Business(business).value,
+                   applications.c.state.not_in([s.value for s in CLOSED_STATES]))
+            .order_by(applications.c.created_at, applications.c.id))
+        return [_load(Application, r.data, r.version) for r in rows]
+
+
+class CardRepo:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _columns(card: Card) -> dict[str, Any]:
+        cert = card.certificate
+        return {
+            "enterprise_uscc": card.enterprise_uscc,
+            "kind": card.kind.value,
+            "state": card.state.value,
+            "device_no": card.device_no or None,
+            "certificate_serial": cert.serial if cert else None,
+            "not_after": cert.not_after if cert else None,
+            "data": _dump(card),
+        }
+
+    def get(self, card_id: str) -> Card:
+        row = self._conn.execute(select(cards.c.data, cards.c.version).where(cards.c.id == card_id)).first()
+        if row is None:
+            raise NotFound(f"卡 {card_id} 不存在。", f"Card {card_id} does not exist.", field="card")
+        return _load(Card, row.data, row.version)
+
+    def add(self, card: Card) -> Card:
+        stored = attrs.evolve(card, version=1)
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(insert(cards).values(id=card.id, version=1, **self._columns(stored)))
+        except IntegrityError:
+            raise ConflictError(f"卡 {card.id} 已存在。", f"Card {card.id} already exists.",
+                                field="card") from None
+        return stored
+
+    def update(self, card: Card) -> Card:
+        stored = attrs.evolve(card, version=card.version + 1)
+        result = self._conn.execute(
+            update(cards).where(cards.c.id == card.id, cards.c.version == card.version)
+            .values(version=stored.version, **self._columns(stored)))
+        if result.rowcount != 1:
+            self.get(card.id)
+            raise _conflict("卡", "card", card.id)
+        return stored
+
+    def _many(self, query: Select[Any]) -> list[Card]:
+        return [_load(Card, r.data, r.version) for r in self._conn.execute(query)]
+
+    def for_enterprise(self, uscc: str) -> list[Card]:
+        return self._many(select(cards.c.data, cards.c.version)
+                          .where(cards.c.enterprise_uscc == uscc).order_by(cards.c.kind, cards.c.id))
+
+    def by_certificate(self, serial_hex: str) -> Card | None:
+        found = self._many(select(cards.c.data, cards.c.version)
+                           .where(cards.c.certificate_serial == serial_hex.lower()).limit(1))
+        return found[0] if found else None
+
+    def by_device_no(self, no: str) -> Card | None:
+        # A device number may be reused after a card is replaced: the most recent card wins.
+        found = self._many(select(cards.c.data, cards.c.version)
+                           .where(cards.c.device_no == no).order_by(cards.c.version.desc()).limit(1))
+        return found[0] if found else None
+
+
+def _certificate(row: Any) -> CertificateRecord:
+    return CertificateRecord(
+        serial=row.serial, card_id=row.card_id, enterprise_uscc=row.enterprise_uscc,
+        kind=CardKind(row.kind), subject=row.subject, not_before=row.not_before,
+        not_after=row.not_after, pem=row.pem, status=row.status, reason=row.reason,
+        revoked_at=row.revoked_at)
+
+
+class CertificateRepo:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, record: CertificateRecord) -> CertificateRecord:
+        serial = record.serial.lower()
+        if not serial or any(c not in "0123456789abcdef" for c in serial):
+            raise InvalidInput("证书序列号必须是十六进制。", "The certificate serial must be hexadecimal.",
+                               field="serial")
+        record = attrs.evolve(record, serial=serial)
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(insert(certificates).values(
+                    serial=serial, card_id=record.card_id, enterprise_uscc=record.enterprise_uscc,
+                    kind=record.kind.value, subject=record.subject, not_before=record.not_before,
+                    not_after=record.not_after, status=record.status, reason=record.reason,
+                    revoked_at=record.revoked_at, pem=record.pem))
+        except IntegrityError:
+            raise ConflictError(f"证书 {serial} 已存在。", f"Certificate {serial} already exists.",
+                                field="serial") from None
+        return record
+
+    def get(self, serial: str) -> CertificateRecord | None:
+        row = self._conn.execute(select(certificates).where(certificates.c.serial == serial.lower())).first()
+        return None if row is None else _certificate(row)
+
+    def set_status(self, serial: str, status: str, reason: str | None = None,
+                   at: datetime | None = None) -> CertificateRecord:
+        """Put a certificate on hold, release it ("good") or revoke it. Revocation is final."""
+        if status not in CERT_STATUSES:
+            raise InvalidInput(f"未知的证书状态：{status}", f"Unknown certificate status {status!r}.",
+                               field="status")
+        if reason is not None:
+            try:
+                x509.ReasonFlags(reason)
+            except ValueError:
+                raise InvalidInput(f"未知的吊销原因：{reason}", f"Unknown CRL reason {reason!r}.",
+                                   field="reason") from None
+        current = self.get(serial)
+        if current is None:
+            raise NotFound(f"证书 {serial} 不存在。", f"Certificate {serial} does not exist.", field="serial")
+        if current.status == "revoked" and status != "revoked":
+            raise TransitionError(f"证书 {serial} 已吊销，不能恢复。",
+                                  f"Certificate {serial} is revoked; revocation cannot be undone.",
+                                  field="status")
+        if status == "good":
+            values: dict[str, Any] = {"status": "good", "reason": None, "revoked_at": None}
+        else:
+            default_reason = "certificateHold" if status == "hold" else "unspecified"
+            values = {"status": status, "reason": reason or default_reason,
+                      "revoked_at": at or _now()}
+        self._conn.execute(
+            update(certificates).where(certificates.c.serial == current.serial).values(**values))
+        return attrs.evolve(current, **values)
+
+    def revoked(self) -> Iterator[CertificateRecord]:
+        """Certificates on hold or revoked, oldest revocation first: the entries of a CRL."""
+        rows = self._conn.execute(
+            select(certificates).where(certificates.c.status.in_(("revoked", "hold")))
+            .order_by(certificates.c.revoked_at, certificates.c.serial))
+        for row in rows:
+            yield _certificate(row)
+
+    def for_card(self, card_id: str) -> list[CertificateRecord]:
+        rows = self._conn.execute(select(certificates).where(certificates.c.card_id == card_id)
+                                  .order_by(certificates.c.not_before))
+        return [_certificate(r) for r in rows]
+
+
+def _attachment(row: Any) -> Attachment:
+    return Attachment(id=row.id, sha256=row.sha256, filename=row.filename, media_type=row.media_type,
+                      size=row.size, uploaded_at=row.uploaded_at, owner_uscc=row.owner_uscc,
+                      application_id=row.application_id or "", material=row.material)
+
+
+class AttachmentRepo:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, attachment: Attachment) -> Attachment:
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(insert(attachments).values(
+                    id=attachment.id, sha256=attachment.sha256, owner_uscc=attachment.owner_uscc,
+                    application_id=attachment.application_id or None, material=attachment.material,
+                    filename=attachment.filename, media_type=attachment.media_type,
+                    size=attachment.size, uploaded_at=attachment.uploaded_at))
+        except IntegrityError:
+            raise ConflictError(f"附件 {attachment.id} 已存在。",
+                                f"Attachment {attachment.id} already exists.", field="attachment") from None
+        return attachment
+
+    def get(self, att_id: str) -> Attachment:
+        row = self._conn.execute(select(attachments).where(attachments.c.id == att_id)).first()
+        if row is None:
+            raise NotFound(f"附件 {att_id} 不存在。", f"Attachment {att_id} does not exist.",
+                           field="attachment")
+        return _attachment(row)
+
+    def for_application(self, app_id: str) -> list[Attachment]:
+        rows = self._conn.execute(select(attachments).where(attachments.c.application_id == app_id)
+                                  .order_by(attachments.c.uploaded_at, attachments.c.id))
+        return [_attachment(r) for r in rows]

@@ -1,0 +1,150 @@
+"""The Store: an engine, its migrations, transactions with repositories, and the blob store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from core.store.audit import AuditLog, verify_chain
+from core.store.blobs import BlobStore
+from core.store.records import AuditReport
+from core.store.repos import ApplicationRepo, AttachmentRepo, CardRepo, CertificateRepo, EnterpriseRepo
+from core.store.tables import audit, audit_head, sequences
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class Transaction:
+    """One database transaction and the repositories working inside it."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.connection = conn
+        self.enterprises = EnterpriseRepo(conn)
+        self.applications = ApplicationRepo(conn)
+        self.cards = CardRepo(conn)
+        self.certificates = CertificateRepo(conn)
+        self.attachments = AttachmentRepo(conn)
+        self.audit = AuditLog(conn)
+
+    def next_sequence(self, name: str) -> int:
+        """The next value of a named counter, starting at 1; atomic under concurrent callers."""
+        dialect = self.connection.dialect.name
+        insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (insert_fn(sequences).values(name=name, value=1)
+                .on_conflict_do_update(index_elements=["name"], set_={"value": sequences.c.value + 1})
+                .returning(sequences.c.value))
+        return int(self.connection.execute(stmt).scalar_one())
+
+
+class Store:
+    def __init__(self, engine: Engine, blob_dir: Path) -> None:
+        self.engine = engine
+        self.blobs = BlobStore(blob_dir)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def _alembic_config(self, conn: Connection) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (default: the newest). Running it again changes nothing."""
+        with self.engine.begin() as conn:
+            command.upgrade(self._alembic_config(conn), revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        with self.engine.begin() as conn:
+            command.downgrade(self._alembic_config(conn), revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+    @contextmanager
+    def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
+        """One database transaction: committed when the block ends, rolled back on any exception.
+
+        On SQLite a writing transaction takes the write lock at BEGIN (BEGIN IMMEDIATE), so a
+        read-then-write never fails half-way on a lock; ``readonly=True`` skips that.
+        """
+        with self.engine.connect() as conn:
+            if readonly:
+                conn = conn.execution_options(sqlite_begin="BEGIN")
+            with conn.begin():
+                yield Transaction(conn)
+
+    def audit_verify(self) -> AuditReport:
+        """Recompute the audit chain: reports edited, inserted, deleted or cut-off rows."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="BEGIN")
+            conn.begin()
+            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+            rows = conn.execution_options(yield_per=1000).execute(select(audit).order_by(audit.c.seq))
+            return verify_chain(rows, head)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_events(engine: Engine) -> None:
+    # pysqlite's own transaction handling is bypassed so BEGIN is ours (and can be IMMEDIATE).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE"))
+
+
+def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: bool = False) -> Store:
+    """A store on ``url`` (``sqlite:///path/eportcard.db`` or ``postgresql+psycopg://…``).
+
+    ``schema`` (PostgreSQL only) puts every table in that schema via ``search_path``; tests use it
+    to give each test a clean database.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args["check_same_thread"] = False
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
+    elif parsed.get_backend_name() == "postgresql":
+        if schema is not None:
+            connect_args["options"] = f"-c search_path={schema}"
+        # Store and compare datetimes in UTC whatever the server's default time zone is.
+        connect_args.setdefault("options", "")
+        connect_args["options"] = (connect_args["options"] + " -c timezone=UTC").strip()
+    else:
+        raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
+    engine = create_engine(parsed, connect_args=connect_args, echo=echo, pool_pre_ping=True)
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_events(engine)
+    return Store(engine, Path(blob_dir))
