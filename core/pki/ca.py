@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from core.errors import InvalidInput
+from core.model import CardKind
 from core.pki.profiles import CertificateProfile, HolderSubject
 from core.pki.registry import CertificateRecord, CertificateRegistry
 from core.pki.signer import FileSigner, PublicKey, Signer, algorithm_of, check_algorithm
@@ -266,7 +267,7 @@ def record_for(certificate: x509.Certificate, card_id: str = "") -> CertificateR
         serial=serial_hex(certificate.serial_number),
         card_id=card_id,
         enterprise_uscc=_first(certificate.subject, NameOID.ORGANIZATION_IDENTIFIER),
-        kind=_first(certificate.subject, NameOID.ORGANIZATIONAL_UNIT_NAME),
+        kind=CardKind(_first(certificate.subject, NameOID.ORGANIZATIONAL_UNIT_NAME)),
         subject=certificate.subject.rfc4514_string(),
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,

@@ -28,9 +28,16 @@ def next_crl_number(directory: Path) -> int:
     return number
 
 
-def _reason_extensions() -> dict[str, x509.Extension[x509.CRLReason]]:
-    # Built once: 100,000 entries share a handful of reasons.
-    return {r.value: x509.Extension(x509.CRLReason.oid, False, x509.CRLReason(r)) for r in x509.ReasonFlags}
+def _reason_extensions() -> dict[str | None, list[x509.Extension[x509.ExtensionType]]]:
+    # Built once: 100,000 entries share a handful of reasons. Stored reasons may be either spelling.
+    table: dict[str | None, list[x509.Extension[x509.ExtensionType]]] = {None: []}
+    for flag in x509.ReasonFlags:
+        # RFC 5280 5.3.1: leave the reason out rather than say "unspecified".
+        extensions: list[x509.Extension[x509.ExtensionType]] = [] \
+            if flag is x509.ReasonFlags.unspecified \
+            else [x509.Extension(x509.CRLReason.oid, False, x509.CRLReason(flag))]
+        table[flag.value] = table[flag.name] = extensions
+    return table
 
 
 def revoked_entries(records: Iterable[CertificateRecord], now: datetime) -> list[x509.RevokedCertificate]:
@@ -40,8 +47,7 @@ def revoked_entries(records: Iterable[CertificateRecord], now: datetime) -> list
         builder = x509.RevokedCertificateBuilder(
             serial_number=parse_serial(record.serial),
             revocation_date=record.revoked_at or now,
-            # RFC 5280 5.3.1: leave the reason out rather than say "unspecified".
-            extensions=[reasons[record.reason]] if record.reason and record.reason != "unspecified" else [],
+            extensions=reasons.get(record.reason or None, []),
         )
         entries.append(builder.build())
     return entries

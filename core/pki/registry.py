@@ -1,74 +1,64 @@
 """Where issued certificates and their status are kept.
 
-core.pki codes against the small ``CertificateRegistry`` Protocol; ``core.store`` provides the
-database-backed one (``tx.certificates``). ``MemoryRegistry`` serves tests and benchmarks and
-``JsonFileRegistry`` a stand-alone CA directory.
+core.pki codes against the small ``CertificateRegistry`` Protocol. ``core.store`` provides the
+database-backed one (``tx.certificates``) and the record type; ``MemoryRegistry`` serves tests and
+benchmarks. The status rules (what may follow what) live in core.pki.revocation, not here.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
-from pathlib import Path
-from typing import Literal, Protocol
+from datetime import UTC, datetime
+from typing import Protocol, cast
 
 import attrs
-from attrs import frozen
 
-Status = Literal["good", "hold", "revoked"]
-STATUSES: tuple[Status, ...] = ("good", "hold", "revoked")
+from core.store.records import CertificateRecord, CertStatus
 
-
-@frozen
-class CertificateRecord:
-    serial: str  # lowercase hex: the E-Port certificate number
-    card_id: str
-    enterprise_uscc: str
-    kind: str
-    subject: str  # RFC 4514 string
-    not_before: datetime
-    not_after: datetime
-    status: Status = "good"
-    reason: str | None = None  # x509.ReasonFlags value, e.g. "keyCompromise"
-    revoked_at: datetime | None = None
-    pem: str = ""
+Status = CertStatus
 
 
 class CertificateRegistry(Protocol):
-    def add(self, record: CertificateRecord) -> None: ...
+    def add(self, record: CertificateRecord) -> object: ...
 
     def get(self, serial_hex: str) -> CertificateRecord | None: ...
 
-    def set_status(self, serial_hex: str, status: Status, reason: str | None = None,
-                   at: datetime | None = None) -> None: ...
+    def set_status(self, serial_hex: str, status: str, reason: str | None = None,
+                   at: datetime | None = None) -> object: ...
 
     def revoked(self) -> Iterable[CertificateRecord]:
         """Every record whose status is ``hold`` or ``revoked``."""
         ...
 
 
-# How the OCSP responder and CLI get a registry: a context manager per request (one transaction).
+# How the OCSP responder and CLI get a registry: a context manager per use (one transaction).
 RegistryFactory = Callable[[], AbstractContextManager[CertificateRegistry]]
 
 
 class MemoryRegistry:
+    """A registry in a dict; same observable behaviour as the store's for what core.pki uses."""
+
     def __init__(self, records: Iterable[CertificateRecord] = ()) -> None:
         self._records: dict[str, CertificateRecord] = {r.serial: r for r in records}
 
-    def add(self, record: CertificateRecord) -> None:
-        self._records[record.serial] = record
+    def add(self, record: CertificateRecord) -> CertificateRecord:
+        self._records[record.serial.lower()] = record
+        return record
 
     def get(self, serial_hex: str) -> CertificateRecord | None:
         return self._records.get(serial_hex.lower())
 
-    def set_status(self, serial_hex: str, status: Status, reason: str | None = None,
-                   at: datetime | None = None) -> None:
-        serial_hex = serial_hex.lower()
-        self._records[serial_hex] = attrs.evolve(self._records[serial_hex], status=status, reason=reason,
-                                                 revoked_at=at)
+    def set_status(self, serial_hex: str, status: str, reason: str | None = None,
+                   at: datetime | None = None) -> CertificateRecord:
+        current = self._records[serial_hex.lower()]
+        if status == "good":
+            record = attrs.evolve(current, status="good", reason=None, revoked_at=None)
+        else:
+            record = attrs.evolve(current, status=cast(CertStatus, status), reason=reason,
+                                  revoked_at=at or datetime.now(UTC).replace(microsecond=0))
+        self._records[record.serial] = record
+        return record
 
     def revoked(self) -> Iterator[CertificateRecord]:
         return (r for r in self._records.values() if r.status != "good")
@@ -80,42 +70,15 @@ class MemoryRegistry:
         return session
 
 
-def _record_to_json(record: CertificateRecord) -> dict:
-    data = attrs.asdict(record)
-    for name in ("not_before", "not_after", "revoked_at"):
-        if data[name] is not None:
-            data[name] = data[name].isoformat()
-    return data
+def store_registry_factory(store: object) -> RegistryFactory:
+    """A factory giving ``tx.certificates`` of a ``core.store.Store`` inside one transaction each."""
+
+    @contextmanager
+    def session() -> Iterator[CertificateRegistry]:
+        with store.transaction() as tx:  # type: ignore[attr-defined]
+            yield tx.certificates
+    return session
 
 
-def _record_from_json(data: dict) -> CertificateRecord:
-    for name in ("not_before", "not_after", "revoked_at"):
-        if data.get(name) is not None:
-            data[name] = datetime.fromisoformat(data[name])
-    return CertificateRecord(**data)
-
-
-class JsonFileRegistry(MemoryRegistry):
-    """A registry in one JSON file, rewritten atomically on every change (small stand-alone CAs)."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        records = []
-        if self.path.exists():
-            records = [_record_from_json(d) for d in json.loads(self.path.read_text(encoding="utf-8"))]
-        super().__init__(records)
-
-    def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([_record_to_json(r) for r in self._records.values()],
-                                  ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, self.path)
-
-    def add(self, record: CertificateRecord) -> None:
-        super().add(record)
-        self._save()
-
-    def set_status(self, serial_hex: str, status: Status, reason: str | None = None,
-                   at: datetime | None = None) -> None:
-        super().set_status(serial_hex, status, reason, at)
-        self._save()
+__all__ = ["CertificateRecord", "CertificateRegistry", "MemoryRegistry", "RegistryFactory", "Status",
+           "store_registry_factory"]

@@ -54,6 +54,13 @@ def parse_reason(reason: x509.ReasonFlags | str) -> x509.ReasonFlags:
     return found
 
 
+def reason_flag(text: str | None) -> x509.ReasonFlags | None:
+    """A stored reason (RFC 5280 name or Python name) as a ReasonFlags; None when absent or unknown."""
+    if not text:
+        return None
+    return next((r for r in x509.ReasonFlags if text in (r.value, r.name)), None)
+
+
 def _existing(registry: CertificateRegistry, serial: str) -> CertificateRecord:
     record = registry.get(serial.lower())
     if record is None:
@@ -100,18 +107,26 @@ def release(registry: CertificateRegistry, serial: str) -> CertificateRecord:
     return _existing(registry, record.serial)
 
 
+def apply_cert_effect(registry: CertificateRegistry, serial: str, kind: str, reason: str = "",
+                      at: datetime | None = None) -> CertificateRecord:
+    """Apply a ``core.cards.CertEffect`` (``kind`` hold / release / revoke, ``reason`` a ReasonFlags name)."""
+    if kind == "hold":
+        return hold(registry, serial, at)
+    if kind == "release":
+        return release(registry, serial)
+    if kind == "revoke":
+        current = _existing(registry, serial)
+        if current.status == "revoked":
+            return current
+        return revoke(registry, serial, reason or "unspecified", at)
+    raise InvalidInput(f"未知的证书操作 {kind!r}", f"unknown certificate effect {kind!r}", field="effect")
+
+
 def apply_card_action(registry: CertificateRegistry, serial: str, action: str,
                       at: datetime | None = None) -> CertificateRecord | None:
     """Do to the certificate what the card action implies; None when the action does not touch it."""
     effect = CARD_ACTION_EFFECTS.get(action)
     if effect is None:
         return None
-    if effect.effect == "hold":
-        return hold(registry, serial, at)
-    if effect.effect == "release":
-        return release(registry, serial)
-    assert effect.reason is not None
-    current = _existing(registry, serial)
-    if current.status == "revoked":  # e.g. a voided card being replaced: already off the CRL's good side
-        return current
-    return revoke(registry, serial, effect.reason, at)
+    # Revoking twice is a no-op here: e.g. a voided card being replaced is already revoked.
+    return apply_cert_effect(registry, serial, effect.effect, effect.reason.name if effect.reason else "", at)
