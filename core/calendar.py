@@ -37,8 +37,10 @@ class CalendarOverrides:
         both = sorted(set(self.holidays) & set(self.workdays))
         if both:
             listed = ", ".join(d.isoformat() for d in both)
-            raise ConfigError(f"日期 {listed} 同时列为节假日和工作日；请只保留其一。",
-                              f"{listed} is listed both as a holiday and as a workday; keep only one.",
+            raise ConfigError(f"日期 {listed} 同时列在 calendar.holidays 和 calendar.workdays 中；"
+                              "请只保留其一。",
+                              f"{listed} is listed both in calendar.holidays and in calendar.workdays; "
+                              "keep only one.",
                               field="calendar")
 
 
