@@ -1,0 +1,88 @@
+"""Test support: a migrated, empty store on SQLite or on a real PostgreSQL.
+
+Reuse from any test folder's conftest.py::
+
+    from core.store.testing import store, store_backend  # noqa: F401  (pytest fixtures)
+
+``store`` is parametrised over ("sqlite", "postgres"); every test gets its own empty database
+(a fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards). PostgreSQL comes from
+``EPORTCARD_TEST_PG_URL`` (default below); when it cannot be reached the test FAILS, never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from core.store.store import Store, open_store
+
+PG_URL_ENV = "EPORTCARD_TEST_PG_URL"
+DEFAULT_PG_URL = "postgresql+psycopg://eportcard:eportcard@127.0.0.1:5432/eportcard_test"
+BACKENDS = ("sqlite", "postgres")
+
+
+class DatabaseUnavailable(RuntimeError):
+    pass
+
+
+def pg_url() -> str:
+    return os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
+
+
+@contextmanager
+def temporary_store(backend: str, workdir: Path, *, migrate: bool = True) -> Iterator[Store]:
+    """An empty store (migrated to head unless ``migrate=False``), removed afterwards."""
+    blob_dir = workdir / "blobs"
+    if backend == "sqlite":
+        store = open_store(f"sqlite:///{workdir / 'eportcard.db'}", blob_dir)
+        try:
+            if migrate:
+                store.upgrade()
+            yield store
+        finally:
+            store.dispose()
+        return
+    if backend != "postgres":
+        raise ValueError(f"unknown backend {backend!r}")
+    url = pg_url()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url, connect_args={"connect_timeout": 5})
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        raise DatabaseUnavailable(
+            f"PostgreSQL at {url} cannot be reached ({exc.orig}). Start it with "
+            f"`bash scripts/start-postgres.sh` or set {PG_URL_ENV}.") from exc
+    store = open_store(url, blob_dir, schema=schema)
+    try:
+        if migrate:
+            store.upgrade()
+        yield store
+    finally:
+        store.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(store_backend: str, tmp_path: Path) -> Iterator[Store]:
+    try:
+        with temporary_store(store_backend, tmp_path) as made:
+            yield made
+    except DatabaseUnavailable as exc:
+        pytest.fail(str(exc))
