@@ -1,0 +1,70 @@
+"""Deadlines of an application from its region's timeframe and the working-day calendar (pure)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from attrs import frozen
+
+from core.calendar import WorkCalendar
+from core.model import AppState, Application
+from core.rules import Milestone, Timeframe
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
+
+# Which history action marks each milestone (审核通过 = the application moves on past review).
+MILESTONE_ACTIONS: dict[Milestone, frozenset[str]] = {
+    Milestone.SUBMITTED: frozenset({"submit", "resubmit"}),
+    Milestone.ACCEPTED: frozenset({"accept"}),
+    Milestone.APPROVED: frozenset({"require_medium", "start_production"}),
+    Milestone.RECEIVED: frozenset({"step:paper_received", "step:card_received", "accept"}),
+    Milestone.PRODUCED: frozenset({"complete"}),
+}
+FINISHED = frozenset({AppState.COMPLETED, AppState.DELETED, AppState.DRAFT})
+
+
+def china_date(at: datetime) -> date:
+    return at.astimezone(CHINA).date()
+
+
+def milestone_dates(app: Application) -> dict[Milestone, date]:
+    """The date each milestone last happened (a resubmission restarts the clock)."""
+    events: dict[Milestone, date] = {}
+    for entry in app.history:
+        for milestone, actions in MILESTONE_ACTIONS.items():
+            if entry.action in actions:
+                events[milestone] = china_date(entry.at)
+                if milestone is Milestone.SUBMITTED:  # later milestones belong to the earlier round
+                    for later in (Milestone.ACCEPTED, Milestone.APPROVED, Milestone.RECEIVED, Milestone.PRODUCED):
+                        events.pop(later, None)
+    return events
+
+
+@frozen
+class Due:
+    code: str
+    name_zh: str
+    name_en: str
+    due: date
+    projected: bool  # the milestone it counts from has not happened yet: earliest possible date
+
+
+def due_dates(app: Application, timeframe: Timeframe, calendar: WorkCalendar, today: date) -> list[Due]:
+    """Every deadline of the timeframe; missing milestones are projected from the latest known one."""
+    events = milestone_dates(app)
+    projected = {m: events.get(m, today) for m in Milestone}  # what has not happened can happen today
+    dates = calendar.due_dates(timeframe, projected)
+    actual = calendar.due_dates(timeframe, events)
+    return [Due(d.code, d.name.zh, d.name.en, dates[d.code], d.code not in actual)
+            for d in timeframe.deadlines if d.code in dates]
+
+
+def final_due(app: Application, timeframe: Timeframe, calendar: WorkCalendar, today: date) -> date | None:
+    if app.state in FINISHED or app.state is AppState.REJECTED:
+        return None
+    dues = due_dates(app, timeframe, calendar, today)
+    return dues[-1].due if dues else None
+
+
+def is_overdue(app: Application, today: date) -> bool:
+    return app.due is not None and app.due < today and app.state not in FINISHED

@@ -1,0 +1,314 @@
+"""Application services: load -> domain transition -> persist -> audit -> notify.
+
+Each public method is one transaction. Hook events fire after the commit, so a
+notification never announces a change that was rolled back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import date
+from typing import TYPE_CHECKING
+
+import attrs
+from attrs import frozen
+
+from core import ids, lifecycle
+from core.deadlines import Due, due_dates, final_due, is_overdue
+from core.errors import ConflictError, EportError, Forbidden, NotFound, Problems
+from core.model import AppState, Application, Attachment, AttachmentRef, Business, RejectionReason
+from core.privacy import mask_id
+from core.services.actors import Actor, authorise
+from core.store.blobs import check_upload, is_archived
+
+if TYPE_CHECKING:
+    from core.services.context import Services
+    from core.store.store import Transaction
+
+
+@frozen
+class QueueRow:
+    application: Application
+    due: date | None
+    overdue: bool
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)  # unguessable: ids are not an authorisation boundary, but no help either
+
+
+def _summary(app: Application) -> dict:
+    """Audit payload: what changed, with identity numbers masked."""
+    last = app.history[-1] if app.history else None
+    return {
+        "state": app.state.value, "version": app.version, "acceptance_no": app.acceptance_no,
+        "uscc": app.enterprise.uscc, "business": app.business.value, "region": app.region,
+        "action": last.action if last else "create", "reasons": [r.value for r in last.reasons] if last else [],
+        "note": last.note if last else "", "agent": mask_id(app.agent.id_number) if app.agent else "",
+    }
+
+
+class ApplicationService:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.rules = services.rulebook
+
+    # ---- helpers ----------------------------------------------------------------------------------------
+    def _load(self, tx: Transaction, app_id: str, actor: Actor, action: str,
+              expected_version: int | None) -> Application:
+        try:
+            app = tx.applications.get(app_id)
+        except NotFound:
+            # Same answer as a forbidden one: ids cannot be probed.
+            raise Forbidden("无权查看或办理此申请单", "you may not view or act on this application",
+                            field="application") from None
+        authorise(actor, action, app)
+        if expected_version is not None and expected_version != app.version:
+            raise ConflictError(
+                f"申请单已被他人修改（版本 {app.version}，您看到的是 {expected_version}），请刷新后重试",
+                f"the application changed meanwhile (version {app.version}, you saw {expected_version}); "
+                "reload and try again", field="version")
+        return app
+
+    def _with_due(self, app: Application) -> Application:
+        timeframe = self.rules.timeframe(app.region, app.business)
+        return attrs.evolve(app, due=final_due(app, timeframe, self.s.calendar, self.s.today()))
+
+    def _save(self, tx: Transaction, actor: Actor, app: Application, action: str) -> Application:
+        saved = tx.applications.update(self._with_due(app))
+        tx.audit.append(actor.label, action, "application", saved.id, _summary(saved))
+        return saved
+
+    def _transition(self, app_id: str, actor: Actor, action: str, change, expected_version: int | None
+                    ) -> Application:
+        with self.s.store.transaction() as tx:
+            app = self._load(tx, app_id, actor, action, expected_version)
+            steps = self.rules.steps(app.region, app.business)
+            saved = self._save(tx, actor, change(app, steps), action)
+        self.rules.transitioned(saved, saved.history[-1])
+        return saved
+
+    def _derive_centres(self, app: Application) -> Application:
+        """Home branch from the business address; issuing centre (and governing region) from the making centre."""
+        home = self.rules.home_branch(app.enterprise.business_address)
+        region, issuing = app.region, app.issuing_centre
+        if app.making_centre:
+            region, _outlet = self.rules.outlet(app.making_centre)
+            issuing = region
+        return attrs.evolve(app, home_branch=home, region=region, issuing_centre=issuing or region)
+
+    def check(self, tx: Transaction, app: Application) -> list[EportError]:
+        """Every problem that stops ``app`` from being submitted: identifiers, core rules, region rules."""
+        self.rules.offer(app.region, app.business)
+        problems: list[EportError] = list(ids.validate_enterprise(app.enterprise))
+        for n, item in enumerate(app.items, start=1):
+            problems += ids.validate_person(item.holder, f"items[{n}].holder")
+        if app.agent is not None:
+            problems += ids.validate_person(app.agent, "agent")
+        context = lifecycle.EnterpriseContext(
+            cards=tuple(tx.cards.for_enterprise(app.enterprise.uscc)),
+            open_applications=tuple(tx.applications.open_for(app.enterprise.uscc, Business.ENROL)))
+        problems += lifecycle.check_content(app, context, self.rules.card_policy(app.region))
+        problems += lifecycle.problems_as_errors(self.rules.validate(app.region, app))
+        return problems
+
+    # ---- enterprise side ----------------------------------------------------------------------------------
+    def create(self, app: Application, actor: Actor) -> Application:
+        """Save a new draft (暂存). Identifiers are checked at submission, so a draft may be incomplete."""
+        app = attrs.evolve(app, id=app.id or new_id(), state=AppState.DRAFT, history=(), version=0,
+                           created_at=app.created_at or self.s.clock())
+        app = self._derive_centres(app)
+        authorise(actor, "create", app)
+        self.rules.region(app.region)
+        with self.s.store.transaction() as tx:
+            if tx.enterprises.get(app.enterprise.uscc) is None:
+                tx.enterprises.save(app.enterprise)
+            saved = tx.applications.add(app)
+            tx.audit.append(actor.label, "create", "application", saved.id, _summary(saved))
+        return saved
+
+    def edit(self, app_id: str, actor: Actor, expected_version: int | None = None, **changes) -> Application:
+        with self.s.store.transaction() as tx:
+            app = self._load(tx, app_id, actor, "edit", expected_version)
+            edited = self._derive_centres(lifecycle.edit(app, **changes))
+            return self._save(tx, actor, edited, "edit")
+
+    def submit(self, app_id: str, actor: Actor, expected_version: int | None = None) -> Application:
+        """Submit a draft, or resubmit a rejected application after editing."""
+        with self.s.store.transaction() as tx:
+            app = self._load(tx, app_id, actor, "submit", expected_version)
+            if app.state not in (AppState.DRAFT, AppState.REJECTED):
+                lifecycle.submit(app, actor.label, self.s.clock(), "")  # raises the clear transition error
+            problems = self.check(tx, app)
+            if problems:
+                raise Problems(problems)
+            steps = self.rules.steps(app.region, app.business)
+            now = self.s.clock()
+            if app.state is AppState.REJECTED:
+                new = lifecycle.resubmit(app, actor.label, now, steps)
+                action = "resubmit"
+            else:
+                number = app.acceptance_no or self.rules.acceptance_number(
+                    app.region, app, tx.next_sequence(f"acceptance:{app.region}"))
+                new = lifecycle.submit(app, actor.label, now, number, steps)
+                action = "submit"
+            saved = self._save(tx, actor, new, action)
+        self.rules.submitted(saved)
+        self.rules.transitioned(saved, saved.history[-1])
+        return saved
+
+    def withdraw(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
+                 ) -> Application:
+        return self._transition(app_id, actor, "withdraw",
+                                lambda a, _s: lifecycle.withdraw(a, actor.label, self.s.clock(), note),
+                                expected_version)
+
+    def delete(self, app_id: str, actor: Actor, expected_version: int | None = None) -> Application:
+        return self._transition(app_id, actor, "delete",
+                                lambda a, _s: lifecycle.delete(a, actor.label, self.s.clock()), expected_version)
+
+    # ---- staff side -----------------------------------------------------------------------------------------
+    def accept(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
+               ) -> Application:
+        return self._transition(app_id, actor, "accept",
+                                lambda a, s: lifecycle.accept(a, actor.label, self.s.clock(), s, note),
+                                expected_version)
+
+    def reject(self, app_id: str, actor: Actor, reasons: Iterable[RejectionReason | str], note: str = "",
+               expected_version: int | None = None) -> Application:
+        chosen = list(reasons)
+        return self._transition(app_id, actor, "reject",
+                                lambda a, _s: lifecycle.reject(a, actor.label, self.s.clock(), chosen, note),
+                                expected_version)
+
+    def _forward(self, name: str):
+        def run(app_id: str, actor: Actor, note: str = "", expected_version: int | None = None) -> Application:
+            move = getattr(lifecycle, name)
+            return self._transition(app_id, actor, name,
+                                     lambda a, s: move(a, actor.label, self.s.clock(), s, note), expected_version)
+        return run
+
+    def require_medium(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
+                       ) -> Application:
+        return self._forward("require_medium")(app_id, actor, note, expected_version)
+
+    def provide_medium(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
+                       ) -> Application:
+        return self._forward("provide_medium")(app_id, actor, note, expected_version)
+
+    def start_production(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
+                         ) -> Application:
+        return self._forward("start_production")(app_id, actor, note, expected_version)
+
+    def complete(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
+                 ) -> Application:
+        return self._forward("complete")(app_id, actor, note, expected_version)
+
+    def complete_step(self, app_id: str, code: str, actor: Actor, note: str = "",
+                      expected_version: int | None = None) -> Application:
+        return self._transition(app_id, actor, "step",
+                                lambda a, s: lifecycle.complete_step(a, code, s, actor.label, self.s.clock(), note),
+                                expected_version)
+
+    def mark_made(self, app_id: str, index: int, actor: Actor) -> Application:
+        with self.s.store.transaction() as tx:
+            app = self._load(tx, app_id, actor, "make", None)
+            return self._save(tx, actor, lifecycle.mark_item_made(app, index), "make")
+
+    def ship(self, app_id: str, tracking_no: str, actor: Actor, expected_version: int | None = None
+             ) -> Application:
+        return self._delivery(app_id, "ship", actor, tracking_no, expected_version)
+
+    def hand_over(self, app_id: str, actor: Actor, acceptance_no: str = "", expected_version: int | None = None
+                  ) -> Application:
+        """Hand the cards over at the counter after checking the receipt's acceptance number."""
+        if acceptance_no:
+            with self.s.store.transaction(readonly=True) as tx:
+                app = self._load(tx, app_id, actor, "hand_over", expected_version)
+            if app.acceptance_no != acceptance_no.strip():
+                raise Forbidden("回执上的受理编号与申请单不符", "the receipt's acceptance number does not match",
+                                field="acceptance_no")
+        return self._delivery(app_id, "hand_over", actor, "", expected_version)
+
+    def mark_delivered(self, app_id: str, actor: Actor, returned: bool = False) -> Application:
+        return self._delivery(app_id, "return" if returned else "deliver", actor, "", None)
+
+    def _delivery(self, app_id: str, action: str, actor: Actor, tracking_no: str, expected_version: int | None
+                  ) -> Application:
+        return self._transition(
+            app_id, actor, action,
+            lambda a, _s: lifecycle.deliver(a, action, actor.label, self.s.clock(), tracking_no=tracking_no),
+            expected_version)
+
+    # ---- attachments ------------------------------------------------------------------------------------------
+    def attach(self, app_id: str, material: str, filename: str, content: bytes, actor: Actor) -> Attachment:
+        """Store an upload after checking it by content (type and size) against the region's policy."""
+        with self.s.store.transaction() as tx:
+            app = self._load(tx, app_id, actor, "attach", None)
+            policy = self.rules.upload(app.region, app.business)
+            limit = min(policy.max_bytes, self.s.settings.storage.max_upload_bytes)
+            media_type = check_upload(content, filename, attrs.evolve(policy, max_bytes=limit))
+            sha = self.s.store.blobs.put(content)
+            attachment = tx.attachments.add(Attachment(
+                id=new_id(), sha256=sha, filename=filename, media_type=media_type, size=len(content),
+                uploaded_at=self.s.clock(), owner_uscc=app.enterprise.uscc, application_id=app.id,
+                material=material))
+            ref = AttachmentRef(attachment.id, material, filename)
+            self._save(tx, actor, lifecycle.edit(app, attachments=(*app.attachments, ref)), "attach")
+        return attachment
+
+    def attachment(self, att_id: str, actor: Actor) -> tuple[Attachment, bytes]:
+        """An attachment's content; refused once archived (30 days after submission)."""
+        with self.s.store.transaction(readonly=True) as tx:
+            try:
+                att = tx.attachments.get(att_id)
+            except NotFound:
+                raise Forbidden("无权查看此附件", "you may not view this attachment", field="attachment") from None
+            app = self._load(tx, att.application_id, actor, "view", None)
+        if is_archived(app.submitted_at, self.s.clock(), self.s.settings.storage.archive_after_days):
+            raise Forbidden("证明材料已于提交30天后归档留存，不能查看",
+                            "attachments are archived 30 days after submission and can no longer be viewed",
+                            field="attachment")
+        return att, self.s.store.blobs.get(att.sha256)
+
+    # ---- reading -------------------------------------------------------------------------------------------------
+    def get(self, app_id: str, actor: Actor) -> Application:
+        with self.s.store.transaction(readonly=True) as tx:
+            return self._load(tx, app_id, actor, "view", None)
+
+    def progress(self, acceptance_no: str, uscc: str) -> Application:
+        """Public progress query: both the acceptance number and the USCC must match."""
+        with self.s.store.transaction(readonly=True) as tx:
+            app = tx.applications.by_acceptance_no(acceptance_no.strip().upper())
+        if app is None or app.enterprise.uscc != uscc.strip().upper():
+            raise NotFound("未查到该受理编号与统一社会信用代码对应的申请单",
+                           "no application matches this acceptance number and USCC", field="acceptance_no")
+        return app
+
+    def deadlines(self, app: Application) -> list[Due]:
+        return due_dates(app, self.rules.timeframe(app.region, app.business), self.s.calendar, self.s.today())
+
+    def list_for(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100, offset: int = 0,
+                 search: str | None = None, business: Business | None = None) -> list[Application]:
+        """Applications the actor may see: an enterprise its own, staff their branch's."""
+        if actor.kind == "enterprise":
+            scope = {"enterprise": actor.uscc}
+        elif actor.kind == "staff":
+            scope = {"region": actor.region}
+        else:
+            scope = {}
+        with self.s.store.transaction(readonly=True) as tx:
+            return tx.applications.find(states=states, search=search, business=business, limit=limit,
+                                        offset=offset, order="due", **scope)
+
+    def queue(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100, offset: int = 0,
+              search: str | None = None) -> list[QueueRow]:
+        """The staff queue, sorted by due date, overdue flagged."""
+        wanted = states or [s for s in AppState if s not in (AppState.DRAFT, AppState.DELETED, AppState.COMPLETED)]
+        today = self.s.today()
+        return [QueueRow(a, a.due, is_overdue(a, today))
+                for a in self.list_for(actor, wanted, limit, offset, search)]
+
+
+__all__ = ["ApplicationService", "QueueRow", "new_id"]

@@ -1,0 +1,48 @@
+"""What every service needs: the store, the rules, the calendar, the clock and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from attrs import define, field
+
+from core.calendar import CalendarOverrides, WorkCalendar
+from core.config import Settings
+from core.plugins import get_plugin_manager
+from core.rulebook import Rulebook
+from core.store import Store, open_store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@define
+class Services:
+    settings: Settings
+    store: Store
+    rulebook: Rulebook
+    calendar: WorkCalendar
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now,
+                      upgrade: bool = False) -> Services:
+        store = open_store(settings.database_url, settings.blob_dir)
+        if upgrade:
+            store.upgrade()
+        pm = get_plugin_manager(settings.regions.enabled)
+        overrides = CalendarOverrides(holidays=settings.calendar.holidays, workdays=settings.calendar.workdays)
+        return cls(settings=settings, store=store, rulebook=Rulebook(pm), calendar=WorkCalendar(overrides),
+                   clock=clock)
+
+    def today(self) -> date:
+        # Working days are counted on China's calendar date.
+        from core.deadlines import china_date
+        return china_date(self.clock())
+
+    @property
+    def applications(self):
+        from core.services.applications import ApplicationService
+        return ApplicationService(self)
