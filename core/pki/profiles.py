@@ -17,6 +17,7 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from stdnum.cn import uscc as uscc_number
 
+from core.config import Settings
 from core.errors import InvalidInput
 from core.model import CardKind
 from core.pki.signer import ALGORITHMS, Algorithm, check_algorithm
@@ -31,7 +32,7 @@ DEFAULT_EKUS: tuple[x509.ObjectIdentifier, ...] = (
 
 
 @frozen
-class PkiSettings:
+class ProfileSettings:
     """Per-deployment PKI settings. ``base_url`` is where the web front serves the CRL and OCSP."""
 
     base_url: str
@@ -46,6 +47,12 @@ class PkiSettings:
         if not self.base_url.startswith(("http://", "https://")):
             raise InvalidInput("PKI 地址须以 http:// 或 https:// 开头",
                                "the PKI base URL must start with http:// or https://", field="base_url")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ProfileSettings:
+        """From the deployment config: ``[web] base_url`` and ``[pki] algorithm / validity_years``."""
+        return cls(base_url=settings.web.base_url, algorithm=check_algorithm(settings.pki.algorithm),
+                   validity_years=settings.pki.validity_years)
 
     @property
     def crl_url(self) -> str:
@@ -95,7 +102,7 @@ class CertificateProfile:
         )
 
 
-def profile_for(kind: CardKind | str, settings: PkiSettings,
+def profile_for(kind: CardKind | str, settings: ProfileSettings,
                 algorithm: str | None = None) -> CertificateProfile:
     """The deployment's profile for a card kind; ``algorithm`` overrides the deployment default."""
     try:
@@ -144,4 +151,4 @@ class HolderSubject:
         return x509.Name(attributes)
 
 
-__all__ = ["ALGORITHMS", "CertificateProfile", "HolderSubject", "PkiSettings", "profile_for"]
+__all__ = ["ALGORITHMS", "CertificateProfile", "HolderSubject", "ProfileSettings", "profile_for"]
