@@ -7,6 +7,7 @@ from pki_helpers import PASSPHRASE
 
 from core.pki.ca import CertificateAuthority
 from core.pki.registry import MemoryRegistry
+from core.store.testing import store, store_backend  # noqa: F401  (pytest fixtures: SQLite and PostgreSQL)
 
 
 @pytest.fixture(scope="module", params=["rsa2048", "ec-p256"])
