@@ -1,0 +1,370 @@
+"""The ``eportcard`` command line (click).
+
+Errors exit non-zero with a one-line bilingual message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.appfile import load_application
+from core.config import CONFIG_NAME, Settings, load_settings, starter_config
+from core.convert import make_json_converter
+from core.errors import EportError, Problems
+from core.lifecycle import state_name
+from core.model import AppState, Application, RejectionReason
+from core.model.enums import BUSINESS_NAMES, REJECTION_REASON_NAMES
+from core.privacy import mask_id
+from core.services import Actor, Services
+
+JSON = make_json_converter()
+
+
+class Ctx:
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self._services: Services | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.config)
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = Services.from_settings(self.settings)
+        return self._services
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected errors into one-line messages (exit 1)."""
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Problems as exc:
+            lines = [f"{p.field or '-'}: {p.zh} / {p.en}" for p in exc.problems]
+            raise click.ClickException(f"{len(lines)} 个问题 / {len(lines)} problem(s):\n  " + "\n  ".join(lines))
+        except EportError as exc:
+            raise click.ClickException(str(exc)) from None
+    return run
+
+
+def emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
+    if as_json:
+        click.echo(json.dumps(JSON.unstructure(data), ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(text())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path),
+              default=lambda: os.environ.get("EPORTCARD_CONFIG", CONFIG_NAME), show_default="eportcard.toml",
+              help="Deployment config file (env EPORTCARD_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, config: Path) -> None:
+    """eportcard: 电子口岸制发卡 — China E-Port card issuance for branch centres."""
+    ctx.obj = Ctx(config)
+
+
+# ---- deployment --------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--region", default="", help="The deployment's own region code.")
+@click.option("--enable", multiple=True, help="Enable only these regions (repeatable). Default: all.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.pass_obj
+@friendly
+def init(obj: Ctx, region: str, enable: tuple[str, ...], force: bool) -> None:
+    """Write a starter config (with a random session key) and create the database."""
+    if obj.config.exists() and not force:
+        raise click.ClickException(f"{obj.config} 已存在（--force 覆盖）/ {obj.config} exists (use --force)")
+    obj.config.parent.mkdir(parents=True, exist_ok=True)
+    obj.config.write_text(starter_config(secrets.token_urlsafe(32), region, enable or None), encoding="utf-8")
+    obj.services.store.upgrade()
+    obj.settings.blob_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"wrote {obj.config}\ndatabase ready: {obj.settings.database_url}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@friendly
+def db_upgrade(obj: Ctx) -> None:
+    """Migrate the database to the newest schema."""
+    obj.services.store.upgrade()
+    click.echo(f"database at revision {obj.services.store.current_revision()}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@friendly
+def regions(obj: Ctx, as_json: bool) -> None:
+    """The enabled regions (branch centres)."""
+    found = obj.services.rulebook.regions()
+    emit(sorted(found.values(), key=lambda r: r.code), as_json, lambda: "\n".join(
+        f"{r.code:10} {r.name.zh} / {r.name.en}  {r.centre.zh}  {' '.join(r.hotlines)}"
+        for r in sorted(found.values(), key=lambda r: r.code)))
+
+
+@main.group()
+def audit() -> None:
+    """The append-only, hash-chained audit trail."""
+
+
+@audit.command("verify")
+@click.pass_obj
+@friendly
+def audit_verify(obj: Ctx) -> None:
+    """Recompute the hash chain; exit 1 if any row was edited, inserted or deleted."""
+    report = obj.services.store.audit_verify()
+    if not report.ok:
+        raise click.ClickException(f"审计记录被篡改 / audit trail tampered ({report.checked} rows):\n  "
+                                   + "\n  ".join(report.problems))
+    click.echo(f"audit trail intact: {report.checked} rows / 审计记录完整")
+
+
+# ---- applications ------------------------------------------------------------------------------------------
+
+
+def _actor(name: str | None) -> Actor:
+    return Actor.system(f"cli:{name or os.environ.get('USER', 'operator')}")
+
+
+actor_option = click.option("--actor", default=None, help="Who is acting (recorded in the audit trail).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+version_option = click.option("--expect-version", type=int, default=None,
+                              help="Refuse if the application changed since you looked (optimistic locking).")
+
+
+def describe(app: Application, services: Services) -> str:
+    biz_zh, biz_en = BUSINESS_NAMES[app.business]
+    lines = [
+        f"{app.id}  {app.acceptance_no or '(未提交 not submitted)'}  v{app.version}",
+        f"  状态 state:     {state_name(app.state)}" + (f"  交付 delivery: {app.delivery.value}" if app.delivery else ""),
+        f"  业务 business:  {biz_zh} / {biz_en} ({app.business.value})   分中心 region: {app.region}",
+        f"  企业 enterprise: {app.enterprise.name}  {app.enterprise.uscc}",
+        f"  经办人 agent:   {app.agent.name + ' ' + mask_id(app.agent.id_number) if app.agent else '-'}",
+        f"  取卡 pickup:    {app.pickup.method.value}" + (f"  单号 tracking: {app.tracking_no}" if app.tracking_no else ""),
+    ]
+    for n, item in enumerate(app.items, start=1):
+        lines.append(f"  卡{n} card {n}:     {item.kind.value:9} {item.holder.name} {mask_id(item.holder.id_number)}"
+                     + ("  已制 made" if item.made else ""))
+    for due in services.applications.deadlines(app):
+        lines.append(f"  时限 due:       {due.name_zh} / {due.name_en}: {due.due}" + ("（预计 projected）" if due.projected else ""))
+    if app.state is AppState.REJECTED:
+        reasons = "; ".join(REJECTION_REASON_NAMES[r][0] for r in app.last_reasons)
+        lines.append(f"  退单原因 reasons: {reasons} {app.last_rejection_note}")
+    for h in app.history:
+        lines.append(f"  {h.at:%Y-%m-%d %H:%M} {h.actor:20} {h.action:16} {h.from_state.value} -> {h.to_state.value}"
+                     + (f"  {h.note}" if h.note else ""))
+    return "\n".join(lines)
+
+
+@main.group()
+def app() -> None:
+    """Applications (申请单): submit, review, produce, deliver."""
+
+
+@app.command("submit")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--draft", is_flag=True, help="Only save it as a draft (暂存).")
+@actor_option
+@json_option
+@click.pass_obj
+@friendly
+def app_submit(obj: Ctx, file: Path, draft: bool, actor: str | None, as_json: bool) -> None:
+    """Create an application from a TOML or JSON FILE and submit it."""
+    svc = obj.services.applications
+    who = _actor(actor)
+    application = load_application(file)
+    with obj.services.store.transaction(readonly=True) as tx:
+        # Check before saving, so a file with problems leaves nothing behind.
+        problems = [] if draft else svc.check(tx, svc._derive_centres(application))
+    if problems:
+        raise Problems(problems)
+    saved = svc.create(application, who)
+    if not draft:
+        saved = svc.submit(saved.id, who)
+    emit(saved, as_json, lambda: describe(saved, obj.services))
+
+
+@app.command("show")
+@click.argument("app_id")
+@json_option
+@click.pass_obj
+@friendly
+def app_show(obj: Ctx, app_id: str, as_json: bool) -> None:
+    """One application with its history and deadlines (ID or acceptance number)."""
+    found = _find(obj, app_id)
+    emit(found, as_json, lambda: describe(found, obj.services))
+
+
+def _find(obj: Ctx, key: str) -> Application:
+    with obj.services.store.transaction(readonly=True) as tx:
+        by_no = tx.applications.by_acceptance_no(key.upper())
+    return by_no or obj.services.applications.get(key, Actor.system())
+
+
+@app.command("list")
+@click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in AppState]))
+@click.option("--region", default=None)
+@click.option("--limit", default=50, show_default=True)
+@json_option
+@click.pass_obj
+@friendly
+def app_list(obj: Ctx, states: tuple[str, ...], region: str | None, limit: int, as_json: bool) -> None:
+    """Applications sorted by due date; overdue ones are flagged with '!'."""
+    services = obj.services
+    actor = Actor(id="cli", kind="staff", region=region, roles={"branch_admin"}) if region else Actor.system()
+    rows = services.applications.queue(actor, [AppState(s) for s in states] or None, limit=limit)
+    emit([r.application for r in rows], as_json, lambda: "\n".join(
+        f"{'!' if r.overdue else ' '} {r.application.id}  {r.application.acceptance_no or '-':12} "
+        f"{r.application.state.value:14} {r.application.business.value:18} {r.application.region:10} "
+        f"{r.due or '-'}  {r.application.enterprise.name}" for r in rows) or "(none)")
+
+
+def _simple(name: str, method: str, help_text: str) -> None:
+    @app.command(name, help=help_text)
+    @click.argument("app_id")
+    @click.option("--note", default="", help="Why (recorded in the history).")
+    @actor_option
+    @version_option
+    @json_option
+    @click.pass_obj
+    @friendly
+    def command(obj: Ctx, app_id: str, note: str, actor: str | None, expect_version: int | None,
+                as_json: bool) -> None:
+        target = _find(obj, app_id)
+        kwargs: dict[str, Any] = {"expected_version": expect_version}
+        if method != "submit":
+            kwargs["note"] = note
+        done = getattr(obj.services.applications, method)(target.id, _actor(actor), **kwargs)
+        emit(done, as_json, lambda: describe(done, obj.services))
+
+
+for _name, _method, _help in [
+    ("accept", "accept", "受理: take a submitted application into review."),
+    ("withdraw", "withdraw", "撤回: take a submitted application back to draft (before acceptance only)."),
+    ("resubmit", "submit", "重新提交: submit a draft or a rejected application again after editing."),
+    ("medium-required", "require_medium", "需提供介质: the enterprise must supply the card medium."),
+    ("medium-provided", "provide_medium", "已具备介质: the medium has arrived."),
+    ("produce", "start_production", "制卡中: start making the cards."),
+    ("complete", "complete", "已处理: the cards are made; the application is finished."),
+    ("delete", "delete", "删除: delete a draft."),
+]:
+    _simple(_name, _method, _help)
+
+
+@app.command("reject")
+@click.argument("app_id")
+@click.option("--reason", "reasons", multiple=True, required=True,
+              type=click.Choice([r.value for r in RejectionReason]),
+              help="Standard reason (repeatable): " + ", ".join(r.value for r in RejectionReason))
+@click.option("--note", default="", help="Free text (required with 'other').")
+@actor_option
+@version_option
+@json_option
+@click.pass_obj
+@friendly
+def app_reject(obj: Ctx, app_id: str, reasons: tuple[str, ...], note: str, actor: str | None,
+               expect_version: int | None, as_json: bool) -> None:
+    """退单: reject an accepted application with at least one reason."""
+    target = _find(obj, app_id)
+    done = obj.services.applications.reject(target.id, _actor(actor), reasons, note, expect_version)
+    emit(done, as_json, lambda: describe(done, obj.services))
+
+
+@app.command("step")
+@click.argument("app_id")
+@click.argument("code")
+@click.option("--note", default="")
+@actor_option
+@json_option
+@click.pass_obj
+@friendly
+def app_step(obj: Ctx, app_id: str, code: str, note: str, actor: str | None, as_json: bool) -> None:
+    """Record a region workflow step as done (e.g. Xi'an aic_review)."""
+    target = _find(obj, app_id)
+    done = obj.services.applications.complete_step(target.id, code, _actor(actor), note)
+    emit(done, as_json, lambda: describe(done, obj.services))
+
+
+@app.command("ship")
+@click.argument("app_id")
+@click.option("--tracking", required=True, help="The courier's tracking number.")
+@actor_option
+@json_option
+@click.pass_obj
+@friendly
+def app_ship(obj: Ctx, app_id: str, tracking: str, actor: str | None, as_json: bool) -> None:
+    """邮寄: ship the cards of a completed application (cash on delivery)."""
+    target = _find(obj, app_id)
+    done = obj.services.applications.ship(target.id, tracking, _actor(actor))
+    emit(done, as_json, lambda: describe(done, obj.services))
+
+
+@app.command("hand-over")
+@click.argument("app_id")
+@click.option("--receipt", required=True, help="Acceptance number printed on the receipt the collector shows.")
+@actor_option
+@json_option
+@click.pass_obj
+@friendly
+def app_hand_over(obj: Ctx, app_id: str, receipt: str, actor: str | None, as_json: bool) -> None:
+    """窗口领取: hand the cards over at the counter after checking the receipt."""
+    target = _find(obj, app_id)
+    done = obj.services.applications.hand_over(target.id, _actor(actor), acceptance_no=receipt)
+    emit(done, as_json, lambda: describe(done, obj.services))
+
+
+@app.command("attach")
+@click.argument("app_id")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--material", required=True, help="Material code the file is for (see `eportcard guide`).")
+@actor_option
+@click.pass_obj
+@friendly
+def app_attach(obj: Ctx, app_id: str, file: Path, material: str, actor: str | None) -> None:
+    """Attach a file (checked by content: type and size) to a draft or rejected application."""
+    target = _find(obj, app_id)
+    att = obj.services.applications.attach(target.id, material, file.name, file.read_bytes(), _actor(actor))
+    click.echo(f"{att.id} {att.media_type} {att.size} bytes sha256:{att.sha256[:16]}…")
+
+
+def _register_optional() -> None:
+    """Command groups of the other layers (PKI, hardware, web, agent), when their modules are present."""
+    import importlib
+
+    for module, names in [("core.pki.cli", ("ca",)), ("core.hardware.cli", ("virtual_card",)),
+                          ("core.guide.cli", ("guide", "deadline", "new_region")),
+                          ("core.services.card_cli", ("counter", "card")), ("core.web.cli", ("serve", "demo")),
+                          ("core.agent.cli", ("agent",))]:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue  # that layer is not installed in this build
+            raise
+        for name in names:
+            main.add_command(getattr(mod, name))
+
+
+_register_optional()
+
+
