@@ -44,3 +44,13 @@ def test_downgrade_to_base_and_up_again(store: Store):
     store.upgrade()
     assert _tables(store) >= TABLES
     assert store.audit_verify().ok
+
+
+def test_tables_module_matches_the_migrated_schema(store: Store):
+    """core/store/tables.py (what queries use) and the migrations (what exists) agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
