@@ -1,0 +1,92 @@
+"""`eportcard ca` end to end: openssl makes the CSR and checks the results; SQLite holds the records."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from pki_helpers import PASSPHRASE, openssl
+
+from core.pki.cli import ca
+
+
+@pytest.fixture
+def run(tmp_path):
+    runner = CliRunner()
+    base = ["--config", str(tmp_path / "absent.toml"), "--db", f"sqlite:///{tmp_path / 'eportcard.db'}"]
+
+    def invoke(*args: str, env: dict | None = None, input: str | None = None):
+        command, *rest = args
+        environment = {"EPORTCARD_CA_PASSPHRASE": PASSPHRASE} if env is None else env
+        return runner.invoke(ca, [command, *base, *rest], env=environment, input=input)
+    return invoke
+
+
+def test_init_issue_revoke_crl(tmp_path, run):
+    root_dir, ca_dir = tmp_path / "root", tmp_path / "issuing"
+    result = run("init", "--dir", str(root_dir), "--name", "测试根CA", "--algorithm", "ec-p256")
+    assert result.exit_code == 0, result.output
+    result = run("init", "--dir", str(ca_dir), "--name", "测试发卡CA", "--algorithm", "ec-p256",
+                 "--root-dir", str(root_dir))
+    assert result.exit_code == 0, result.output
+
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", tmp_path / "card.key", "-subj", "/CN=card", "-out", tmp_path / "card.csr")
+    result = run("issue", "--dir", str(ca_dir), "--csr", str(tmp_path / "card.csr"), "--kind", "operator",
+                 "--enterprise", "厦门某某报关有限公司", "--uscc", "91440300MA5EXAMPLA", "--holder", "王五",
+                 "--card-id", "card-7", "--algorithm", "ec-p256", "--out", str(tmp_path / "leaf.pem"))
+    assert result.exit_code == 0, result.output
+    serial = result.output.strip()
+    assert len(serial) == 32 and serial == serial.lower()
+
+    verify = ["verify", "-CAfile", root_dir / "ca.cert.pem", "-untrusted", ca_dir / "ca.cert.pem"]
+    openssl(*verify, tmp_path / "leaf.pem")
+    assert run("crl", "--dir", str(ca_dir), "--out", str(tmp_path / "crl.pem"), "--pem").exit_code == 0
+    openssl(*verify, "-crl_check", "-CRLfile", tmp_path / "crl.pem", tmp_path / "leaf.pem")
+
+    result = run("revoke", serial, "--reason", "key_compromise")
+    assert result.exit_code == 0, result.output
+    shown = run("show", serial)
+    assert "revoked (keyCompromise" in shown.output and "card-7" in shown.output
+    result = run("crl", "--dir", str(ca_dir), "--out", str(tmp_path / "crl.pem"), "--pem")
+    assert "1 entries" in result.output
+    after = openssl(*verify, "-crl_check", "-CRLfile", tmp_path / "crl.pem", tmp_path / "leaf.pem",
+                    check=False)
+    assert after.returncode != 0 and b"certificate revoked" in after.stdout + after.stderr
+
+    assert "测试发卡CA" in run("show", "--dir", str(ca_dir)).output
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def test_errors_are_one_bilingual_line(tmp_path, run):
+    ca_dir = tmp_path / "ca"
+    assert run("init", "--dir", str(ca_dir), "--name", "测试CA", "--algorithm", "rsa2048").exit_code == 0
+    line = _one_line_error(run("crl", "--dir", str(ca_dir), "--out", str(tmp_path / "x.crl"),
+                               env={"EPORTCARD_CA_PASSPHRASE": "wrong"}))
+    assert "口令" in line and "passphrase" in line
+    assert not (tmp_path / "x.crl").exists()
+
+    line = _one_line_error(run("revoke", "ab" * 16, "--reason", "superseded"))
+    assert "ab" * 16 in line and "no certificate" in line
+
+    (tmp_path / "junk.csr").write_text("not a csr")
+    line = _one_line_error(run("issue", "--dir", str(ca_dir), "--csr", str(tmp_path / "junk.csr"),
+                               "--kind", "legal", "--enterprise", "某公司", "--uscc", "91440300MA5EXAMPLA",
+                               "--holder", "赵六"))
+    assert "CSR" in line
+
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", tmp_path / "k", "-subj", "/CN=x", "-out", tmp_path / "ec.csr")
+    line = _one_line_error(run("issue", "--dir", str(ca_dir), "--csr", str(tmp_path / "ec.csr"),
+                               "--kind", "legal", "--enterprise", "某公司", "--uscc", "91440300MA5EXAMPLA",
+                               "--holder", "赵六", "--algorithm", "rsa2048"))
+    assert "rsa2048" in line
+
+    line = _one_line_error(run("init", "--dir", str(ca_dir), "--name", "again"))
+    assert "overwritten" in line
