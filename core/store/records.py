@@ -24,10 +24,10 @@ class CertificateRecord:
     subject: str
     not_before: datetime  # aware UTC
     not_after: datetime  # aware UTC
-    pem: str
     status: CertStatus = "good"
     reason: str | None = None  # a CRL reason name (cryptography.x509.ReasonFlags value)
     revoked_at: datetime | None = None
+    pem: str = ""
 
 
 @frozen

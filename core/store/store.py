@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 
 from core.store.audit import AuditLog, verify_chain
 from core.store.blobs import BlobStore
@@ -83,7 +84,9 @@ class Store:
         """One database transaction: committed when the block ends, rolled back on any exception.
 
         On SQLite a writing transaction takes the write lock at BEGIN (BEGIN IMMEDIATE), so a
-        read-then-write never fails half-way on a lock; ``readonly=True`` skips that.
+        read-then-write never fails half-way on a lock; ``readonly=True`` skips that (and then
+        must not write). Do not open a second writing transaction inside one on the same thread:
+        on SQLite it waits for the first, which waits for it.
         """
         with self.engine.connect() as conn:
             if readonly:
@@ -131,9 +134,12 @@ def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: boo
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     connect_args: dict[str, Any] = {}
+    engine_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        else:  # one in-memory database shared by every use of the engine
+            engine_args["poolclass"] = StaticPool
         connect_args["check_same_thread"] = False
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
     elif parsed.get_backend_name() == "postgresql":
@@ -144,7 +150,7 @@ def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: boo
         connect_args["options"] = (connect_args["options"] + " -c timezone=UTC").strip()
     else:
         raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
-    engine = create_engine(parsed, connect_args=connect_args, echo=echo, pool_pre_ping=True)
+    engine = create_engine(parsed, connect_args=connect_args, echo=echo, pool_pre_ping=True, **engine_args)
     if parsed.get_backend_name() == "sqlite":
         _sqlite_events(engine)
     return Store(engine, Path(blob_dir))
