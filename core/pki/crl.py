@@ -61,8 +61,8 @@ def build_crl(ca: CertificateAuthority, registry: CertificateRegistry, next_upda
                            field="next_update_hours")
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     number = crl_number if crl_number is not None else next_crl_number(ca.directory)
-    # The list goes to the constructor in one go: add_revoked_certificate copies the list each call,
-    # which is quadratic for large CRLs.
+    # The list goes to the constructor in one go: add_revoked_certificate copies the list on every
+    # call (quadratic in the number of entries).
     builder = x509.CertificateRevocationListBuilder(
         issuer_name=ca.certificate.subject,
         last_update=now,
