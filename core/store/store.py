@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -24,6 +24,7 @@ from core.store.tables import audit, audit_head, sequences
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+MIGRATION_LOCK_KEY = 0x45504F5254  # "EPORT"
 
 
 class Transaction:
@@ -66,6 +67,9 @@ class Store:
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` (default: the newest). Running it again changes nothing."""
         with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Several web workers may start at once: one migrates, the others then find head.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             command.upgrade(self._alembic_config(conn), revision)
 
     def downgrade(self, revision: str = "base") -> None:
