@@ -8,7 +8,6 @@ typing it expects: ``customs_codes = "A&B"``, ID validity as ``YYYYMMDD`` with
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,7 @@ from core.convert import describe_errors, make_config_converter
 from core.errors import InvalidInput
 from core.model import Application
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+import tomllib
 
 ID_DATES = ("id_valid_from", "id_valid_to")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -21,7 +20,7 @@ from core.config import CONFIG_NAME, Settings, load_settings, starter_config
 from core.convert import make_json_converter
 from core.errors import EportError, Problems
 from core.lifecycle import state_name
-from core.model import AppState, Application, RejectionReason
+from core.model import Application, AppState, RejectionReason
 from core.model.enums import BUSINESS_NAMES, REJECTION_REASON_NAMES
 from core.privacy import mask_id
 from core.services import Actor, Services
@@ -53,7 +52,8 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except Problems as exc:
             lines = [f"{p.field or '-'}: {p.zh} / {p.en}" for p in exc.problems]
-            raise click.ClickException(f"{len(lines)} 个问题 / {len(lines)} problem(s):\n  " + "\n  ".join(lines))
+            raise click.ClickException(
+                f"{len(lines)} 个问题 / {len(lines)} problem(s):\n  " + "\n  ".join(lines)) from None
         except EportError as exc:
             raise click.ClickException(str(exc)) from None
     return run
@@ -231,7 +231,7 @@ def _find(obj: Ctx, key: str) -> Application:
 def app_list(obj: Ctx, states: tuple[str, ...], region: str | None, limit: int, as_json: bool) -> None:
     """Applications sorted by due date; overdue ones are flagged with '!'."""
     services = obj.services
-    actor = Actor(id="cli", kind="staff", region=region, roles={"branch_admin"}) if region else Actor.system()
+    actor = Actor(id="cli", kind="staff", region=region, roles=frozenset({"branch_admin"})) if region else Actor.system()
     rows = services.applications.queue(actor, [AppState(s) for s in states] or None, limit=limit)
     emit([r.application for r in rows], as_json, lambda: "\n".join(
         f"{'!' if r.overdue else ' '} {r.application.id}  {r.application.acceptance_no or '-':12} "

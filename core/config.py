@@ -6,19 +6,15 @@ Relative paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from pathlib import Path
 
-from attrs import evolve, field, frozen
+from attrs import evolve, frozen
 
 from core.convert import describe_errors, make_config_converter
 from core.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+import tomllib
 
 CONFIG_NAME = "eportcard.toml"
 
@@ -36,8 +32,8 @@ class RegionSettings:
 
 @frozen
 class CalendarSettings:
-    holidays: tuple[date, ...] = field(default=(), converter=tuple)  # extra non-working days
-    workdays: tuple[date, ...] = field(default=(), converter=tuple)  # extra working days (调休)
+    holidays: tuple[date, ...] = ()  # extra non-working days
+    workdays: tuple[date, ...] = ()  # extra working days (调休)
 
 
 @frozen
@@ -76,8 +72,7 @@ class CardSettings:
 class AgentSettings:
     host: str = "127.0.0.1"
     port: int = 61232
-    allowed_origins: tuple[str, ...] = field(default=("http://127.0.0.1:8000", "http://localhost:8000"),
-                                             converter=tuple)
+    allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
     server_url: str = "http://127.0.0.1:8000"
 
 

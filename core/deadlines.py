@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from attrs import frozen
 
 from core.calendar import WorkCalendar
-from core.model import AppState, Application
+from core.model import Application, AppState
 from core.rules import Milestone, Timeframe
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EportError(Exception):
     """Base of every expected failure. ``str()`` gives ``"中文 / English"``."""
@@ -14,7 +16,7 @@ class EportError(Exception):
         self.field = field
         super().__init__(f"{zh} / {en}")
 
-    def as_dict(self) -> dict[str, str | None]:
+    def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "field": self.field, "zh": self.zh, "en": self.en}
 
 
@@ -66,6 +68,6 @@ class Problems(InvalidInput):
             "; ".join(p.en for p in self.problems),
         )
 
-    def as_dict(self) -> dict:  # type: ignore[override]
+    def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "problems": [p.as_dict() for p in self.problems],
                 "zh": self.zh, "en": self.en}

@@ -19,8 +19,8 @@ from attrs import frozen
 
 from core.errors import EportError, RuleViolation, TransitionError
 from core.model import (
-    AppState,
     Application,
+    AppState,
     Business,
     Card,
     CardKind,

@@ -14,7 +14,6 @@ A region plugin is usually::
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from attrs import field, frozen
@@ -39,10 +38,7 @@ from core.rules import (
     UploadPolicy,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+import tomllib
 
 
 @frozen
@@ -51,15 +47,15 @@ class BusinessRules:
 
     business: Business
     name: Text
-    channels: tuple[Channel, ...] = field(default=(), converter=tuple)
+    channels: tuple[Channel, ...] = ()
     note: Text | None = None
     self_service_only: bool = False
-    materials: tuple[Material, ...] = field(default=(), converter=tuple)
+    materials: tuple[Material, ...] = ()
     courier: CourierPolicy | None = None
     timeframe: Timeframe | None = None
-    steps: tuple[Step, ...] = field(default=(), converter=tuple)
+    steps: tuple[Step, ...] = ()
     medium: MediumPolicy | None = None
-    forms: tuple[str, ...] = field(default=(), converter=tuple)  # codes of RegionData.forms
+    forms: tuple[str, ...] = ()  # codes of RegionData.forms
     upload: UploadPolicy | None = None
     source: str | None = None
 
@@ -77,9 +73,9 @@ class RegionDefaults:
 @frozen
 class RegionData:
     region: Region
-    businesses: tuple[BusinessRules, ...] = field(converter=tuple)
-    outlets: tuple[Outlet, ...] = field(default=(), converter=tuple)
-    forms: tuple[Form, ...] = field(default=(), converter=tuple)
+    businesses: tuple[BusinessRules, ...] = field()
+    outlets: tuple[Outlet, ...] = ()
+    forms: tuple[Form, ...] = ()
     card_policy: CardPolicy | None = None
     defaults: RegionDefaults = RegionDefaults()
 

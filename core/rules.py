@@ -40,8 +40,8 @@ class EmailRule:
 
     to: str
     subject: Text  # the required subject format
-    body: tuple[Text, ...] = field(default=(), converter=tuple)  # what the body must contain
-    attachments: tuple[Text, ...] = field(default=(), converter=tuple)
+    body: tuple[Text, ...] = ()  # what the body must contain
+    attachments: tuple[Text, ...] = ()
     reply: Text | None = None  # what the centre sends back
 
 
@@ -50,7 +50,7 @@ class Channel:
     kind: ChannelKind
     name: Text
     url: str = ""
-    steps: tuple[Text, ...] = field(default=(), converter=tuple)  # what the enterprise does, in order
+    steps: tuple[Text, ...] = ()  # what the enterprise does, in order
     note: Text | None = None
     email: EmailRule | None = None
     requires_legal_card: bool = False
@@ -63,7 +63,7 @@ class BusinessOffer:
 
     business: Business
     name: Text  # the region's own name for it
-    channels: tuple[Channel, ...] = field(converter=tuple)
+    channels: tuple[Channel, ...] = field()
     note: Text | None = None
     self_service_only: bool = False
     source: str | None = None
@@ -130,7 +130,7 @@ class Inbound:
 
     accepted: bool  # can materials / cards be sent by post at all
     what: Text | None = None
-    carriers: tuple[str, ...] = field(default=(), converter=tuple)  # e.g. ("EMS",); empty = any
+    carriers: tuple[str, ...] = ()  # e.g. ("EMS",); empty = any
     payer: str = "enterprise"  # who pays (寄付)
     to: Address | None = None
     note: Text | None = None
@@ -206,7 +206,7 @@ class Deadline:
 
 @frozen
 class Timeframe:
-    deadlines: tuple[Deadline, ...] = field(converter=tuple)
+    deadlines: tuple[Deadline, ...] = field()
     note: Text | None = None
     source: str | None = None
 
@@ -233,7 +233,7 @@ class Step:
     source: str | None = None
     # Only applications lodged through these channels take the step (empty = all), e.g.
     # Xiamen's paper arriving by EMS does not apply to paperless (web) enrolment.
-    channels: tuple[ChannelKind, ...] = field(default=(), converter=tuple)
+    channels: tuple[ChannelKind, ...] = ()
 
     def applies_to(self, channel: str) -> bool:
         return not self.channels or channel in self.channels
@@ -259,7 +259,7 @@ class Supplier:
 @frozen
 class MediumPolicy:
     free: bool
-    suppliers: tuple[Supplier, ...] = field(default=(), converter=tuple)
+    suppliers: tuple[Supplier, ...] = ()
     proof: Text | None = None  # how proof of purchase is supplied
     note: Text | None = None
     source: str | None = None
@@ -277,7 +277,7 @@ class Form:
 
     code: str  # "附件1"
     title: Text
-    fields: tuple[FormField, ...] = field(default=(), converter=tuple)
+    fields: tuple[FormField, ...] = ()
     body: Text | None = None  # fixed text such as a 承诺书
     per_card_kind: CardKind | None = None
     copies: int = 1
@@ -286,7 +286,7 @@ class Form:
 
 @frozen
 class UploadPolicy:
-    media_types: tuple[str, ...] = field(converter=tuple)  # e.g. ("image/jpeg", "application/pdf")
+    media_types: tuple[str, ...] = field()  # e.g. ("image/jpeg", "application/pdf")
     max_bytes: int
     note: Text | None = None
     source: str | None = None
@@ -309,13 +309,13 @@ class Region:
     code: str
     name: Text  # e.g. 深圳 / Shenzhen
     centre: Text  # 中国电子口岸数据中心深圳分中心
-    hotlines: tuple[str, ...] = field(default=(), converter=tuple)
-    emails: tuple[str, ...] = field(default=(), converter=tuple)
+    hotlines: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
     website: str = ""
     hours: Text | None = None
     address: Text | None = None
-    provinces: tuple[str, ...] = field(default=(), converter=tuple)  # home-branch coverage
-    cities: tuple[str, ...] = field(default=(), converter=tuple)  # narrower coverage, if any
+    provinces: tuple[str, ...] = ()  # home-branch coverage
+    cities: tuple[str, ...] = ()  # narrower coverage, if any
     acceptance_prefix: str = ""
     source: str | None = None
     hotline_hours: Text | None = None  # when the hotlines answer, if the guide says

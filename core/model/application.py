@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from attrs import field, frozen
+from attrs import frozen
 
 from core.model.enums import AppState, Business, CardKind, Delivery, Medium, Pickup, RejectionReason
 from core.model.parties import Address, Enterprise, Person
@@ -47,7 +47,7 @@ class Transition:
     to_state: AppState
     actor: str
     at: datetime
-    reasons: tuple[RejectionReason, ...] = field(default=(), converter=tuple)
+    reasons: tuple[RejectionReason, ...] = ()
     note: str = ""
 
 
@@ -65,19 +65,19 @@ class Application:
     business: Business
     region: str  # code of the issuing centre's region: its plugin governs the application
     channel: str = "web"  # core.rules.ChannelKind the application was lodged through
-    also: tuple[Business, ...] = field(default=(), converter=tuple)  # further businesses in one request (Hangzhou multi-select)
-    items: tuple[CardRequest, ...] = field(default=(), converter=tuple)
+    also: tuple[Business, ...] = ()  # further businesses in one request (Hangzhou multi-select)
+    items: tuple[CardRequest, ...] = ()
     agent: Person | None = None  # 经办人; None until chosen
     pickup: PickupChoice = PickupChoice()
     remarks: str = ""
-    attachments: tuple[AttachmentRef, ...] = field(default=(), converter=tuple)
+    attachments: tuple[AttachmentRef, ...] = ()
     making_centre: str = ""  # 制卡机构: chosen (an outlet code)
     issuing_centre: str = ""  # 发卡机构: derived from the making centre
     home_branch: str = ""  # 所属数据分中心: derived from the business address
     state: AppState = AppState.DRAFT
     acceptance_no: str = ""
-    history: tuple[Transition, ...] = field(default=(), converter=tuple)
-    steps_done: tuple[str, ...] = field(default=(), converter=tuple)  # region workflow steps completed
+    history: tuple[Transition, ...] = ()
+    steps_done: tuple[str, ...] = ()  # region workflow steps completed
     delivery: Delivery | None = None
     tracking_no: str = ""
     created_at: datetime | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from attrs import field, frozen
+from attrs import frozen
 
 from core.model.enums import CardKind, CardState, Medium
 from core.model.parties import Person
@@ -45,5 +45,5 @@ class Card:
     pin_is_initial: bool = True  # the PIN is 88888888 and must be changed; the PIN itself is never kept
     replaced_by: str = ""
     application_id: str = ""
-    history: tuple[CardEvent, ...] = field(default=(), converter=tuple)
+    history: tuple[CardEvent, ...] = ()
     version: int = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from attrs import field, frozen
+from attrs import frozen
 
 from core.model.enums import IdType
 
@@ -43,7 +43,7 @@ class Enterprise:
     business_address: Address  # 主要经营场所: decides the home branch
     registered_address: Address | None = None
     name_en: str = ""
-    customs_codes: tuple[str, ...] = field(default=(), converter=tuple)  # dual codes entered as A&B
+    customs_codes: tuple[str, ...] = ()  # dual codes entered as A&B
     enterprise_type: str = ""
 
     @property

@@ -6,7 +6,7 @@ CLI, the web front and the API share one rule.
 
 from __future__ import annotations
 
-from attrs import field, frozen
+from attrs import frozen
 
 from core.errors import Forbidden
 from core.model import Application
@@ -28,7 +28,7 @@ class Actor:
     kind: str  # "enterprise" | "staff" | "system"
     uscc: str = ""  # enterprise actors: their enterprise
     region: str = ""  # staff: their branch
-    roles: frozenset[str] = field(default=frozenset(), converter=frozenset)
+    roles: frozenset[str] = frozenset()
 
     @property
     def label(self) -> str:

@@ -17,8 +17,9 @@ from attrs import frozen
 from core import ids, lifecycle
 from core.deadlines import Due, due_dates, final_due, is_overdue
 from core.errors import ConflictError, EportError, Forbidden, NotFound, Problems
-from core.model import AppState, Application, Attachment, AttachmentRef, Business, RejectionReason
+from core.model import Application, AppState, Attachment, AttachmentRef, Business, RejectionReason
 from core.privacy import mask_id
+from core.rules import Step
 from core.services.actors import Actor, authorise
 from core.store.blobs import check_upload, is_archived
 
@@ -71,6 +72,10 @@ class ApplicationService:
                 "reload and try again", field="version")
         return app
 
+    def _steps(self, app: Application) -> list[Step]:
+        """The region's steps for this business that apply to the channel the application came through."""
+        return [s for s in self.rules.steps(app.region, app.business) if s.applies_to(app.channel)]
+
     def _with_due(self, app: Application) -> Application:
         timeframe = self.rules.timeframe(app.region, app.business)
         return attrs.evolve(app, due=final_due(app, timeframe, self.s.calendar, self.s.today()))
@@ -84,7 +89,7 @@ class ApplicationService:
                     ) -> Application:
         with self.s.store.transaction() as tx:
             app = self._load(tx, app_id, actor, action, expected_version)
-            steps = self.rules.steps(app.region, app.business)
+            steps = self._steps(app)
             saved = self._save(tx, actor, change(app, steps), action)
         self.rules.transitioned(saved, saved.history[-1])
         return saved
@@ -143,7 +148,7 @@ class ApplicationService:
             problems = self.check(tx, app)
             if problems:
                 raise Problems(problems)
-            steps = self.rules.steps(app.region, app.business)
+            steps = self._steps(app)
             now = self.s.clock()
             if app.state is AppState.REJECTED:
                 new = lifecycle.resubmit(app, actor.label, now, steps)

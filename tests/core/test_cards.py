@@ -150,8 +150,7 @@ class CardMachine(RuleBasedStateMachine):
         c = self.card
         states = [C.BLANK] + [e.to_state for e in c.history]
         assert states[-1] is c.state
-        for a, b in zip(states, states[1:], strict=False):
-            assert a not in cards.TERMINAL  # nothing leaves a terminal state
+        assert all(s not in cards.TERMINAL for s in states[:-1])  # nothing leaves a terminal state
         if c.state not in (C.BLANK, C.REPLACED):  # a blank card may be replaced before personalisation
             assert c.certificate is not None
         if c.certificate is not None and c.state in (C.VOIDED, C.CANCELLED, C.REPLACED):

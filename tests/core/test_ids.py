@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import assert_cited
+from citations import assert_cited
 from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import ric as stdnum_ric

@@ -8,7 +8,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from core import lifecycle as lc
 from core.errors import RuleViolation, TransitionError
@@ -107,7 +107,8 @@ def test_acceptance_number_kept_on_resubmission():
 
 # ---- core content rules ---------------------------------------------------------------------------------
 
-def problems(app, ctx=lc.EnterpriseContext(), policy=POLICY):
+def problems(app, ctx=None, policy=POLICY):
+    ctx = ctx or lc.EnterpriseContext()
     return {(p.field, type(p).__name__) for p in lc.check_content(app, ctx, policy)}
 
 
@@ -198,7 +199,7 @@ def test_delivery_after_completion():
 
 # ---- property: no sequence of actions reaches an illegal state ------------------------------------------
 
-ACTIONS = sorted(lc.MOVES) + ["edit", "step", "ship", "hand_over", "deliver", "return"]
+ACTIONS = [*sorted(lc.MOVES), "edit", "step", "ship", "hand_over", "deliver", "return"]
 
 
 class ApplicationMachine(RuleBasedStateMachine):

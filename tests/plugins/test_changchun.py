@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 import pytest
-from conftest import assert_cited
+from citations import assert_cited
 
 from core import lifecycle
 from core.model import Application, Business, CardKind, CardRequest, MailAddress, Pickup, PickupChoice

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 import pytest
-from conftest import assert_cited
+from citations import assert_cited
 
 from core.model import Business, CardKind, CardRequest, Pickup
 from core.plugins import get_plugin_manager

@@ -63,7 +63,8 @@ def test_whole_flow_with_rejection_and_resubmission(services, clock):
 def test_mail_delivery_needs_tracking_number(services):
     svc = services.applications
     app = draft(services, pickup=Pickup.MAIL)
-    for step in (lambda i: svc.submit(i, ent(app)), lambda i: svc.accept(i, STAFF),
+    me = ent(app)
+    for step in (lambda i: svc.submit(i, me), lambda i: svc.accept(i, STAFF),
                  lambda i: svc.start_production(i, STAFF), lambda i: svc.complete(i, STAFF)):
         app = step(app.id)
     with pytest.raises(Exception, match="tracking"):
