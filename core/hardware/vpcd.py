@@ -23,9 +23,17 @@ CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 35963
 
 
+def _quickack(sock: socket.socket) -> None:
+    # vpcd writes the length and the payload in two sends with Nagle on; if we delay our ACK of
+    # the first, the second waits ~40 ms. Linux clears QUICKACK after use, so set it every time.
+    if hasattr(socket, "TCP_QUICKACK"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+
+
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
     buf = bytearray()
     while len(buf) < n:
+        _quickack(sock)
         chunk = sock.recv(n - len(buf))
         if not chunk:
             return None
