@@ -1,0 +1,1 @@
+"""Templates `eportcard new-region` fills in (string.Template, $-placeholders)."""

@@ -1,0 +1,222 @@
+"""The conformance kit every region plugin runs, built-in or external.
+
+In a plugin's own tests::
+
+    from core.plugins import get_plugin_manager
+    from core.testing import check_region
+
+    def test_conformance():
+        check_region(get_plugin_manager(), "myregion")
+
+``conformance_problems`` returns the problems as readable lines (empty = conformant);
+``check_region`` raises one AssertionError listing all of them, so a plugin author sees
+everything to fix at once rather than one failure per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pluggy
+
+from core import defaults
+from core.model import Business
+from core.rulebook import Rulebook
+from core.rules import Material, Problem, Text
+from core.samples import make_enrol
+
+__all__ = ["FOREIGN_REGION", "check_region", "conformance_problems"]
+
+# A code no plugin serves: every region hook must stay silent for it.
+FOREIGN_REGION = "__not_a_region__"
+
+# Region hooks a plugin must answer only for its own code (events and register_regions take no region).
+REGION_HOOKS = (
+    "businesses", "required_materials", "courier_policy", "outlets", "timeframe", "workflow_steps",
+    "validate_application", "acceptance_number", "medium_policy", "forms", "upload_policy", "card_policy",
+)
+# firstresult hooks core answers by default: (hook name, Rulebook method, takes business).
+FIRSTRESULT_HOOKS = (
+    ("courier_policy", "courier", True),
+    ("timeframe", "timeframe", True),
+    ("medium_policy", "medium", True),
+    ("upload_policy", "upload", True),
+    ("card_policy", "card_policy", False),
+)
+
+
+def _blank(text: Text | None) -> bool:
+    return text is None or not text.zh.strip()
+
+
+class _Kit:
+    """Collects problems for one region; each check is guarded so one crash does not hide the rest."""
+
+    def __init__(self, pm: pluggy.PluginManager, code: str) -> None:
+        self.pm = pm
+        self.code = code
+        self.rulebook = Rulebook(pm)
+        self.problems: list[str] = []
+        self.application = make_enrol(1, region=code)
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def guarded(self, what: str, check: Callable[[], Any]) -> Any:
+        try:
+            return check()
+        except Exception as exc:  # a plugin bug: report it and go on with the other checks
+            self.problem(f"{what} raised {type(exc).__name__}: {exc}")
+            return None
+
+    def twice(self, what: str, call: Callable[[], Any]) -> Any:
+        """Call a hook twice: a pure hook gives equal answers."""
+        first = self.guarded(what, call)
+        second = self.guarded(what, call)
+        if first != second:
+            self.problem(f"{what} is not pure: two calls gave different answers")
+        return first
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def run(self) -> list[str]:
+        if not self.check_registration():
+            return self.problems
+        offers = self.twice("businesses", lambda: self.rulebook.offers(self.code)) or []
+        if not offers:
+            self.problem("businesses answers no business: a region must offer at least one")
+        known_forms = self.known_forms(offers)
+        for offer in offers:
+            self.check_offer(offer, known_forms)
+        self.check_outlets()
+        self.check_card_policy()
+        self.check_application_hooks()
+        self.check_foreign_silence()
+        return self.problems
+
+    def check_registration(self) -> bool:
+        regions = [r for rs in self.pm.hook.register_regions() if rs for r in rs]
+        mine = [r for r in regions if r.code == self.code]
+        if len(mine) != 1:
+            self.problem(f"region {self.code!r} is registered {len(mine)} times (expected exactly once)")
+            return False
+        region = mine[0]
+        for label, text in (("name", region.name), ("centre", region.centre)):
+            if _blank(text) or not text.en.strip():
+                self.problem(f"region {label} needs both zh and en")
+        if self.pm.get_plugin(self.code) is None:
+            self.problem(f"no plugin is registered under the name {self.code!r} (use the region code)")
+        return True
+
+    def known_forms(self, offers: list) -> set[str]:
+        codes: set[str] = set()
+        for offer in offers:
+            forms = self.guarded(f"forms({offer.business})",
+                                 partial(self.rulebook.forms, self.code, offer.business))
+            codes.update(f.code for f in forms or ())
+        plugin = self.pm.get_plugin(self.code)
+        data = getattr(plugin, "data", None)  # a DataRegion also defines forms no business links yet
+        codes.update(f.code for f in getattr(data, "forms", ()))
+        return codes
+
+    def check_offer(self, offer: Any, known_forms: set[str]) -> None:
+        business: Business = offer.business
+        where = f"business {business}"
+        if _blank(offer.name):
+            self.problem(f"{where}: the offer has no name")
+        if not offer.source:
+            self.problem(f"{where}: the offer carries no source")
+        if not offer.channels:
+            self.problem(f"{where}: no channel")
+        for channel in offer.channels:
+            if not (channel.source or offer.source):
+                self.problem(f"{where}: channel {channel.kind} carries no source")
+        materials: list[Material] = self.twice(
+            f"{where}: required_materials", lambda: self.rulebook.materials(self.code, business)) or []
+        if not materials and not offer.self_service_only:
+            self.problem(f"{where}: no materials (only self_service_only businesses may list none)")
+        for m in materials:
+            if not m.source:
+                self.problem(f"{where}: material {m.code!r} carries no source")
+            if _blank(m.name):
+                self.problem(f"{where}: material {m.code!r} has no name")
+            if m.template and m.template not in known_forms:
+                self.problem(f"{where}: material {m.code!r} names template {m.template!r}, "
+                             f"which the region does not define (forms: {sorted(known_forms)})")
+        for hook, method, _ in FIRSTRESULT_HOOKS:
+            if hook == "card_policy":
+                continue
+            self.twice(f"{where}: {hook}", partial(getattr(self.rulebook, method), self.code, business))
+            self.check_source_of_own_answer(hook, where, region=self.code, business=business,
+                                            **({"enterprise": None} if hook == "medium_policy" else {}))
+        for step in self.twice(f"{where}: workflow_steps", lambda: self.rulebook.steps(self.code, business)) or []:
+            if not step.source:
+                self.problem(f"{where}: step {step.code!r} carries no source")
+        for form in self.guarded(f"{where}: forms", lambda: self.rulebook.forms(self.code, business)) or []:
+            if not form.source:
+                self.problem(f"{where}: form {form.code!r} carries no source")
+
+    def check_source_of_own_answer(self, hook: str, where: str, **kwargs: Any) -> None:
+        """A firstresult answer that is not core's default must say where it comes from."""
+        without_defaults = self.pm.subset_hook_caller(hook, remove_plugins=[defaults])
+        own = self.guarded(f"{where}: {hook}", lambda: without_defaults(**kwargs))
+        if own is not None and not getattr(own, "source", None):
+            self.problem(f"{where}: {hook} answers a rule without a source")
+
+    def check_outlets(self) -> None:
+        for outlet in self.twice("outlets", lambda: self.rulebook.outlets(self.code)) or []:
+            if _blank(outlet.name):
+                self.problem(f"outlet {outlet.code!r} has no name")
+            if _blank(outlet.address):
+                self.problem(f"outlet {outlet.code!r} has no address")
+            if not outlet.source:
+                self.problem(f"outlet {outlet.code!r} carries no source")
+
+    def check_card_policy(self) -> None:
+        self.twice("card_policy", lambda: self.rulebook.card_policy(self.code))
+        self.check_source_of_own_answer("card_policy", "region", region=self.code)
+
+    def check_application_hooks(self) -> None:
+        app = self.application
+        problems = self.twice("validate_application", lambda: self.rulebook.validate(self.code, app))
+        if problems is not None and not all(isinstance(p, Problem) for p in problems):
+            self.problem("validate_application must answer a list of core.rules.Problem")
+        number = self.twice("acceptance_number",
+                            lambda: self.pm.hook.acceptance_number(region=self.code, application=app, seq=1))
+        if not isinstance(number, str) or not number.strip():
+            self.problem(f"acceptance_number must be a non-empty string, got {number!r}")
+
+    def check_foreign_silence(self) -> None:
+        """The plugin's own hookimpls answer None or [] for a region code that is not theirs."""
+        plugin = self.pm.get_plugin(self.code)
+        if plugin is None:
+            return
+        others = [FOREIGN_REGION, *[c for c in self.rulebook.regions() if c != self.code][:1]]
+        args = {"business": Business.ENROL, "application": self.application,
+                "enterprise": self.application.enterprise, "seq": 1}
+        for hook in REGION_HOOKS:
+            for impl in getattr(self.pm.hook, hook).get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                for other in others:
+                    kwargs = {name: args[name] for name in impl.argnames if name != "region"}
+                    answer = self.guarded(f"{hook}(region={other!r})",
+                                          partial(impl.function, region=other, **kwargs))
+                    if answer not in (None, []):
+                        self.problem(f"{hook} answers for region {other!r}, which is not {self.code!r}: "
+                                     "answer None for other regions")
+
+
+def conformance_problems(pm: pluggy.PluginManager, region_code: str) -> list[str]:
+    """Everything the region ``region_code`` does not yet do right (empty list = conformant)."""
+    return _Kit(pm, region_code).run()
+
+
+def check_region(pm: pluggy.PluginManager, code: str) -> None:
+    """Raise AssertionError listing every conformance problem of region ``code``."""
+    problems = conformance_problems(pm, code)
+    if problems:
+        raise AssertionError(f"region {code!r} fails the conformance kit ({len(problems)} problems):\n  "
+                             + "\n  ".join(problems))
