@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 import pytest
-from conftest import assert_cited
+from citations import assert_cited
 
 from core.errors import InvalidInput
 from core.model import Application, Business, CardKind, CardRequest, MailAddress, Pickup, PickupChoice
@@ -15,6 +15,7 @@ from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.rules import ChannelKind, Condition, MaterialForm, OutletKind, StepActor, Text
 from core.samples import make_enrol, make_person
+from core.testing import check_region
 from plugins.hangzhou import MENU, business_for_menu_item, renewal_menu_item
 
 HZ = "hangzhou"
@@ -166,9 +167,12 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
         material(rb, B.CHANGE_HOLDER, "power_of_attorney").form,
         material(rb, B.CHANGE_HOLDER, "power_of_attorney").condition),
      (MaterialForm.ORIGINAL, Condition.COUNTER_PICKUP), "请携带：《企业授权委托书》至网点领取介质设备"),
-    ("guide silent on other businesses' materials",
-     lambda rb: [b for b in ALL if b not in OPERATOR_PAGE and rb.materials(HZ, b)], [],
-     "中国电子口岸证书(IC卡/Key/共享盾) ——企业变更操作员"),
+    ("other businesses: only the power of attorney to collect the medium",
+     lambda rb: {b: [(m.code, m.condition) for m in rb.materials(HZ, b)] for b in ALL if b not in OPERATOR_PAGE},
+     {b: [("power_of_attorney", Condition.COUNTER_PICKUP)] for b in ALL if b not in OPERATOR_PAGE},
+     "请携带：《企业授权委托书》至网点领取介质设备"),
+    ("deregistration hands out no medium", lambda rb: "power_of_attorney" in
+     {m.code for m in rb.materials(HZ, B.DEREGISTER)}, False, "企业注销退网"),
     # forms ------------------------------------------------------------------------------------------
     ("template forms", lambda rb: [f.code for f in rb.forms(HZ, B.CHANGE_HOLDER)],
      ["电子口岸制发卡业务申请书", "法人代表身份证明材料", "操作员身份证明材料"], "下载模板"),
@@ -245,8 +249,11 @@ def test_every_business_is_complete(rulebook: Rulebook, business: Business) -> N
     assert rulebook.courier(HZ, business).source == SOURCE
     assert rulebook.timeframe(HZ, business) is not None
     assert rulebook.outlets(HZ)
-    # Materials only where the guide's operator-card page lists them; elsewhere it is silent.
-    assert bool(rulebook.materials(HZ, business)) == (business in OPERATOR_PAGE)
+    assert rulebook.materials(HZ, business)
+
+
+def test_conformance_kit() -> None:
+    check_region(get_plugin_manager(enabled=[HZ]), HZ)
 
 
 def _texts(value: Any) -> list[Text]:

@@ -14,6 +14,7 @@ from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.rules import ChannelKind, Condition, MaterialForm, Milestone, StepActor, Text
 from core.samples import make_enrol, make_person
+from core.testing import check_region
 from plugins.xian import email_subject
 
 XA = "xian"
@@ -271,6 +272,10 @@ def test_every_business_is_complete(rulebook: Rulebook, business: Business) -> N
     silent_courier = {B.CANCEL_CARD, B.DEREGISTER}
     assert (rulebook.timeframe(XA, business).source is None) == (business in silent_time)
     assert (rulebook.courier(XA, business).source is None) == (business in silent_courier)
+
+
+def test_conformance_kit() -> None:
+    check_region(get_plugin_manager(enabled=[XA]), XA)
 
 
 def test_email_channels_all_go_to_kefu(rulebook: Rulebook) -> None:
