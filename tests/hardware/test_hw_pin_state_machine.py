@@ -22,7 +22,7 @@ CANDIDATE_PINS = st.one_of(st.sampled_from([p.INITIAL_PIN, "123456", "13572468",
 def test_pin_state_machine(rig):
     driver = rig.start()
     limit = 3
-    examples = 40 if rig.kind == "inprocess" else 20
+    examples = 100 if rig.kind == "inprocess" else 50
 
     class PinMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
