@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import attrs
 import pytest
 from citations import assert_cited
 
+from core.calendar import WorkCalendar
 from core.errors import InvalidInput
+from core.guide.build import build_guide
+from core.guide.render import render_text
 from core.model import Application, Business, CardKind, CardRequest, MailAddress, Pickup, PickupChoice
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
@@ -398,3 +402,16 @@ def test_validation_answers_only_for_hangzhou() -> None:
     app = attrs.evolve(changed(), region="xian", items=(CardRequest(kind=CardKind.LEGAL, holder=make_person(3),
                                                                     device_no="bad"),))
     assert not [p for p in rb.validate("xian", app) if p.source == SOURCE]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("business", ALL)
+def test_guide_output_in_both_languages(rulebook: Rulebook, business: Business, lang: str) -> None:
+    guide = build_guide(rulebook, WorkCalendar(), HZ, business, date(2026, 3, 2))
+    text = render_text(guide, lang)
+    offer = rulebook.offer(HZ, business)
+    assert rulebook.region(HZ).centre.get(lang) in text
+    assert offer.name.get(lang) in text
+    assert all(c.name.get(lang) in text for c in offer.channels)
+    assert all(m.name.get(lang) in text for m in rulebook.materials(HZ, business))
+    assert SOURCE in text

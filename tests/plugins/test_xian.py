@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import attrs
 import pytest
-from conftest import assert_cited
+from citations import assert_cited
 
+from core.calendar import WorkCalendar
+from core.guide.build import build_guide
+from core.guide.render import render_text
 from core.model import Application, Business, CardKind, CardRequest, Pickup, PickupChoice
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
@@ -375,3 +379,16 @@ def test_materials_follow_the_cards(rulebook: Rulebook) -> None:
     operators = {m.code for m in rulebook.materials(XA, B.REISSUE, attrs.evolve(app, items=with_operator(app).operators))}
     assert "legal_rep_id_scan" in legal and "operator_id_scan" not in legal
     assert "operator_id_scan" in operators and "legal_rep_id_scan" not in operators
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("business", ALL)
+def test_guide_output_in_both_languages(rulebook: Rulebook, business: Business, lang: str) -> None:
+    guide = build_guide(rulebook, WorkCalendar(), XA, business, date(2026, 3, 2))
+    text = render_text(guide, lang)
+    offer = rulebook.offer(XA, business)
+    assert rulebook.region(XA).centre.get(lang) in text
+    assert offer.name.get(lang) in text
+    assert all(c.name.get(lang) in text for c in offer.channels)
+    assert all(m.name.get(lang) in text for m in rulebook.materials(XA, business))
+    assert SOURCE in text
