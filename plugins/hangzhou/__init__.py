@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core import hookimpl
 from core.errors import InvalidInput
+from core.ids import is_standin_device_no
 from core.model import Application, Business, CardKind, Pickup
 from core.regiondata import DataRegion, load_region_data
 from core.rules import Problem
@@ -35,7 +36,6 @@ MENU: tuple[tuple[str, Business], ...] = (
 )
 
 DEVICE_NO = re.compile(r"\d{13}")
-STAND_IN_PREFIX = "89"  # "可输入以89开头的13位随机数字"
 
 
 # The person-facing messages (Chinese, English), worded after the guide's own hints.
@@ -82,7 +82,7 @@ def renewal_menu_item(expired: bool) -> str:
 
 def is_stand_in(device_no: str) -> bool:
     """A stand-in device number entered when the real one is lost or forgotten."""
-    return bool(DEVICE_NO.fullmatch(device_no)) and device_no.startswith(STAND_IN_PREFIX)
+    return is_standin_device_no(device_no)
 
 
 def remarks_note_forgotten(remarks: str) -> bool:
