@@ -8,6 +8,7 @@ typing it expects: ``customs_codes = "A&B"``, ID validity as ``YYYYMMDD`` with
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,6 @@ from core import ids
 from core.convert import describe_errors, make_config_converter
 from core.errors import InvalidInput
 from core.model import Application
-
-import tomllib
 
 ID_DATES = ("id_valid_from", "id_valid_to")
 

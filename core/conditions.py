@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.model import Application, CardKind, Pickup
-from core.rules import ChannelKind, Condition, Text
+from core.rules import Condition, Text
 
 CONDITION_TEXT: dict[Condition, Text] = {
     Condition.ALWAYS: Text("必须提供", "always required"),
@@ -15,13 +15,9 @@ CONDITION_TEXT: dict[Condition, Text] = {
     Condition.MEDIUM_PURCHASED: Text("需自行购买介质时提供", "when the medium had to be bought"),
     Condition.DATA_MISMATCH: Text("系统自动比对不一致时提供", "when the automatic check finds a mismatch"),
     Condition.ORIGINAL_UNAVAILABLE: Text("无法提供原件时提供", "when the original cannot be supplied"),
-    Condition.ON_SITE: Text("现场办理时提供", "when applying at the counter"),
-    Condition.ONLINE: Text("网上或掌上办理时提供", "when applying on the web portal or a mobile app"),
     Condition.AGENT_NOT_HOLDER: Text("经办人不是法定代表人或本申请单中的操作员时提供",
                                      "when the agent is neither the legal representative nor an operator "
                                      "of this application"),
-    Condition.LODGED_ONLINE: Text("网上办理（无纸化）时提供", "when lodged online (paperless)"),
-    Condition.LODGED_BY_POST: Text("邮寄纸质材料办理时提供", "when the paper application is sent by post"),
     Condition.HAS_LEGAL_CARD: Text("办理法人卡时提供", "when the legal card is concerned"),
     Condition.HAS_OPERATOR_CARD: Text("办理操作员卡（非报关员卡）时提供",
                                       "when an operator card (not a declarant card) is concerned"),
@@ -45,17 +41,9 @@ def holds(condition: Condition, app: Application) -> bool:
             return app.pickup.method is Pickup.MAIL
         case Condition.COUNTER_PICKUP:
             return app.pickup.method is Pickup.COUNTER
-        case Condition.ON_SITE:
-            return app.channel == "on_site"
-        case Condition.ONLINE:
-            return app.channel in ("web", "mobile_app")
         case Condition.AGENT_NOT_HOLDER:
             holders = {app.enterprise.legal_rep.id_number} | {i.holder.id_number for i in app.operators}
             return app.agent is None or app.agent.id_number not in holders
-        case Condition.LODGED_ONLINE:
-            return app.channel == ChannelKind.WEB
-        case Condition.LODGED_BY_POST:
-            return app.channel == ChannelKind.POST
         case Condition.HAS_LEGAL_CARD:
             return any(i.kind is CardKind.LEGAL for i in app.items)
         case Condition.HAS_OPERATOR_CARD:

@@ -6,6 +6,7 @@ Relative paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date
 from pathlib import Path
 
@@ -13,8 +14,6 @@ from attrs import evolve, frozen
 
 from core.convert import describe_errors, make_config_converter
 from core.errors import ConfigError
-
-import tomllib
 
 CONFIG_NAME = "eportcard.toml"
 

@@ -14,6 +14,7 @@ A region plugin is usually::
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from attrs import field, frozen
@@ -37,8 +38,6 @@ from core.rules import (
     Timeframe,
     UploadPolicy,
 )
-
-import tomllib
 
 
 @frozen
@@ -138,7 +137,8 @@ class DataRegion:
             return None
         if application is None:
             return list(rules.materials)
-        return [m for m in rules.materials if conditions.holds(m.condition, application)]
+        return [m for m in rules.materials
+                if m.applies_to(application.channel) and conditions.holds(m.condition, application)]
 
     @hookimpl
     def courier_policy(self, region: str, business: Business) -> CourierPolicy | None:

@@ -81,11 +81,7 @@ class Condition(StrEnum):
     MEDIUM_PURCHASED = "medium_purchased"        # the enterprise had to buy the medium
     DATA_MISMATCH = "data_mismatch"              # only when automatic checks fail (Shenzhen licence photo)
     ORIGINAL_UNAVAILABLE = "original_unavailable"  # a stamped copy replaces an original
-    ON_SITE = "on_site"                          # only when lodged at a counter (Shenzhen originals)
-    ONLINE = "online"                            # only when lodged on the web portal or a mobile app
     AGENT_NOT_HOLDER = "agent_not_holder"        # agent is neither legal rep nor an operator of it (Changchun)
-    LODGED_ONLINE = "lodged_online"    # only when lodged through the web portal (Xiamen paperless enrolment)
-    LODGED_BY_POST = "lodged_by_post"  # only when the paper application is posted (Xiamen)
     HAS_LEGAL_CARD = "has_legal_card"        # the application acts on the legal card (Xi'an, Hangzhou)
     HAS_OPERATOR_CARD = "has_operator_card"  # an operator card proper, not a declarant card (Xi'an)
 
@@ -111,8 +107,12 @@ class Material:
     per_card: bool = False  # one per card / holder
     copies: int = 1  # e.g. 一式两份
     condition: Condition = Condition.ALWAYS
+    channels: tuple[ChannelKind, ...] = ()  # only when lodged through one of these channels; () = any
     note: Text | None = None
     source: str | None = None
+
+    def applies_to(self, channel: str) -> bool:
+        return not self.channels or channel in self.channels
 
 
 @frozen

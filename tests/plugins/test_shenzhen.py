@@ -320,9 +320,9 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
         "licence original on site",
         lambda rb: (
             material(rb, B.ENROL, "business_licence").form,
-            material(rb, B.ENROL, "business_licence").condition,
+            material(rb, B.ENROL, "business_licence").channels,
         ),
-        (MaterialForm.ORIGINAL, Condition.ON_SITE),
+        (MaterialForm.ORIGINAL, (ChannelKind.ON_SITE,)),
         "1 多证合一《营业执照》原件",
     ),
     (
@@ -392,10 +392,10 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
             (
                 lambda rb, b=b: (
                     material(rb, b, "licence_upload").form,
-                    material(rb, b, "licence_upload").condition,
+                    material(rb, b, "licence_upload").channels,
                 )
             ),
-            (MaterialForm.SCAN, Condition.ONLINE),
+            (MaterialForm.SCAN, (ChannelKind.WEB, ChannelKind.MOBILE_APP)),
             "注：请上传“营业执照原件或复印件加盖公章”",
         )
         for b in COUNTER_BUSINESSES

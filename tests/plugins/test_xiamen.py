@@ -141,9 +141,12 @@ def test_region(rulebook, rule, path, expected, passage):
 
 
 def test_silent_rules_fall_back_to_core_defaults(rulebook):
-    """The guide states no card policy, coverage or acceptance-number format: core answers."""
+    """The guide states no card policy or acceptance-number format: core answers.
+
+    Coverage is not stated either; the Xiamen branch is the home branch of Xiamen addresses.
+    """
     region = rulebook.region(XM)
-    assert region.acceptance_prefix == "" and region.provinces == () and region.cities == ()
+    assert region.acceptance_prefix == "" and region.cities == ("厦门市",)
     assert rulebook.card_policy(XM).source is None
     assert rulebook.medium(XM, B.ENROL).source is None
     assert rulebook.timeframe(XM, B.BUY_READER).source is None  # no delay stated for readers
@@ -413,7 +416,7 @@ MATERIAL_ROWS = [
     (B.ENROL, "business_licence_copy", "form", MaterialForm.COPY, "1) 营业执照复印件"),
     (B.ENROL, "business_licence_copy", "stamped", True, STAMP_PASSAGE),
     (B.ENROL, "power_of_attorney", "template", "附件5", "2) 《授权委托书》（附件5）"),
-    (B.ENROL, "power_of_attorney", "condition", Condition.LODGED_ONLINE, "无纸化入网企业制卡流程"),
+    (B.ENROL, "power_of_attorney", "channels", (ChannelKind.WEB,), "无纸化入网企业制卡流程"),
     (
         B.ENROL,
         "acceptance_form",
@@ -421,7 +424,7 @@ MATERIAL_ROWS = [
         "附件1",
         "2) 《中国电子口岸数据中心厦门分中心制卡业务受理登记表》（附件1）",
     ),
-    (B.ENROL, "acceptance_form", "condition", Condition.LODGED_BY_POST, "非无纸化入网企业制卡流程"),
+    (B.ENROL, "acceptance_form", "channels", (ChannelKind.POST,), "非无纸化入网企业制卡流程"),
     (
         B.ENROL,
         "card_register_form",
@@ -436,7 +439,7 @@ MATERIAL_ROWS = [
         True,
         "如申请多张操作员卡，则须按照企业指定的操作员人数每人填写一份",
     ),
-    (B.ENROL, "card_register_form", "condition", Condition.LODGED_BY_POST, "非无纸化入网企业制卡流程"),
+    (B.ENROL, "card_register_form", "channels", (ChannelKind.POST,), "非无纸化入网企业制卡流程"),
     (B.ENROL, "operator_id_copy", "per_card", True, "操作员身份证件复印件"),
     (B.ENROL, "operator_id_copy", "condition", Condition.HAS_OPERATOR, "操作员身份证件复印件"),
     (
