@@ -1,0 +1,204 @@
+"""Web accounts (enterprise administrators and staff) and the SMS outbox.
+
+The tables come from migration 0002. They live in their own ``MetaData`` so
+``core.store.tables`` stays the engine's schema; repositories are built from an
+open transaction: ``Accounts(tx)``, ``SmsOutbox(tx)``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from attrs import field, frozen
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import ConflictError
+from core.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from core.store.store import Transaction
+
+accounts_metadata = MetaData()
+
+users = Table(
+    "users", accounts_metadata,
+    Column("id", String(64), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("uscc", String(18), nullable=False, server_default=""),
+    Column("region", String(32), nullable=False, server_default=""),
+    Column("roles", Text, nullable=False, server_default=""),
+    Column("display_name", Text, nullable=False, server_default=""),
+    Column("mobile", String(20), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("first_failed_at", UTCDateTime, nullable=True),
+    Column("locked_until", UTCDateTime, nullable=True),
+    CheckConstraint("kind IN ('enterprise', 'staff')", name="ck_users_kind"),
+    UniqueConstraint("username", name="uq_users_username"),
+    Index("ix_users_uscc", "uscc"),
+)
+
+sms_outbox = Table(
+    "sms_outbox", accounts_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mobile", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("code_hash", String(64), nullable=False, server_default=""),
+    Column("purpose", String(128), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Index("ix_sms_outbox_purpose", "purpose", "mobile"),
+)
+
+USER_KINDS = ("enterprise", "staff")
+
+
+@frozen
+class User:
+    id: str
+    username: str
+    kind: str  # "enterprise" | "staff"
+    password_hash: str = field(repr=False)
+    uscc: str = ""  # enterprise administrators: their enterprise
+    region: str = ""  # staff: their branch; enterprises: the region they registered with
+    roles: frozenset[str] = field(default=frozenset(), converter=frozenset)
+    display_name: str = ""
+    mobile: str = ""
+    created_at: datetime | None = None
+    failed_logins: int = 0
+    first_failed_at: datetime | None = None
+    locked_until: datetime | None = None
+
+    def locked_at(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+@frozen
+class SmsMessage:
+    id: int
+    mobile: str
+    text: str
+    code_hash: str
+    purpose: str
+    created_at: datetime
+    used_at: datetime | None = None
+    attempts: int = 0
+
+
+def _user(row: Any) -> User:
+    return User(id=row.id, username=row.username, kind=row.kind, password_hash=row.password_hash,
+                uscc=row.uscc, region=row.region, roles=frozenset(r for r in row.roles.split(",") if r),
+                display_name=row.display_name, mobile=row.mobile, created_at=row.created_at,
+                failed_logins=row.failed_logins, first_failed_at=row.first_failed_at,
+                locked_until=row.locked_until)
+
+
+class Accounts:
+    """The ``users`` table inside one transaction."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._conn = tx.connection
+
+    def add(self, user: User) -> User:
+        values = attrs.asdict(user, recurse=False) | {"roles": ",".join(sorted(user.roles))}
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(insert(users).values(**values))
+        except IntegrityError:
+            raise ConflictError(f"用户名“{user.username}”已被使用，请换一个。",
+                                f"The username '{user.username}' is taken; choose another.",
+                                field="username") from None
+        return user
+
+    def get(self, user_id: str) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.id == user_id)).first()
+        return None if row is None else _user(row)
+
+    def by_username(self, username: str) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.username == username)).first()
+        return None if row is None else _user(row)
+
+    def for_enterprise(self, uscc: str) -> list[User]:
+        rows = self._conn.execute(select(users).where(users.c.uscc == uscc).order_by(users.c.username))
+        return [_user(r) for r in rows]
+
+    def staff(self, region: str | None = None) -> list[User]:
+        query = select(users).where(users.c.kind == "staff")
+        if region is not None:
+            query = query.where(users.c.region == region)
+        return [_user(r) for r in self._conn.execute(query.order_by(users.c.username))]
+
+    def record_failure(self, user: User, now: datetime, limit: int, window: timedelta) -> User:
+        """Count a failed login; ``limit`` failures within ``window`` lock the account for ``window``."""
+        fresh = user.first_failed_at is not None and now - user.first_failed_at < window
+        failures = user.failed_logins + 1 if fresh else 1
+        first = user.first_failed_at if fresh else now
+        locked = now + window if failures >= limit else user.locked_until
+        self._conn.execute(update(users).where(users.c.id == user.id).values(
+            failed_logins=failures, first_failed_at=first, locked_until=locked))
+        return attrs.evolve(user, failed_logins=failures, first_failed_at=first, locked_until=locked)
+
+    def clear_failures(self, user: User) -> None:
+        self._conn.execute(update(users).where(users.c.id == user.id).values(
+            failed_logins=0, first_failed_at=None, locked_until=None))
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        self._conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+def _message(row: Any) -> SmsMessage:
+    return SmsMessage(id=row.id, mobile=row.mobile, text=row.text, code_hash=row.code_hash, purpose=row.purpose,
+                      created_at=row.created_at, used_at=row.used_at, attempts=row.attempts)
+
+
+class SmsOutbox:
+    """The ``sms_outbox`` table: messages sent (development gateway) and the codes they carried."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._conn = tx.connection
+
+    def add(self, mobile: str, text: str, code_hash: str, purpose: str, now: datetime) -> int:
+        result = self._conn.execute(insert(sms_outbox).values(
+            mobile=mobile, text=text, code_hash=code_hash, purpose=purpose, created_at=now)
+            .returning(sms_outbox.c.id))
+        return int(result.scalar_one())
+
+    def latest(self, purpose: str, mobile: str) -> SmsMessage | None:
+        row = self._conn.execute(
+            select(sms_outbox).where(sms_outbox.c.purpose == purpose, sms_outbox.c.mobile == mobile)
+            .order_by(sms_outbox.c.id.desc()).limit(1)).first()
+        return None if row is None else _message(row)
+
+    def mark_used(self, message_id: int, now: datetime) -> None:
+        self._conn.execute(update(sms_outbox).where(sms_outbox.c.id == message_id).values(used_at=now))
+
+    def count_attempt(self, message_id: int) -> None:
+        self._conn.execute(update(sms_outbox).where(sms_outbox.c.id == message_id)
+                           .values(attempts=sms_outbox.c.attempts + 1))
+
+    def recent(self, limit: int = 50) -> list[SmsMessage]:
+        rows = self._conn.execute(select(sms_outbox).order_by(sms_outbox.c.id.desc()).limit(limit))
+        return [_message(r) for r in rows]
+
+
+__all__ = ["USER_KINDS", "Accounts", "SmsMessage", "SmsOutbox", "User", "accounts_metadata", "sms_outbox",
+           "users"]

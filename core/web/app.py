@@ -1,0 +1,118 @@
+"""The Starlette application: one route list assembled from the page modules, middleware, lifespan.
+
+    app = create_app(services)              # tests, the demo
+    app = create_app_from_settings(settings)  # `eportcard serve`
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from core.config import Settings
+from core.errors import ConflictError, EportError, Forbidden, InvalidInput, NotFound, TransitionError
+from core.services import Services
+from core.web.auth import LoginRequired
+from core.web.render import HERE, WebState, error_lines, render
+from core.web.security import LanguageMiddleware, LoginLimiter, SecurityHeadersMiddleware
+from core.web.sms import SmsGateway, gateway_for
+
+log = logging.getLogger(__name__)
+
+ROUTE_MODULES = ("core.web.public", "core.web.portal", "core.web.staff", "core.web.api")
+SESSION_COOKIE = "eportcard_session"
+SESSION_MAX_AGE = int(timedelta(hours=8).total_seconds())
+LOGIN_PAGES = {"enterprise": "/portal/login", "staff": "/staff/login"}
+
+
+def collect_routes(modules: tuple[str, ...] = ROUTE_MODULES) -> list[BaseRoute]:
+    """Every module's ``routes``; a module not written yet is skipped (but its own import errors are not)."""
+    routes: list[BaseRoute] = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        routes.extend(module.routes)
+    routes.append(Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"))
+    return routes
+
+
+def status_for(exc: EportError) -> int:
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, ConflictError | TransitionError):
+        return 409
+    if isinstance(exc, InvalidInput):
+        return 400
+    return 422
+
+
+async def _eport_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, EportError)
+    status = status_for(exc)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.as_dict()}, status_code=status)
+    return render(request, "error.html", {"errors": error_lines(exc)}, status=status)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": {"code": "login_required", "zh": "请先登录", "en": "log in first"}},
+                            status_code=401)
+    target = LOGIN_PAGES.get(exc.kind, "/portal/login")
+    return RedirectResponse(f"{target}?next={quote(request.url.path)}", status_code=303)
+
+
+def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key: str | None = None,
+               login_limit_per_address: int = 50) -> Starlette:
+    """The web front over ``services``. Sessions are signed with the config's ``web.secret_key``."""
+    settings = services.settings
+    secret = secret_key or settings.web.secret_key
+    if not secret:
+        log.warning("web.secret_key is empty: sessions last until the server restarts")
+        secret = secrets.token_urlsafe(32)
+    state = WebState(services=services, sms=sms or gateway_for(settings.sms.gateway), secret=secret,
+                     limiter=LoginLimiter(limit=login_limit_per_address))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, WebState]]:
+        yield {"web": state}
+
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, hsts=settings.web.secure_cookies),
+        Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
+                   same_site="lax", https_only=settings.web.secure_cookies),
+        Middleware(LanguageMiddleware),
+    ]
+    app = Starlette(routes=collect_routes(), middleware=middleware, lifespan=lifespan,
+                    exception_handlers={EportError: _eport_error, LoginRequired: _login_required})
+    app.state.web = state  # also reachable without the lifespan (plain TestClient use)
+    return app
+
+
+def create_app_from_settings(settings: Settings) -> Starlette:
+    services = Services.from_settings(settings, upgrade=True)
+    return create_app(services)
+
+
+__all__ = ["LOGIN_PAGES", "ROUTE_MODULES", "SESSION_COOKIE", "collect_routes", "create_app",
+           "create_app_from_settings", "status_for"]

@@ -1,0 +1,615 @@
+"""The enterprise portal: registration, password login, the multi-step application form, the list and
+detail pages, withdraw / resubmit, uploads, attachment download and the receipt PDF.
+
+Every read and change goes through ``ApplicationService`` with the session's Actor, so the same
+authorisation rule applies as in the CLI and the API; ids in URLs are never trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import attrs
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from core import ids
+from core.errors import EportError, Forbidden, InvalidInput, Problems
+from core.lifecycle import EDITABLE_STATES, LIVE_CARD_STATES
+from core.model import (
+    Application,
+    AppState,
+    Business,
+    CardKind,
+    CardRequest,
+    Enterprise,
+    IdType,
+    MailAddress,
+    Medium,
+    Person,
+    Pickup,
+    PickupChoice,
+)
+from core.rules import Text
+from core.services import Actor
+from core.store.accounts import Accounts
+from core.store.blobs import is_archived
+from core.web import sms
+from core.web.auth import (
+    SessionUser,
+    authenticate,
+    check_password,
+    check_username,
+    login,
+    logout,
+    new_user,
+    require_user,
+)
+from core.web.forms import address_fields, address_from, check, person_fields, person_from, text
+from core.web.i18n import t
+from core.web.render import PAGE_SIZE, error_lines, lang_of, render, web
+from core.web.security import require_csrf
+
+STEPS = ("enterprise", "legal", "operators", "agent", "pickup", "uploads", "preview")
+VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
+
+
+# ---- the login seam -----------------------------------------------------------------------------------------
+
+def may_apply(user: SessionUser, enterprise_has_legal_card: bool, business: Business) -> Text | None:
+    """Why this session may not start ``business`` (None: it may).
+
+    As in the sources: a password login may submit a first application (新入网) and query; an
+    enterprise that already holds a legal card does every other business after logging in with
+    that card (the card login comes with the card agent and sets ``auth_method = "card"``).
+    """
+    if business is Business.ENROL:
+        if enterprise_has_legal_card:
+            return Text("本单位已有法人卡，不能再办理新入网。",
+                        "The enterprise already holds a legal card; enrolment is not possible.")
+        return None
+    if not enterprise_has_legal_card:
+        return Text("本单位尚未办理法人卡，请先办理新入网。",
+                    "The enterprise has no legal card yet; apply for enrolment first.")
+    if user.auth_method != "card":
+        return Text("已有法人卡的企业办理此业务须使用法人卡登录。",
+                    "Enterprises holding a legal card must log in with it for this business.")
+    return None
+
+
+def steps_for(business: Business) -> tuple[str, ...]:
+    """The form's steps: the legal-card step only when the legal card is applied for."""
+    return tuple(s for s in STEPS if s != "legal" or business is Business.ENROL)
+
+
+# ---- helpers -----------------------------------------------------------------------------------------------
+
+def _enterprise_user(request: Request) -> SessionUser:
+    return require_user(request, "enterprise")
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+async def _form(request: Request) -> Mapping[str, Any]:
+    await require_csrf(request)
+    return await request.form()
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _has_legal_card(request: Request, uscc: str) -> bool:
+    with web(request).services.store.transaction(readonly=True) as tx:
+        return any(c.kind is CardKind.LEGAL and c.state in LIVE_CARD_STATES for c in tx.cards.for_enterprise(uscc))
+
+
+def _version(form: Mapping[str, Any]) -> int | None:
+    value = text(form, "version")
+    return int(value) if value.isdigit() else None
+
+
+# ---- registration and login ---------------------------------------------------------------------------------
+
+def _region_choices(request: Request) -> list:
+    return sorted(web(request).services.rulebook.regions().values(), key=lambda r: r.code)
+
+
+async def register(request: Request) -> Response:
+    state = web(request)
+    regions = _region_choices(request)
+    default_region = state.services.settings.regions.default or (regions[0].code if regions else "")
+    context: dict[str, Any] = {"regions": regions, "form": {"region": default_region}, "id_types": list(IdType)}
+    if request.method == "GET":
+        return render(request, "portal/register.html", context)
+    form = await _form(request)
+    problems: list[EportError] = []
+    uscc = check(problems, "uscc", ids.validate_uscc, text(form, "uscc"), "uscc") or text(form, "uscc")
+    org_code = "".join(text(form, "org_code").split()).upper().replace("-", "")
+    if uscc and len(uscc) == 18 and org_code != uscc[8:17]:
+        problems.append(InvalidInput("组织机构代码应为统一社会信用代码的第9至17位。",
+                                     "The organisation code is characters 9 to 17 of the USCC.", field="org_code"))
+    name = text(form, "name")
+    if not name:
+        problems.append(InvalidInput("请填写单位中文名称。", "Enter the enterprise's Chinese name.", field="name"))
+    customs = ()
+    if text(form, "customs_codes"):
+        customs = check(problems, "customs_codes", ids.validate_customs_code, text(form, "customs_codes")) or ()
+    legal_rep = person_from(form, "legal_rep", problems)
+    address = address_from(form, "address", problems)
+    region = text(form, "region")
+    if region not in state.services.rulebook.regions():
+        problems.append(InvalidInput("请选择所属分中心。", "Choose the branch centre.", field="region"))
+    username = check(problems, "username", check_username, text(form, "username")) or ""
+    password = form.get("password", "")
+    password = password if isinstance(password, str) else ""
+    check(problems, "password", check_password, password)
+    if password != form.get("password2"):
+        problems.append(InvalidInput("两次输入的密码不一致。", "The two passwords differ.", field="password2"))
+    display_name = text(form, "display_name")
+    if not display_name:
+        problems.append(InvalidInput("请填写管理员姓名。", "Enter the administrator's name.", field="display_name"))
+    mobile = check(problems, "mobile", ids.validate_mobile, text(form, "mobile"), "mobile") or ""
+    shown = {k: v for k, v in form.items() if isinstance(v, str) and "password" not in k}
+    if problems:
+        return render(request, "portal/register.html", context | {"form": shown, "errors": problems}, status=400)
+    enterprise = Enterprise(uscc=uscc, name=name, legal_rep=legal_rep, business_address=address,
+                            registered_address=address, name_en=text(form, "name_en"), customs_codes=customs)
+    user = new_user(username, password, "enterprise", uscc=uscc, region=region, display_name=display_name,
+                    mobile=mobile, services=state.services)
+    try:
+        with state.services.store.transaction() as tx:
+            accounts = Accounts(tx)
+            if accounts.for_enterprise(uscc):
+                raise InvalidInput("该单位已注册管理员账号；如遗失请联系分中心。",
+                                   "This enterprise already has an administrator account; contact the branch "
+                                   "centre if it is lost.", field="uscc")
+            accounts.add(user)
+            if tx.enterprises.get(uscc) is None:
+                tx.enterprises.save(enterprise)
+            tx.audit.append(f"enterprise:{username}", "register", "user", user.id,
+                            {"username": username, "uscc": uscc, "region": region, "mobile": mobile})
+    except EportError as exc:
+        return render(request, "portal/register.html", context | {"form": shown, "errors": error_lines(exc)},
+                      status=400)
+    return _redirect("/portal/login?registered=1")
+
+
+async def login_page(request: Request) -> Response:
+    context: dict[str, Any] = {"form": {}, "next": request.query_params.get("next", "")}
+    if request.query_params.get("registered"):
+        context["notice_key"] = "register.done"
+    if request.method == "GET":
+        return render(request, "portal/login.html", context)
+    form = await _form(request)
+    state = web(request)
+    password = form.get("password", "")
+    try:
+        user = authenticate(state.services, text(form, "username"), password if isinstance(password, str) else "",
+                            _address(request), state.limiter)
+        if user.kind != "enterprise":
+            raise Forbidden("此账号不是企业账号，请从工作人员入口登录。",
+                            "This is not an enterprise account; use the staff login.", field="username")
+    except EportError as exc:
+        return render(request, "portal/login.html", context | {"form": {"username": text(form, "username")},
+                                                               "errors": [exc]}, status=403)
+    login(request, user, "password")
+    target = text(form, "next")
+    return _redirect(target if target.startswith("/portal") else "/portal")
+
+
+async def logout_action(request: Request) -> Response:
+    await require_csrf(request)
+    logout(request)
+    return _redirect("/")
+
+
+# ---- dashboard and new applications ---------------------------------------------------------------------------
+
+async def dashboard(request: Request) -> Response:
+    user = _enterprise_user(request)
+    page = max(int(request.query_params.get("page", "1") or 1), 1) if \
+        request.query_params.get("page", "1").isdigit() else 1
+    apps = web(request).services.applications.list_for(user.actor(), VISIBLE_STATES, limit=PAGE_SIZE + 1,
+                                                       offset=(page - 1) * PAGE_SIZE)
+    return render(request, "portal/dashboard.html", {
+        "apps": apps[:PAGE_SIZE], "page": page, "more": len(apps) > PAGE_SIZE})
+
+
+async def new_application(request: Request) -> Response:
+    user = _enterprise_user(request)
+    state = web(request)
+    rulebook = state.services.rulebook
+    has_legal = _has_legal_card(request, user.uscc)
+    offers = [(o, may_apply(user, has_legal, o.business)) for o in rulebook.offers(user.region)]
+    if request.method == "GET":
+        return render(request, "portal/new.html", {"offers": offers})
+    form = await _form(request)
+    try:
+        business = Business(text(form, "business"))
+        rulebook.offer(user.region, business)
+    except (ValueError, EportError):
+        return render(request, "portal/new.html", {"offers": offers, "errors": [InvalidInput(
+            "请选择本分中心办理的业务。", "Choose a business this branch centre offers.", field="business")]},
+            status=400)
+    reason = may_apply(user, has_legal, business)
+    if reason is not None:
+        raise Forbidden(reason.zh, reason.en, field="business")
+    with state.services.store.transaction(readonly=True) as tx:
+        enterprise = tx.enterprises.get(user.uscc)
+    if enterprise is None:
+        raise Forbidden("未找到本单位的注册信息。", "The enterprise's registration was not found.", field="uscc")
+    items = (CardRequest(kind=CardKind.LEGAL, holder=enterprise.legal_rep),) if business is Business.ENROL else ()
+    app = Application(id="", enterprise=enterprise, business=business, region=user.region, items=items)
+    created = state.services.applications.create(app, user.actor())
+    return _redirect(f"/portal/apps/{created.id}/step/enterprise")
+
+
+# ---- the multi-step form -----------------------------------------------------------------------------------------
+
+def _step_context(request: Request, app: Application, step: str) -> dict[str, Any]:
+    services = web(request).services
+    rulebook = services.rulebook
+    context: dict[str, Any] = {"app": app, "step": step, "steps": steps_for(app.business), "form": {},
+                               "id_types": list(IdType), "media": list(Medium)}
+    if step == "enterprise":
+        context["form"] = {"name": app.enterprise.name, "name_en": app.enterprise.name_en,
+                           "customs_codes": app.enterprise.customs_code_text,
+                           **address_fields(app.enterprise.business_address, "address")}
+    elif step == "legal":
+        legal = app.legal_items[0] if app.legal_items else None
+        context["legal"] = legal
+        context["form"] = {"legal.phone": (legal.holder.phone if legal else "") or app.enterprise.legal_rep.phone,
+                           "legal.medium": legal.medium.value if legal else Medium.IC_CARD.value}
+    elif step == "operators":
+        edit = request.query_params.get("edit", "")
+        rows = list(enumerate(app.items))
+        context["rows"] = [(i, item) for i, item in rows if item.kind is not CardKind.LEGAL]
+        context["kinds"] = [CardKind.OPERATOR, CardKind.DECLARANT] + \
+            ([CardKind.LEGAL] if app.business is not Business.ENROL else [])
+        if edit.isdigit() and int(edit) < len(app.items):
+            item = app.items[int(edit)]
+            context["form"] = person_fields(item.holder, "holder") | {
+                "index": edit, "kind": item.kind.value, "medium": item.medium.value, "device_no": item.device_no,
+                "declarant_no": item.declarant_no}
+    elif step == "agent":
+        agent = app.agent
+        choice = "other"
+        if agent is None or agent.id_number == app.enterprise.legal_rep.id_number:
+            choice = "legal_rep"
+        else:
+            for i, item in enumerate(app.items):
+                if item.holder.id_number == agent.id_number:
+                    choice = f"operator:{i}"
+        context["choice"] = choice
+        context["operators"] = [(i, item) for i, item in enumerate(app.items) if item.kind is not CardKind.LEGAL]
+        context["form"] = person_fields(agent, "other") if choice == "other" else {}
+        context["form"]["agent_phone"] = (agent.phone if agent else "") or app.enterprise.legal_rep.phone
+    elif step == "pickup":
+        context["outlets"] = rulebook.outlets(app.region)
+        context["centres"] = rulebook.making_centres()
+        context["courier"] = rulebook.courier(app.region, app.business)
+        mail = app.pickup.mail_to
+        context["form"] = {"method": app.pickup.method.value, "outlet": app.pickup.outlet,
+                           "making_centre": app.making_centre, "remarks": app.remarks,
+                           "recipient": mail.recipient if mail else app.enterprise.legal_rep.name,
+                           "mail_phone": mail.phone if mail else app.enterprise.legal_rep.phone,
+                           "mail_address": mail.address if mail else str(app.enterprise.business_address)}
+        context["hints"] = [p for p in rulebook.validate(app.region, app)
+                            if p.field.startswith(("remarks", "pickup", "making_centre"))]
+    elif step == "uploads":
+        context["materials"] = rulebook.materials(app.region, app.business, app)
+        context["policy"] = rulebook.upload(app.region, app.business)
+        context["limit"] = min(context["policy"].max_bytes, services.settings.storage.max_upload_bytes)
+    elif step == "preview":
+        with services.store.transaction(readonly=True) as tx:
+            context["problems"] = services.applications.check(tx, app)
+        context["dues"] = services.applications.deadlines(app)
+    return context
+
+
+def _load_editable(request: Request, app_id: str) -> tuple[SessionUser, Application]:
+    user = _enterprise_user(request)
+    app = web(request).services.applications.get(app_id, user.actor())
+    return user, app
+
+
+def _parse_step(app: Application, step: str, form: Mapping[str, Any], problems: list[EportError],
+                request: Request) -> dict[str, Any]:
+    """The changes a step's form makes to the application (problems are collected, not raised)."""
+    rulebook = web(request).services.rulebook
+    if step == "enterprise":
+        customs: tuple[str, ...] = ()
+        if text(form, "customs_codes"):
+            customs = check(problems, "customs_codes", ids.validate_customs_code, text(form, "customs_codes")) or ()
+        address = address_from(form, "address", problems)
+        name = text(form, "name") or app.enterprise.name
+        return {"enterprise": attrs.evolve(app.enterprise, name=name, name_en=text(form, "name_en"),
+                                           customs_codes=customs, business_address=address)}
+    if step == "legal":
+        phone = check(problems, "legal.phone", ids.validate_mobile, text(form, "legal.phone"), "legal.phone") or ""
+        medium = _medium(form.get("legal.medium"), problems, "legal.medium")
+        holder = attrs.evolve(app.enterprise.legal_rep, phone=phone)
+        legal = CardRequest(kind=CardKind.LEGAL, holder=holder, medium=medium)
+        others = tuple(i for i in app.items if i.kind is not CardKind.LEGAL)
+        return {"items": (legal, *others)}
+    if step == "operators":
+        return _operator_change(app, form, problems)
+    if step == "agent":
+        choice = text(form, "agent")
+        phone = check(problems, "agent_phone", ids.validate_mobile, text(form, "agent_phone"), "agent_phone") or ""
+        if choice == "legal_rep":
+            agent: Person = app.enterprise.legal_rep
+        elif choice.startswith("operator:") and choice[9:].isdigit() and int(choice[9:]) < len(app.items):
+            agent = app.items[int(choice[9:])].holder
+        elif choice == "other":
+            agent = person_from(form, "other", problems)
+        else:
+            problems.append(InvalidInput("请选择经办人。", "Choose the agent.", field="agent"))
+            return {}
+        return {"agent": attrs.evolve(agent, phone=phone or agent.phone)}
+    if step == "pickup":
+        try:
+            method = Pickup(text(form, "method") or Pickup.COUNTER.value)
+        except ValueError:
+            problems.append(InvalidInput("请选择取卡方式。", "Choose how to receive the cards.", field="method"))
+            return {}
+        outlets = {o.code for o in rulebook.outlets(app.region)}
+        outlet = text(form, "outlet")
+        if outlet and outlet not in outlets:
+            problems.append(InvalidInput("请选择本分中心的领卡网点。", "Choose one of this centre's outlets.",
+                                         field="outlet"))
+        centre = text(form, "making_centre")
+        if centre and centre not in {o.code for _r, o in rulebook.making_centres()}:
+            problems.append(InvalidInput("请选择制卡机构。", "Choose a making centre.", field="making_centre"))
+        mail = None
+        if method is Pickup.MAIL:
+            phone = check(problems, "mail_phone", ids.validate_mobile, text(form, "mail_phone"), "mail_phone") or ""
+            if not text(form, "recipient") or not text(form, "mail_address"):
+                problems.append(InvalidInput("邮寄须填写收件人和收件地址。", "Mail needs a recipient and an address.",
+                                             field="mail_address"))
+            mail = MailAddress(text(form, "recipient"), phone, text(form, "mail_address"))
+        return {"pickup": PickupChoice(method=method, outlet=outlet, mail_to=mail), "remarks": text(form, "remarks"),
+                "making_centre": centre}
+    return {}
+
+
+def _medium(value: Any, problems: list[EportError], field: str) -> Medium:
+    try:
+        return Medium(value or Medium.IC_CARD.value)
+    except ValueError:
+        problems.append(InvalidInput("请选择介质。", "Choose the medium.", field=field))
+        return Medium.IC_CARD
+
+
+def _operator_change(app: Application, form: Mapping[str, Any], problems: list[EportError]) -> dict[str, Any]:
+    """Row operations: add / replace (saved as 暂存, unconfirmed), confirm, delete."""
+    items = list(app.items)
+    op = text(form, "op")
+    if op.startswith(("confirm:", "remove:")):
+        index = op.split(":", 1)[1]
+        if not index.isdigit() or int(index) >= len(items) or (items[int(index)].kind is CardKind.LEGAL \
+                and app.business is Business.ENROL):
+            problems.append(InvalidInput("没有这一行。", "No such row.", field="op"))
+            return {}
+        if op.startswith("confirm:"):
+            items[int(index)] = attrs.evolve(items[int(index)], confirmed=True)
+        else:
+            del items[int(index)]
+        return {"items": tuple(items)}
+    if op != "save_row":
+        return {}
+    try:
+        kind = CardKind(text(form, "kind") or CardKind.OPERATOR.value)
+    except ValueError:
+        problems.append(InvalidInput("请选择卡类型。", "Choose the card type.", field="kind"))
+        return {}
+    holder = person_from(form, "holder", problems)
+    device_no = text(form, "device_no")
+    if device_no:
+        device_no = check(problems, "device_no", ids.validate_device_no, device_no, "device_no",
+                          app.region == "hangzhou") or device_no
+    row = CardRequest(kind=kind, holder=holder, medium=_medium(form.get("medium"), problems, "medium"),
+                      device_no=device_no, declarant_no=text(form, "declarant_no"), confirmed=False)
+    index = text(form, "index")
+    if index.isdigit() and int(index) < len(items):
+        items[int(index)] = row
+    else:
+        items.append(row)
+    return {"items": tuple(items)}
+
+
+async def step_page(request: Request) -> Response:
+    app_id, step = request.path_params["app_id"], request.path_params["step"]
+    user, app = _load_editable(request, app_id)
+    if step not in steps_for(app.business):
+        raise InvalidInput("没有这一步。", "No such step.", field="step")
+    if app.state not in EDITABLE_STATES:
+        return _redirect(f"/portal/apps/{app.id}")
+    if request.method == "GET":
+        return render(request, "portal/step.html", _step_context(request, app, step)
+                      | {"notice": _notice(request)})
+    form = await _form(request)
+    if step == "uploads":
+        return await _upload(request, user, app, form)
+    problems: list[EportError] = []
+    changes = _parse_step(app, step, form, problems, request)
+    if problems:
+        shown = {k: v for k, v in form.items() if isinstance(v, str)}
+        return render(request, "portal/step.html", _step_context(request, app, step)
+                      | {"form": shown, "errors": problems}, status=400)
+    services = web(request).services
+    if changes:
+        try:
+            app = services.applications.edit(app.id, user.actor(), expected_version=_version(form), **changes)
+        except EportError as exc:
+            return render(request, "portal/step.html", _step_context(request, app, step)
+                          | {"errors": error_lines(exc)}, status=409)
+    if text(form, "action") == "next":
+        order = steps_for(app.business)
+        following = order[min(order.index(step) + 1, len(order) - 1)]
+        return _redirect(f"/portal/apps/{app.id}/step/{following}")
+    return _redirect(f"/portal/apps/{app.id}/step/{step}?saved=1")
+
+
+def _notice(request: Request) -> str:
+    lang = lang_of(request)
+    if request.query_params.get("saved"):
+        return t("saved", lang)
+    if request.query_params.get("sent_to"):
+        return f"{t('preview.code_sent', lang)} {request.query_params['sent_to']}"
+    return ""
+
+
+async def _upload(request: Request, user: SessionUser, app: Application, form: Mapping[str, Any]) -> Response:
+    upload = form.get("file")
+    material = text(form, "material")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("请选择要上传的文件。", "Choose a file to upload.", field="attachment")
+        # Read at most one byte over the limit: an oversize file is refused without holding it all.
+        services = web(request).services
+        limit = services.settings.storage.max_upload_bytes
+        content = await upload.read(limit + 1)
+        services.applications.attach(app.id, material, upload.filename, content, user.actor())
+    except EportError as exc:
+        return render(request, "portal/step.html", _step_context(request, app, "uploads")
+                      | {"errors": error_lines(exc)}, status=400)
+    return _redirect(f"/portal/apps/{app.id}/step/uploads?saved=1")
+
+
+# ---- SMS code and submission -------------------------------------------------------------------------------------
+
+def _purpose(app: Application) -> str:
+    return f"submit:{app.id}"
+
+
+async def send_code(request: Request) -> Response:
+    form = await _form(request)
+    _user, app = _load_editable(request, request.path_params["app_id"])
+    del form
+    if app.agent is None or not app.agent.phone:
+        raise InvalidInput("请先指定经办人及其手机号码。", "Choose the agent and their mobile first.", field="agent")
+    state = web(request)
+    try:
+        sms.send_code(state.services, state.sms, state.secret, app.agent.phone, _purpose(app))
+    except EportError as exc:
+        return render(request, "portal/step.html", _step_context(request, app, "preview")
+                      | {"errors": error_lines(exc)}, status=429)
+    masked = app.agent.phone[:3] + "****" + app.agent.phone[-4:]
+    return _redirect(f"/portal/apps/{app.id}/step/preview?sent_to={quote(masked)}")
+
+
+async def submit(request: Request) -> Response:
+    form = await _form(request)
+    user, app = _load_editable(request, request.path_params["app_id"])
+    services = web(request).services
+    state = web(request)
+    problems: list[EportError] = []
+    if form.get("declaration") != "yes":
+        problems.append(InvalidInput("请阅读并勾选承诺声明。", "Read and tick the declaration.", field="declaration"))
+    if app.state not in EDITABLE_STATES:
+        return _redirect(f"/portal/apps/{app.id}")
+    with services.store.transaction(readonly=True) as tx:
+        problems += services.applications.check(tx, app)
+    if not problems:
+        try:
+            sms.verify_code(services, state.secret, app.agent.phone if app.agent else "", _purpose(app),
+                            text(form, "sms_code"))
+            app = services.applications.submit(app.id, user.actor(), expected_version=_version(form))
+        except Problems as exc:
+            problems += exc.problems
+        except EportError as exc:
+            problems.append(exc)
+    if problems:
+        return render(request, "portal/step.html", _step_context(request, app, "preview") | {"errors": problems},
+                      status=400)
+    return _redirect(f"/portal/apps/{app.id}?submitted=1")
+
+
+# ---- detail, withdraw, delete, attachments, receipt ---------------------------------------------------------
+
+async def detail(request: Request) -> Response:
+    user = _enterprise_user(request)
+    services = web(request).services
+    app = services.applications.get(request.path_params["app_id"], user.actor())
+    with services.store.transaction(readonly=True) as tx:
+        attachments = tx.attachments.for_application(app.id)
+    archived = is_archived(app.submitted_at, services.clock(), services.settings.storage.archive_after_days)
+    return render(request, "portal/detail.html", {
+        "app": app, "attachments": attachments, "archived": archived, "dues": services.applications.deadlines(app),
+        "editable": app.state in EDITABLE_STATES, "steps": steps_for(app.business),
+        "submitted": bool(request.query_params.get("submitted"))})
+
+
+async def withdraw(request: Request) -> Response:
+    form = await _form(request)
+    user = _enterprise_user(request)
+    app = web(request).services.applications.withdraw(request.path_params["app_id"], user.actor(),
+                                                      note=text(form, "note"), expected_version=_version(form))
+    return _redirect(f"/portal/apps/{app.id}")
+
+
+async def delete(request: Request) -> Response:
+    form = await _form(request)
+    user = _enterprise_user(request)
+    web(request).services.applications.delete(request.path_params["app_id"], user.actor(),
+                                              expected_version=_version(form))
+    return _redirect("/portal")
+
+
+def content_disposition(filename: str) -> str:
+    ascii_name = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in filename) or "file"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def attachment(request: Request) -> Response:
+    user = _enterprise_user(request)
+    att, content = web(request).services.applications.attachment(request.path_params["att_id"], user.actor())
+    return Response(content, media_type=att.media_type, headers={
+        "Content-Disposition": content_disposition(att.filename), "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store"})
+
+
+async def receipt(request: Request) -> Response:
+    from core.web.receipt import receipt_pdf
+
+    user = _enterprise_user(request)
+    services = web(request).services
+    app = services.applications.get(request.path_params["app_id"], user.actor())
+    if not app.acceptance_no:
+        raise InvalidInput("申请单提交后才有受理回执。", "A receipt exists once the application is submitted.",
+                           field="state")
+    pdf = receipt_pdf(app, services.rulebook, services.settings.web.base_url, services.clock())
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": content_disposition(f"receipt-{app.acceptance_no}.pdf"),
+        "Cache-Control": "private, no-store"})
+
+
+def actor_of(request: Request) -> Actor:
+    return _enterprise_user(request).actor()
+
+
+routes: list[BaseRoute] = [
+    Route("/portal/register", register, methods=["GET", "POST"], name="register"),
+    Route("/portal/login", login_page, methods=["GET", "POST"], name="login"),
+    Route("/logout", logout_action, methods=["POST"], name="logout"),
+    Route("/portal", dashboard, name="dashboard"),
+    Route("/portal/apps/new", new_application, methods=["GET", "POST"], name="new_application"),
+    Route("/portal/apps/{app_id}", detail, name="application"),
+    Route("/portal/apps/{app_id}/step/{step}", step_page, methods=["GET", "POST"], name="step"),
+    Route("/portal/apps/{app_id}/sms", send_code, methods=["POST"], name="send_code"),
+    Route("/portal/apps/{app_id}/submit", submit, methods=["POST"], name="submit"),
+    Route("/portal/apps/{app_id}/withdraw", withdraw, methods=["POST"], name="withdraw"),
+    Route("/portal/apps/{app_id}/delete", delete, methods=["POST"], name="delete"),
+    Route("/portal/apps/{app_id}/receipt.pdf", receipt, name="receipt"),
+    Route("/portal/attachments/{att_id}", attachment, name="attachment"),
+]
+
+__all__ = ["STEPS", "content_disposition", "may_apply", "routes", "steps_for"]

@@ -1,0 +1,75 @@
+"""Shared state of the web app and page rendering (templates with the language, user and CSRF token)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from attrs import define
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from core.errors import EportError, Problems
+from core.model.enums import APP_STATE_NAMES, BUSINESS_NAMES, REJECTION_REASON_NAMES
+from core.privacy import mask_id, mask_phone
+from core.services import Services
+from core.web.auth import current_user
+from core.web.i18n import DEFAULT_LANG, normalise_lang, pick, t
+from core.web.security import LoginLimiter, csrf_token
+from core.web.sms import SmsGateway
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+PAGE_SIZE = 20
+
+
+@define
+class WebState:
+    """What every request handler shares: one per app, made by ``create_app``."""
+
+    services: Services
+    sms: SmsGateway
+    secret: str  # signs sessions and keys the SMS code hashes
+    limiter: LoginLimiter
+
+
+def web(request: Request) -> WebState:
+    return request.app.state.web
+
+
+def lang_of(request: Request) -> str:
+    chosen = normalise_lang(request.query_params.get("lang")) or normalise_lang(request.session.get("lang"))
+    return chosen or DEFAULT_LANG
+
+
+def _names(table: dict, code: Any, lang: str) -> str:
+    pair = table.get(code)
+    return pick(pair, lang) if pair else str(code)
+
+
+def error_lines(exc: EportError) -> list[EportError]:
+    return list(exc.problems) if isinstance(exc, Problems) else [exc]
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
+           ) -> HTMLResponse:
+    lang = lang_of(request)
+    other = "en" if lang == "zh" else "zh"
+    base = {
+        "lang": lang, "other_lang": other,
+        "switch_url": request.url.include_query_params(lang=other).path + "?"
+        + str(request.url.include_query_params(lang=other).query),
+        "user": current_user(request), "csrf": csrf_token(request),
+        "t": lambda key: t(key, lang), "pick": lambda text: pick(text, lang),
+        "state_name": lambda s: _names(APP_STATE_NAMES, s, lang),
+        "business_name": lambda b: _names(BUSINESS_NAMES, b, lang),
+        "reason_name": lambda r: _names(REJECTION_REASON_NAMES, r, lang),
+        "mask_id": mask_id, "mask_phone": mask_phone,
+        "msg": lambda e: e.en if lang == "en" else e.zh,
+        "errors": [], "outbox": web(request).sms.name == "outbox",
+    }
+    return TEMPLATES.TemplateResponse(request, name, base | (context or {}), status_code=status)
+
+
+__all__ = ["PAGE_SIZE", "TEMPLATES", "WebState", "error_lines", "lang_of", "render", "web"]
