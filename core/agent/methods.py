@@ -1,0 +1,368 @@
+"""The agent's methods over a :class:`CardDriver`: the client-control subset and eportcard's own.
+
+Every handler takes the card slot and the request's ``args`` and returns the reply's ``Data``
+list, or raises an :class:`EportError` (turned into ``Result: false`` by :func:`dispatch`).
+Handlers run in a worker thread with the slot's lock held, so one request at a time reaches a card.
+PINs are read from ``args`` and handed to the card; nothing here keeps or logs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from core.errors import EportError, InvalidInput
+from core.hardware import profile as p
+from core.hardware.apdu import Command
+from core.hardware.driver import CardDriver, CardInfo, _raise_for
+from core.hardware.errors import CardError, CardRemoved, NoReader
+from core.hardware.profile import SW, Ins, KeyAlgorithm
+
+from . import protocol
+
+BEIJING = timezone(timedelta(hours=8))  # the control reports certificate times in China Standard Time
+TIME_FORMAT = "%Y%m%d%H%M%S"  # szStartTime / szEndTime, e.g. 20190120195948
+
+Args = Mapping[str, Any]
+
+
+class CardSlot(Protocol):
+    """Where the agent finds its card: one reader (or the in-process virtual card)."""
+
+    @property
+    def reader(self) -> str: ...
+
+    def driver(self) -> CardDriver:
+        """A connected driver for the card now in the slot. Raises NoReader / CardRemoved."""
+        ...
+
+
+Handler = Callable[[CardSlot, Args], list[Any]]
+
+
+# -- arguments -------------------------------------------------------------------------------------
+
+
+def _text(args: Args, name: str, *, required: bool = True) -> str:
+    value = args.get(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"缺少参数 {name}", f"the argument {name} is required", field=name)
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"参数 {name} 须为字符串", f"the argument {name} must be a string", field=name)
+    return value
+
+
+def _pin(args: Args, name: str) -> str:
+    value = args.get(name)
+    if value is None or value == "":
+        raise InvalidInput("请输入卡密码", "enter the card PIN", field=name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # some pages send the PIN as a JSON number
+    if not isinstance(value, str):
+        raise InvalidInput("卡密码须为数字字符串", "the PIN must be a string of digits", field=name)
+    return value
+
+
+def _hex(args: Args, name: str, length: int) -> bytes:
+    text = _text(args, name)
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != length:
+        raise InvalidInput(f"参数 {name} 须为{length * 2}位十六进制", f"{name} must be {length * 2} hex digits",
+                           field=name)
+    return value
+
+
+def _base64(args: Args, name: str) -> bytes:
+    text = _text(args, name)
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"参数 {name} 须为Base64编码", f"{name} must be Base64", field=name) from None
+
+
+# -- the card --------------------------------------------------------------------------------------
+
+
+def _certificate(card: CardDriver) -> x509.Certificate:
+    return x509.load_der_x509_certificate(card.read_certificate())
+
+
+def cert_no(certificate: x509.Certificate) -> str:
+    """The E-Port certificate number: the serial in lowercase hex."""
+    return format(certificate.serial_number, "x")
+
+
+def card_id(info: CardInfo) -> str:
+    """The card number a holder sees: the 13-digit device number, else the chip serial (not yet written)."""
+    return info.device_no or info.serial
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _call(card: CardDriver, command: Command) -> bytes:
+    response = card.exchange(command)
+    _raise_for(response)
+    return response.data
+
+
+def _first_name(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+    values = name.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else ""
+
+
+def _algorithm_name(algorithm: KeyAlgorithm) -> str:
+    return {KeyAlgorithm.RSA_2048: "rsa2048", KeyAlgorithm.ECDSA_P256: "ec-p256"}.get(algorithm, "none")
+
+
+def card_status(slot: CardSlot) -> dict[str, Any]:
+    """What the web front shows about the card in the reader; ``present: false`` when there is none."""
+    try:
+        card = slot.driver()
+        info = card.card_info()
+    except (NoReader, CardRemoved):
+        return {"present": False, "reader": slot.reader}
+    status: dict[str, Any] = {
+        "present": True, "reader": slot.reader, "serial": info.serial, "cardId": card_id(info),
+        "deviceNo": info.device_no, "personalised": info.personalised, "pinIsInitial": info.pin_is_initial,
+        "triesLeft": info.tries_left, "retryLimit": info.retry_limit, "blocked": info.blocked,
+        "keyAlgorithm": _algorithm_name(info.key_algorithm),
+    }
+    if info.certificate_length:
+        cert = _certificate(card)
+        status.update({
+            "certNo": cert_no(cert),
+            "subject": cert.subject.rfc4514_string(),
+            "enterprise": _first_name(cert.subject, NameOID.ORGANIZATION_NAME),
+            "uscc": _first_name(cert.subject, NameOID.ORGANIZATION_IDENTIFIER),
+            "holder": _first_name(cert.subject, NameOID.COMMON_NAME),
+            "kind": _first_name(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME),
+            "issuer": cert.issuer.rfc4514_string(),
+            "notBefore": cert.not_valid_before_utc.isoformat(),
+            "notAfter": cert.not_valid_after_utc.isoformat(),
+        })
+    return status
+
+
+# -- cus-sec_*: the client-control subset ------------------------------------------------------------
+
+
+def sign_data_as_pem(slot: CardSlot, args: Args) -> list[Any]:
+    """Data[0] = Base64 signature over SHA-256(inData as UTF-8), Data[1] = certificate number."""
+    in_data = _text(args, "inData")
+    pin = _pin(args, "passwd")
+    card = slot.driver()
+    cert = _certificate(card)
+    signature = card.sign(pin, in_data.encode("utf-8"))
+    return [_b64(signature), cert_no(cert)]
+
+
+def get_sign_cert_as_pem(slot: CardSlot, args: Args) -> list[Any]:
+    """Data[0] = the signing certificate, Base64 DER without the PEM armour."""
+    return [_b64(slot.driver().read_certificate())]
+
+
+def get_cert_no(slot: CardSlot, args: Args) -> list[Any]:
+    return [cert_no(_certificate(slot.driver()))]
+
+
+def get_card_id(slot: CardSlot, args: Args) -> list[Any]:
+    return [card_id(slot.driver().card_info())]
+
+
+def verify_pin(slot: CardSlot, args: Args) -> list[Any]:
+    slot.driver().verify_pin(_pin(args, "passwd"))
+    return []
+
+
+def change_pin(slot: CardSlot, args: Args) -> list[Any]:
+    """88888888 is refused as the new PIN by the driver (and by the card itself)."""
+    old, new = _pin(args, "oldPin"), _pin(args, "newPin")
+    slot.driver().change_pin(old, new)
+    return []
+
+
+def valid_time(certificate: x509.Certificate) -> dict[str, str]:
+    return {"szStartTime": certificate.not_valid_before_utc.astimezone(BEIJING).strftime(TIME_FORMAT),
+            "szEndTime": certificate.not_valid_after_utc.astimezone(BEIJING).strftime(TIME_FORMAT)}
+
+
+def get_valid_time_from_cert(slot: CardSlot, args: Args) -> list[Any]:
+    """Data[0] = {szStartTime, szEndTime} (yyyyMMddHHmmss, Beijing time) of ``cert`` or the card's."""
+    if args.get("cert"):
+        der = _base64(args, "cert")
+        try:
+            certificate = x509.load_der_x509_certificate(der)
+        except ValueError:
+            raise InvalidInput("参数 cert 不是DER证书", "cert is not a DER certificate", field="cert") from None
+    else:
+        certificate = _certificate(slot.driver())
+    return [valid_time(certificate)]
+
+
+# -- eport-card_*: what eportcard's web front needs ---------------------------------------------------
+
+
+def status(slot: CardSlot, args: Args) -> list[Any]:
+    return [card_status(slot)]
+
+
+def sign_challenge(slot: CardSlot, args: Args) -> list[Any]:
+    """Card login: Data = [Base64 signature over SHA-256(challenge UTF-8), certNo, Base64 DER certificate]."""
+    challenge = _text(args, "challenge")
+    pin = _pin(args, "passwd")
+    card = slot.driver()
+    der = card.read_certificate()
+    signature = card.sign(pin, challenge.encode("utf-8"))
+    return [_b64(signature), cert_no(x509.load_der_x509_certificate(der)), _b64(der)]
+
+
+def get_challenge(slot: CardSlot, args: Args) -> list[Any]:
+    """Step 1 of a server-released card operation: the card's one-use challenge for the branch.
+
+    The server answers with ``HMAC(admin_key, challenge || serial)`` (core.hardware.keys) only
+    after checking the request is allowed; the admin key never reaches the agent.
+    """
+    card = slot.driver()
+    info = card.card_info()
+    challenge = _call(card, Command(p.CLA_ISO, Ins.GET_CHALLENGE, 0, 0, le=p.CHALLENGE_LENGTH))
+    data: dict[str, Any] = {"serial": info.serial, "cardId": card_id(info), "challenge": challenge.hex(),
+                            "triesLeft": info.tries_left, "blocked": info.blocked}
+    if info.certificate_length:
+        cert = _certificate(card)
+        data["certNo"] = cert_no(cert)
+        data["publicKey"] = _b64(cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return [data]
+
+
+def _authenticate(card: CardDriver, args: Args) -> None:
+    cryptogram = _hex(args, "cryptogram", p.ADMIN_CRYPTOGRAM_LENGTH)
+    try:
+        _call(card, Command(p.CLA_ISO, Ins.EXTERNAL_AUTHENTICATE, 0x00, p.ADMIN_KEY_REFERENCE, cryptogram))
+    except CardError as exc:
+        if exc.sw == SW.CONDITIONS_NOT_SATISFIED:
+            raise CardError(exc.sw, "授权已失效（卡片已重新插拔或已使用过），请重新操作",
+                            "the authorisation expired (the card was re-inserted or it was already used); "
+                            "start again", field="cryptogram") from None
+        raise
+
+
+def _reset_pin_to_initial(card: CardDriver) -> None:
+    _call(card, Command(p.CLA_ISO, Ins.RESET_RETRY_COUNTER, p.RESET_TO_INITIAL_P1, p.PIN_REFERENCE))
+
+
+def apply_unblock(slot: CardSlot, args: Args) -> list[Any]:
+    """Step 2 of an unlock: apply the server-released ``cryptogram``; the PIN returns to 88888888."""
+    card = slot.driver()
+    _authenticate(card, args)
+    _reset_pin_to_initial(card)
+    return [card_status(slot)]
+
+
+def _write_certificate(card: CardDriver, der: bytes) -> None:
+    """UPDATE BINARY in chunks, then COMMIT with its SHA-256 (the card checks it fits its key)."""
+    for offset in range(0, len(der), p.CHUNK):
+        _call(card, Command(p.CLA_ISO, Ins.UPDATE_BINARY, offset >> 8, offset & 0xFF, der[offset:offset + p.CHUNK]))
+    _call(card, Command(p.CLA_PROPRIETARY, Ins.COMMIT_CERTIFICATE, 0, 0, hashlib.sha256(der).digest()))
+    if card.read_certificate() != der:
+        raise CardError(SW.WRONG_DATA, "证书写入后读回不一致，请重新操作",
+                        "the certificate read back differs from the one written; try again")
+
+
+def renew(slot: CardSlot, args: Args) -> list[Any]:
+    """Legal-card renewal: {passwd, cryptogram, certificate}; the key stays, the PIN returns to 88888888.
+
+    The holder's PIN is checked first (the card must be present, unlocked and in the holder's hands);
+    then the server-released cryptogram authorises writing the renewed certificate.
+    """
+    pin = _pin(args, "passwd")
+    der = _base64(args, "certificate")
+    try:
+        new_cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise InvalidInput("参数 certificate 不是DER证书", "certificate is not a DER certificate",
+                           field="certificate") from None
+    if not 0 < len(der) <= p.MAX_CERTIFICATE_LENGTH:
+        raise InvalidInput("证书过长", "the certificate is too long", field="certificate")
+    card = slot.driver()
+    key = card.public_key()
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if new_cert.public_key().public_bytes(serialization.Encoding.DER, spki) != key.public_bytes(
+            serialization.Encoding.DER, spki):
+        raise InvalidInput("新证书的公钥与卡内密钥不符，请确认插入的是要更新的卡",
+                           "the new certificate is for another key; insert the card being renewed",
+                           field="certificate")
+    if new_cert.not_valid_after_utc <= datetime.now(UTC):
+        raise InvalidInput("新证书已过期", "the new certificate has already expired", field="certificate")
+    card.verify_pin(pin)
+    _authenticate(card, args)
+    _write_certificate(card, der)
+    _reset_pin_to_initial(card)
+    return [card_status(slot)]
+
+
+METHODS: dict[str, Handler] = {
+    "cus-sec_SpcSignDataAsPEM": sign_data_as_pem,
+    "cus-sec_SpcGetSignCertAsPEM": get_sign_cert_as_pem,
+    "cus-sec_SpcGetCertNo": get_cert_no,
+    "cus-sec_SpcGetCardID": get_card_id,
+    "cus-sec_SpcVerifyPIN": verify_pin,
+    "cus-sec_SpcChangePIN": change_pin,
+    "cus-sec_SpcGetValidTimeFromCert": get_valid_time_from_cert,
+    "eport-card_Status": status,
+    "eport-card_SignChallenge": sign_challenge,
+    "eport-card_GetChallenge": get_challenge,
+    "eport-card_ApplyUnblock": apply_unblock,
+    "eport-card_Renew": renew,
+}
+
+# Requests that carry a PIN: the server never logs their args (it never logs any args).
+PIN_ARGS = frozenset({"passwd", "oldPin", "newPin"})
+
+
+def unknown_method(method: str) -> InvalidInput:
+    return InvalidInput(f"本控件不支持方法 {method}", f"this agent does not offer the method {method}",
+                        field="_method")
+
+
+def _error_details(error: EportError) -> dict[str, Any]:
+    details = error.as_dict()
+    tries = getattr(error, "tries_left", None)
+    if tries is not None:
+        details["triesLeft"] = tries
+    return details
+
+
+def dispatch(slot: CardSlot, request: protocol.Request) -> dict[str, Any]:
+    """Run one request to its reply envelope. Expected failures become ``Result: false``."""
+    handler = METHODS.get(request.method)
+    try:
+        if handler is None:
+            raise unknown_method(request.method)
+        return protocol.success(request, handler(slot, request.args))
+    except EportError as exc:
+        return _failure(request, exc)
+    except ValueError as exc:  # a certificate on the card that does not parse
+        return _failure(request, CardError(SW.WRONG_DATA, f"卡内数据无法解析：{exc}",
+                                           f"the data on the card cannot be read: {exc}"))
+
+
+def _failure(request: protocol.Request, error: EportError) -> dict[str, Any]:
+    # cus-sec_* keep Data empty on failure as the real control does; our own methods add details.
+    data = [_error_details(error)] if request.method.startswith("eport-card_") else []
+    return protocol.failure(request.id, request.method, error, data)

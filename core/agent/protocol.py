@@ -1,0 +1,121 @@
+"""The E-Port "client control" envelopes, byte-compatible with the public WebSocket protocol.
+
+Request:  ``{"_method": "cus-sec_SpcSignDataAsPEM", "_id": 1, "args": {...}}``
+Reply:    ``{"_id": 1, "_method": "...", "_status": "00", "_args": {"Result": true, "Data": [...], "Error": []}}``
+
+A failure is still ``_status "00"`` with ``Result: false`` and an ``Error`` list: existing clients
+look only at ``_args.Result`` and route replies by ``_method``. On connect the server first pushes
+an ``open`` message. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from attrs import frozen
+
+from core.errors import EportError, InvalidInput
+
+STATUS_OK = "00"
+OPEN = "open"
+CARD_EVENT = "cardEvent"
+PUSH_ID = 0  # pushes (open, card events) carry _id 0, as the real control's open message does
+ERROR_CODE_PREFIX = "Err:"
+
+
+class ProtocolError(InvalidInput):
+    """The message is not a client-control request."""
+
+    code = "bad_request"
+
+
+@frozen
+class Request:
+    method: str
+    id: int | str  # echoed back as sent: some clients send 1, others "1"
+    args: Mapping[str, Any]
+
+
+def _bad(zh: str, en: str, field: str) -> ProtocolError:
+    return ProtocolError(zh, en, field=field)
+
+
+def parse_request(text: str | bytes) -> Request:
+    """One request envelope; raises :class:`ProtocolError` with what was wrong."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _bad("请求须为UTF-8编码的JSON", "the request must be UTF-8 JSON", "$") from None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise _bad("请求不是合法的JSON（本控件不支持BLOCKTXT分块传输）",
+                   "the request is not valid JSON (BLOCKTXT chunked transfer is not supported)", "$") from None
+    if not isinstance(raw, dict):
+        raise _bad("请求须为JSON对象", "the request must be a JSON object", "$")
+    method = raw.get("_method")
+    if not isinstance(method, str) or not method:
+        raise _bad("请求缺少方法名 _method", "the request has no _method", "_method")
+    request_id = raw.get("_id", PUSH_ID)
+    if isinstance(request_id, bool) or not isinstance(request_id, int | str):
+        raise _bad("请求编号 _id 须为整数或字符串", "_id must be an integer or a string", "_id")
+    args = raw.get("args", {})
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise _bad("参数 args 须为JSON对象", "args must be a JSON object", "args")
+    return Request(method=method, id=request_id, args=args)
+
+
+def request_id_of(text: str | bytes) -> tuple[int | str, str]:
+    """Best effort ``(_id, _method)`` of a message that failed to parse, so the reply still routes."""
+    try:
+        raw = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return PUSH_ID, ""
+    if not isinstance(raw, dict):
+        return PUSH_ID, ""
+    rid, method = raw.get("_id", PUSH_ID), raw.get("_method", "")
+    rid = rid if isinstance(rid, int | str) and not isinstance(rid, bool) else PUSH_ID
+    return rid, method if isinstance(method, str) else ""
+
+
+def envelope(request_id: int | str, method: str, result: bool, data: Sequence[Any] = (),
+             errors: Sequence[str] = ()) -> dict[str, Any]:
+    """The reply envelope, keys in the order the real control sends them."""
+    return {"_id": request_id, "_method": method, "_status": STATUS_OK,
+            "_args": {"Result": result, "Data": list(data), "Error": list(errors)}}
+
+
+def success(request: Request, data: Sequence[Any] = ()) -> dict[str, Any]:
+    return envelope(request.id, request.method, True, data)
+
+
+def error_list(error: EportError) -> list[str]:
+    """``["中文 / English", "Err:<code>"]``: message first, code second, like the real control."""
+    return [f"{error.zh} / {error.en}", f"{ERROR_CODE_PREFIX}{error.code}"]
+
+
+def failure(request_id: int | str, method: str, error: EportError,
+            data: Sequence[Any] = ()) -> dict[str, Any]:
+    return envelope(request_id, method, False, data, error_list(error))
+
+
+def open_push(version: str) -> dict[str, Any]:
+    """The first message on every connection; clients wait for it before sending."""
+    return envelope(PUSH_ID, OPEN, True, [f"eportcard agent {version}"])
+
+
+def card_event(event: str, reader: str, **details: Any) -> dict[str, Any]:
+    """A card was ``inserted`` or ``removed``; ``details`` may add cardId, serial, atr."""
+    if event not in ("inserted", "removed"):
+        raise ValueError(f"unknown card event {event!r}")
+    return envelope(PUSH_ID, CARD_EVENT, True, [{"event": event, "reader": reader, **details}])
+
+
+def encode(message: Mapping[str, Any]) -> str:
+    """Compact JSON with Chinese kept as is (the real control sends UTF-8 text frames)."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))

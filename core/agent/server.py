@@ -1,0 +1,320 @@
+"""The agent's WebSocket server: loopback only, Origin allow-list, one request at a time per card.
+
+Security model (docs/agent.md):
+- it binds to a loopback address only; any other host in the config is refused at start;
+- a browser page may connect only from an Origin on ``[agent] allowed_origins`` (others get HTTP 403
+  before the upgrade); a connection without an Origin header is a local program, not a web page,
+  which could talk to pcscd directly anyway, so it is let in (that is how customs tools connect);
+- the Host header must name the loopback address, so a DNS-rebinding page cannot reach the agent;
+- PINs pass from the request to the card and are never stored or logged: the log has method names,
+  request ids and results only;
+- card calls run in a worker thread under the slot's lock, so one request at a time reaches a card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from http import HTTPStatus
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request as HttpRequest
+from websockets.http11 import Response as HttpResponse
+
+from core.config import AgentSettings
+from core.errors import ConfigError, EportError
+from core.hardware.driver import CardDriver
+from core.hardware.errors import CardRemoved, NoReader
+from core.hardware.transport import InProcessTransport, PcscTransport
+from core.hardware.virtual_card import VirtualCard
+
+from . import protocol
+from .methods import CardSlot, card_id, dispatch
+
+log = logging.getLogger("eportcard.agent")
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+DEFAULT_PORT = 61232
+
+
+def _version() -> str:
+    try:
+        return metadata.version("eportcard")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def check_loopback(host: str) -> str:
+    """The agent talks to a card on this PC: it must never listen on a network interface."""
+    if host not in LOOPBACK_HOSTS:
+        raise ConfigError(f"读卡控件只能监听本机回环地址（127.0.0.1），不能使用 {host!r}；请修改 [agent] host",
+                          f"the card agent listens on loopback (127.0.0.1) only, not {host!r}; "
+                          "fix [agent] host", field="agent.host")
+    return "127.0.0.1" if host == "localhost" else host
+
+
+# -- card slots --------------------------------------------------------------------------------------
+
+
+class ReaderSlot:
+    """A PC/SC reader through pcscd; ``reader=None`` takes the first reader holding a card."""
+
+    def __init__(self, reader: str | None = None) -> None:
+        self._configured = reader or None
+        self._current = reader or ""
+        self._driver: CardDriver | None = None
+
+    @property
+    def reader(self) -> str:
+        return self._current
+
+    @property
+    def watch_readers(self) -> list[str] | None:
+        return [self._configured] if self._configured else None
+
+    def _pick_reader(self) -> str:
+        if self._configured:
+            return self._configured
+        from core.hardware.readers import slot_states
+
+        for state in slot_states():
+            if state.card_present:
+                return state.reader
+        raise CardRemoved("no reader holds a card")
+
+    def driver(self) -> CardDriver:
+        if self._driver is not None:
+            try:
+                self._driver.serial()  # still the same session? (removal or reset invalidates it)
+                return self._driver
+            except (CardRemoved, NoReader):
+                self.reset()
+        self._current = self._pick_reader()
+        self._driver = CardDriver(PcscTransport(self._current)).connect()
+        return self._driver
+
+    def reset(self) -> None:
+        if self._driver is not None:
+            self._driver.disconnect()
+        self._driver = None
+
+
+class VirtualSlot:
+    """The virtual card in this process, no pcscd (development and tests)."""
+
+    def __init__(self, card: VirtualCard, reader: str = "eportcard virtual card") -> None:
+        self.card = card
+        self._reader = reader
+        self._driver: CardDriver | None = None
+
+    @classmethod
+    def from_file(cls, state_path: str | Path) -> VirtualSlot:
+        return cls(VirtualCard.load(state_path))
+
+    @property
+    def reader(self) -> str:
+        return self._reader
+
+    watch_readers = None
+
+    def driver(self) -> CardDriver:
+        if self._driver is None or not self.card.present:
+            self.reset()
+            self._driver = CardDriver(InProcessTransport(self.card)).connect()
+        return self._driver
+
+    def reset(self) -> None:
+        if self._driver is not None:
+            self._driver.disconnect()
+        self._driver = None
+
+
+# -- the server --------------------------------------------------------------------------------------
+
+
+def _refusal(connection: ServerConnection, zh: str, en: str) -> HttpResponse:
+    return connection.respond(HTTPStatus.FORBIDDEN, f"{zh}\n{en}\n")
+
+
+class Agent:
+    def __init__(self, slot: CardSlot, *, allowed_origins: Iterable[str], host: str = "127.0.0.1",
+                 port: int = DEFAULT_PORT, watch: bool = False) -> None:
+        self.slot = slot
+        self.allowed_origins = frozenset(o.rstrip("/") for o in allowed_origins)
+        self.host = check_loopback(host)
+        self.port = port
+        self.watch = watch
+        self.lock = asyncio.Lock()  # one request at a time per card
+        self.clients: set[ServerConnection] = set()
+        self._server: Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watcher: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: AgentSettings, slot: CardSlot, *, port: int | None = None,
+                      watch: bool = False) -> Agent:
+        return cls(slot, allowed_origins=settings.allowed_origins, host=settings.host,
+                   port=settings.port if port is None else port, watch=watch)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    # -- the handshake ------------------------------------------------------------------------------
+
+    def check_handshake(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        """Refuse (403) a page from an origin not on the allow-list, or a Host that is not loopback."""
+        origins = request.headers.get_all("Origin")
+        if len(origins) > 1 or (origins and origins[0].rstrip("/") not in self.allowed_origins):
+            log.warning("refused a connection from origin %s", origins)
+            return _refusal(connection, "此网页无权使用读卡控件：来源不在允许列表（[agent] allowed_origins）中",
+                            "this page may not use the card agent: its origin is not on the allow-list "
+                            "([agent] allowed_origins)")
+        host = request.headers.get("Host", "")
+        allowed_hosts = {f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+        if host not in allowed_hosts:
+            log.warning("refused a connection for host %r", host)
+            return _refusal(connection, "请求的主机名不是本机回环地址", "the Host is not the loopback address")
+        return None
+
+    # -- connections --------------------------------------------------------------------------------
+
+    async def handle(self, connection: ServerConnection) -> None:
+        self.clients.add(connection)
+        try:
+            await connection.send(protocol.encode(protocol.open_push(_version())))
+            async for message in connection:
+                reply = await self.answer(message)
+                await connection.send(protocol.encode(reply))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.clients.discard(connection)
+
+    async def answer(self, message: str | bytes) -> dict[str, Any]:
+        try:
+            request = protocol.parse_request(message)
+        except EportError as exc:
+            rid, method = protocol.request_id_of(message)
+            log.info("bad request id=%s method=%s: %s", rid, method, exc.code)
+            return protocol.failure(rid, method, exc)
+        async with self.lock:
+            reply = await asyncio.to_thread(dispatch, self.slot, request)
+        result = reply["_args"]
+        # Method, id and outcome only: the args (PINs, data to sign) never reach the log.
+        log.info("%s id=%s result=%s%s", request.method, request.id, result["Result"],
+                 "" if result["Result"] else " " + result["Error"][-1])
+        return reply
+
+    # -- card events --------------------------------------------------------------------------------
+
+    def _push(self, message: dict[str, Any]) -> None:
+        broadcast(self.clients, protocol.encode(message))
+
+    async def _card_inserted(self, reader: str, atr: bytes) -> None:
+        details: dict[str, Any] = {"atr": atr.hex().upper()}
+        async with self.lock:
+            try:
+                info = await asyncio.to_thread(lambda: self.slot.driver().card_info())
+                details.update(serial=info.serial, cardId=card_id(info))
+            except EportError as exc:
+                details["error"] = exc.code
+        log.info("card inserted in %s", reader)
+        self._push(protocol.card_event("inserted", reader, **details))
+
+    async def _card_removed(self, reader: str) -> None:
+        async with self.lock:
+            reset = getattr(self.slot, "reset", None)
+            if reset is not None:
+                await asyncio.to_thread(reset)
+        log.info("card removed from %s", reader)
+        self._push(protocol.card_event("removed", reader))
+
+    def _start_watcher(self) -> None:
+        from core.hardware.readers import CardWatcher
+
+        loop = self._loop
+        assert loop is not None
+
+        def on_insert(reader: str, atr: bytes) -> None:
+            asyncio.run_coroutine_threadsafe(self._card_inserted(reader, atr), loop)
+
+        def on_remove(reader: str) -> None:
+            asyncio.run_coroutine_threadsafe(self._card_removed(reader), loop)
+
+        self._watcher = CardWatcher(on_insert, on_remove,
+                                    readers=getattr(self.slot, "watch_readers", None)).start()
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._server = await serve(self.handle, self.host, self.port, process_request=self.check_handshake,
+                                   server_header="eportcard-agent", max_size=4 * 1024 * 1024)
+        self.port = self._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        if self.watch:
+            self._start_watcher()
+        log.info("card agent listening on %s (reader %s)", self.url, self.slot.reader or "any")
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            await asyncio.to_thread(self._watcher.stop)
+            self._watcher = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        reset = getattr(self.slot, "reset", None)
+        if reset is not None:
+            reset()
+
+    @property
+    def bound_addresses(self) -> list[tuple[Any, ...]]:
+        return [s.getsockname() for s in self._server.sockets] if self._server else []
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        await self.start()
+        try:
+            await (stop.wait() if stop is not None else asyncio.Future())
+        finally:
+            await self.stop()
+
+
+class BackgroundAgent:
+    """Runs an :class:`Agent` on its own event loop in a thread (tests, the demo, the web e2e run)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="card-agent", daemon=True)
+
+    def start(self) -> BackgroundAgent:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.agent.start(), self._loop).result(timeout=30)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.agent.stop(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+    @property
+    def url(self) -> str:
+        return self.agent.url
+
+
+@contextlib.contextmanager
+def running_agent(agent: Agent) -> Iterator[BackgroundAgent]:
+    background = BackgroundAgent(agent).start()
+    try:
+        yield background
+    finally:
+        background.stop()
