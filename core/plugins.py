@@ -34,8 +34,8 @@ def get_plugin_manager(
 ) -> pluggy.PluginManager:
     """A fresh manager. ``enabled`` is the deployment's allow-list of region codes (None = all).
 
-    ``extra`` registers additional (name, plugin) pairs, e.g. a test's throwaway region.
-    An allow-listed region that is not installed is a configuration error.
+    ``extra`` registers additional (name, plugin) pairs, always: a test's throwaway region, an
+    event listener. An allow-listed region that is not installed is a configuration error.
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -49,8 +49,7 @@ def get_plugin_manager(
         pm.register(ep.load(), name=ep.name)
     for name, plugin in extra:
         found.add(name)
-        if allow is None or name in allow:
-            pm.register(plugin, name=name)
+        pm.register(plugin, name=name)
     if allow is not None and (missing := allow - found):
         raise ConfigError(
             f"配置启用的分中心插件未安装：{', '.join(sorted(missing))}",
