@@ -17,6 +17,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import attrs
 from attrs import field, frozen
 
 from core import conditions, hookimpl
@@ -97,6 +98,11 @@ def load_region_data(path: Path | str) -> RegionData:
     except Exception as exc:
         lines = "; ".join(describe_errors(exc))
         raise ConfigError(f"分中心数据 {path} 有误：{lines}", f"region data {path} is invalid: {lines}") from exc
+    if data.card_policy is not None:
+        # Which card rules the source states: the keys written in [card_policy], so the guide can
+        # tell a stated rule from a core default sharing the same policy object.
+        written = tuple(k for k in raw.get("card_policy", {}) if k not in ("note", "source", "stated"))
+        data = attrs.evolve(data, card_policy=attrs.evolve(data.card_policy, stated=written))
     known = {f.code for f in data.forms}
     for b in data.businesses:
         if missing := set(b.forms) - known:

@@ -300,6 +300,7 @@ class CardPolicy:
     initial_pin: str = "88888888"
     legal_rep_may_hold_operator: bool = False  # core rule; a region may state otherwise
     max_operators_first_application: int = 10
+    stated: tuple[str, ...] = ()  # the fields the region's source states; the rest are core defaults
     note: Text | None = None
     source: str | None = None
 

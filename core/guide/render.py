@@ -314,13 +314,18 @@ def _card_policy(w: _Writer, policy: CardPolicy, silent: bool) -> None:
     zh = w.lang == "zh"
     if silent:
         _silent(w, "card_policy")
+    rules = [
+        ("initial_pin", f"初始密码 {policy.initial_pin}", f"initial PIN {policy.initial_pin}"),
+        ("pin_retry_limit", f"连续输错 {policy.pin_retry_limit} 次锁卡",
+         f"locked after {policy.pin_retry_limit} wrong PINs"),
+        ("validity_years", f"有效期 {policy.validity_years} 年", f"valid {policy.validity_years} years"),
+        ("renewal_window_days", f"到期前 {policy.renewal_window_days} 天内可自助延期",
+         f"self-service renewal within {policy.renewal_window_days} days before expiry"),
+    ]
+    default = "（系统默认）" if zh else " (core default)"
+    parts = [(z if zh else e) + ("" if silent or name in policy.stated else default) for name, z, e in rules]
     prefix = (w.label("default") + ("：" if zh else ": ")) if silent else ""
-    w.line(prefix + (f"初始密码 {policy.initial_pin}；连续输错 {policy.pin_retry_limit} 次锁卡；"
-                     f"有效期 {policy.validity_years} 年；到期前 {policy.renewal_window_days} 天内可自助延期"
-                     if zh else
-                     f"initial PIN {policy.initial_pin}; locked after {policy.pin_retry_limit} wrong PINs; "
-                     f"valid {policy.validity_years} years; self-service renewal within "
-                     f"{policy.renewal_window_days} days before expiry"))
+    w.line(prefix + ("；" if zh else "; ").join(parts))
     if not silent:
         w.kv("note", w.t(policy.note), 1)
         w.source(policy.source)
