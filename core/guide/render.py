@@ -208,7 +208,11 @@ def _courier(w: _Writer, courier: CourierPolicy, silent: bool) -> None:
                 x for x in (w.t(i.to.address), i.to.recipient, i.to.phone) if x), 1)
         w.kv("note", w.t(i.note), 1)
     else:
-        w.line(prefix + ("材料不接受邮寄，须现场提交" if zh else "Materials are not accepted by post; hand them in"))
+        # Say only what the policy says: no post. How materials arrive instead (upload, counter) is
+        # the channel's business, or the inbound note's.
+        w.line(prefix + ("不接受邮寄材料" if zh else "Materials are not taken by post"))
+        w.kv("note", w.t(i.what), 1)
+        w.kv("note", w.t(i.note), 1)
     if o.mail:
         how = ("卡片可邮寄" + ("（到付）" if o.cod else "")) if zh else ("Cards can be mailed" + (" (cash on delivery)" if o.cod else ""))
         w.line(prefix + how)
