@@ -173,10 +173,17 @@ def personalize(settings: Settings, driver: CardDriver, as_json: bool, app_id: s
 
 
 @counter.command("read")
+@click.option("--cert-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also write the card's certificate (PEM) here, e.g. for openssl")
 @_card_command
-def read(settings: Settings, driver: CardDriver, as_json: bool) -> None:
+def read(settings: Settings, driver: CardDriver, as_json: bool, cert_out: Path | None) -> None:
     """What is on the card, with the branch's record of it."""
-    _show(_service(settings).read(driver).summary(), as_json)
+    reading = _service(settings).read(driver)
+    if cert_out is not None and reading.certificate is not None:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        cert_out.write_bytes(reading.certificate.public_bytes(Encoding.PEM))
+    _show(reading.summary(), as_json)
 
 
 @counter.command("unlock")

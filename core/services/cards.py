@@ -333,8 +333,11 @@ class CardService:
         try:
             app = tx.applications.get(app_id)
         except NotFound:
-            raise Forbidden("无权查看或办理此申请单", "you may not view or act on this application",
-                            field="application") from None
+            by_no = tx.applications.by_acceptance_no(app_id.strip().upper())  # the number on the receipt
+            if by_no is None:
+                raise Forbidden("无权查看或办理此申请单", "you may not view or act on this application",
+                                field="application") from None
+            app = by_no
         authorise(actor, "make", app)
         if app.state is not AppState.IN_PRODUCTION:
             raise TransitionError(f"申请单状态为{lifecycle.state_name(app.state)}，只有制卡中的申请单可以制卡",

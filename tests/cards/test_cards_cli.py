@@ -53,7 +53,7 @@ def test_counter_and_card_commands(deployment, make_rig, monkeypatch):
     app = make_enrol(31, "shenzhen", operators=0)
     me = enterprise(app)
     app = services.applications.create(attrs.evolve(app, id=""), me)
-    services.applications.submit(app.id, me)
+    number = services.applications.submit(app.id, me).acceptance_no  # what the receipt shows
     services.applications.accept(app.id, STAFF)
     services.applications.start_production(app.id, STAFF)
     services.store.dispose()
@@ -71,7 +71,7 @@ def test_counter_and_card_commands(deployment, make_rig, monkeypatch):
         assert NEW_PIN not in result.output  # the initial PIN is public; a chosen PIN is never shown
         return result
 
-    made = json.loads(run("counter", "personalize", app.id, "1", "--device-no", "4403123456789", "--json").output)
+    made = json.loads(run("counter", "personalize", number, "1", "--device-no", "4403123456789", "--json").output)
     assert made["state"] == "active" and made["card_no"] == rig.serial and made["pin_is_initial"]
 
     monkeypatch.setenv("OLD_PIN", INITIAL_PIN)
@@ -95,7 +95,9 @@ def test_counter_and_card_commands(deployment, make_rig, monkeypatch):
     assert info["state"] == "locked" and info["tries_left"] == 0 and info["device_no"] == "4403123456789"
     unlocked = json.loads(run("counter", "unlock", "--json").output)
     assert unlocked["state"] == "active" and unlocked["pin_is_initial"] is True
-    read = json.loads(run("counter", "read", "--json").output)
+    pem = settings.path("card.pem")
+    read = json.loads(run("counter", "read", "--json", "--cert-out", str(pem)).output)
+    assert b"BEGIN CERTIFICATE" in pem.read_bytes()
     assert read["tries_left"] == 3 and read["certificate_status"] == "good" and app.enterprise.uscc in read["subject"]
     renewed = json.loads(run("counter", "renew", "--json").output)
     assert renewed["certificate_serial"] != made["certificate_serial"]
