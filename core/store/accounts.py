@@ -7,6 +7,7 @@ open transaction: ``Accounts(tx)``, ``SmsOutbox(tx)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,10 @@ sms_outbox = Table(
 USER_KINDS = ("enterprise", "staff")
 
 
+def _role_set(roles: Iterable[str]) -> frozenset[str]:
+    return frozenset(roles)
+
+
 @frozen
 class User:
     id: str
@@ -80,7 +85,7 @@ class User:
     password_hash: str = field(repr=False)
     uscc: str = ""  # enterprise administrators: their enterprise
     region: str = ""  # staff: their branch; enterprises: the region they registered with
-    roles: frozenset[str] = field(default=frozenset(), converter=frozenset)
+    roles: frozenset[str] = field(default=frozenset(), converter=_role_set)
     display_name: str = ""
     mobile: str = ""
     created_at: datetime | None = None

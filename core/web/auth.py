@@ -55,12 +55,13 @@ def new_user(username: str, password: str, kind: str, *, uscc: str = "", region:
     """A user value ready to store (password checked and hashed; the password itself is not kept)."""
     check_username(username)
     check_password(password)
-    unknown = set(roles) - set(STAFF_ROLES)
+    role_set: frozenset[str] = frozenset(roles)
+    unknown = role_set - set(STAFF_ROLES)
     if unknown:
         raise InvalidInput(f"未知的角色：{', '.join(sorted(unknown))}", f"unknown roles: {', '.join(sorted(unknown))}",
                            field="roles")
     return User(id=secrets.token_hex(8), username=username.strip(), kind=kind,
-                password_hash=hash_password(password), uscc=uscc, region=region, roles=frozenset(roles),
+                password_hash=hash_password(password), uscc=uscc, region=region, roles=role_set,
                 display_name=display_name, mobile=mobile, created_at=services.clock())
 
 
@@ -126,7 +127,8 @@ class SessionUser:
     auth_method: str = "password"  # "password" | "card" (the card login arrives with the card agent)
 
     def actor(self) -> Actor:
-        return Actor(id=self.username, kind=self.kind, uscc=self.uscc, region=self.region, roles=self.roles)
+        return Actor(id=self.username, kind=self.kind, uscc=self.uscc, region=self.region,
+                     roles=frozenset(self.roles))
 
 
 def login(request: Request, user: User, auth_method: str = "password") -> None:

@@ -56,7 +56,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
            ) -> HTMLResponse:
     lang = lang_of(request)
     other = "en" if lang == "zh" else "zh"
-    base = {
+    base: dict[str, Any] = {
         "lang": lang, "other_lang": other,
         "switch_url": request.url.include_query_params(lang=other).path + "?"
         + str(request.url.include_query_params(lang=other).query),

@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-
 from conftest import (
     MAX_UPLOAD,
     PASSWORD,
@@ -20,6 +19,7 @@ from conftest import (
     registration,
     submit_via_portal,
 )
+
 from core.model import AppState, Business, RejectionReason
 from core.services import Actor
 from core.store.accounts import Accounts
@@ -224,3 +224,32 @@ def test_login_page_keeps_the_next_target_inside_the_portal(client, services):
     outside = client.post("/portal/login", data={"csrf_token": token, "username": "ent1", "password": PASSWORD,
                                                  "next": "https://evil.example/"}, follow_redirects=False)
     assert outside.headers["location"] == "/portal"
+
+
+def test_demo_builds_every_state_through_the_services_and_is_idempotent(tmp_path):
+    from starlette.testclient import TestClient
+
+    from core.web.app import create_app
+    from core.web.demo import DEMO_PASSWORD, build_demo
+
+    services, logins, _ca = build_demo(tmp_path / "demo")
+    try:
+        with services.store.transaction(readonly=True) as tx:
+            apps = tx.applications.find(limit=100)
+        states = {a.state for a in apps}
+        assert states >= {AppState.DRAFT, AppState.SUBMITTED, AppState.ACCEPTED, AppState.NEEDS_MEDIUM,
+                          AppState.MEDIUM_READY, AppState.IN_PRODUCTION, AppState.COMPLETED, AppState.REJECTED}
+        assert {a.delivery.value for a in apps if a.delivery} >= {"awaiting_pickup", "shipped"}
+        assert services.store.audit_verify().ok
+        with TestClient(create_app(services)) as c:
+            assert post(c, "/portal/login", {"username": "demo-ent9", "password": DEMO_PASSWORD}).status_code == 303
+            assert "已退单" in c.get("/portal").text
+    finally:
+        services.store.dispose()
+    again, logins_again, _ca_again = build_demo(tmp_path / "demo")
+    try:
+        with again.store.transaction(readonly=True) as tx:
+            assert len(tx.applications.find(limit=100)) == len(apps)
+        assert logins_again == logins
+    finally:
+        again.store.dispose()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 
+from conftest import fill_enrolment, register_and_login, registration, submit_via_portal
 from pypdf import PdfReader
 
-from conftest import fill_enrolment, register_and_login, registration, submit_via_portal
 from core.services import Actor
 
 

@@ -8,10 +8,19 @@ from pathlib import Path
 
 import attrs
 import pytest
+from conftest import (
+    PASSWORD,
+    PNG,
+    csrf_of,
+    fill_enrolment,
+    make_services,
+    post,
+    register_and_login,
+    registration,
+)
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from conftest import PASSWORD, PNG, csrf_of, fill_enrolment, make_services, post, register_and_login, registration
 from core.config import WebSettings
 from core.model import AppState
 from core.services import Actor
@@ -108,7 +117,7 @@ def test_staff_accounts_cannot_use_the_enterprise_login(client, services):
 
 
 @pytest.fixture
-def matrix(store, tmp_path: Path, clock):  # noqa: F811 — runs on SQLite and PostgreSQL
+def matrix(store, tmp_path: Path, clock):
     services = make_services(store, tmp_path, clock)
     with TestClient(create_app(services)) as a, TestClient(create_app(services)) as b:
         register_and_login(a, 1)

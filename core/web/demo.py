@@ -1,0 +1,140 @@
+"""``eportcard demo``: a config, database, CA and demo data (staff, enterprises, applications in
+every state) made through the real services, so history and audit are genuine. Idempotent."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+from attrs import frozen
+
+from core import lifecycle
+from core.config import CONFIG_NAME, Settings, load_settings, starter_config
+from core.model import Application, Pickup, RejectionReason
+from core.samples import make_enrol
+from core.services import Actor, Services
+from core.store.accounts import Accounts
+from core.web.auth import create_user
+
+DEMO_PASSWORD = "Demo2026pass"
+DEMO_REGION = "shenzhen"
+STAFF_ROLES = {"reviewer": "reviewer", "maker": "card_maker", "clerk": "counter_clerk", "admin": "branch_admin"}
+SYSTEM = Actor.system("demo")
+
+# (enterprise number, what happens to its enrolment after creation, pickup)
+SCENARIOS: tuple[tuple[int, tuple[str, ...], Pickup], ...] = (
+    (1, (), Pickup.COUNTER),                                                     # draft
+    (2, ("submit",), Pickup.COUNTER),                                            # submitted
+    (3, ("submit", "accept"), Pickup.COUNTER),                                   # accepted
+    (4, ("submit", "accept", "require_medium"), Pickup.COUNTER),                 # needs medium
+    (5, ("submit", "accept", "require_medium", "provide_medium"), Pickup.COUNTER),  # medium ready
+    (6, ("submit", "accept", "start_production"), Pickup.COUNTER),               # in production
+    (7, ("submit", "accept", "start_production", "complete"), Pickup.COUNTER),   # awaiting pickup
+    (8, ("submit", "accept", "start_production", "complete", "ship"), Pickup.MAIL),  # shipped
+    (9, ("submit", "accept", "reject"), Pickup.COUNTER),                         # rejected
+)
+
+
+@frozen
+class DemoLogins:
+    enterprises: tuple[tuple[str, str], ...]  # (username, what its application shows)
+    staff: tuple[str, ...]
+    password: str
+
+
+def prepare_config(folder: Path) -> Path:
+    """Write ``eportcard.toml`` in ``folder`` unless it is there (then it is reused as it is)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / CONFIG_NAME
+    if not config.exists():
+        config.write_text(starter_config(secrets.token_urlsafe(32), region=DEMO_REGION), encoding="utf-8")
+    return config
+
+
+def _advance(services: Services, app: Application, action: str, staff: Actor) -> Application:
+    svc = services.applications
+    for step in lifecycle.pending_steps(app, services.rulebook.steps(app.region, app.business)):
+        app = svc.complete_step(app.id, step.code, SYSTEM, note="demo")
+    owner = Actor(id="demo", kind="enterprise", uscc=app.enterprise.uscc)
+    moves: dict[str, Callable[[], Application]] = {
+        "submit": lambda: svc.submit(app.id, owner),
+        "accept": lambda: svc.accept(app.id, staff),
+        "reject": lambda: svc.reject(app.id, staff, [RejectionReason.REMARKS, RejectionReason.OTHER],
+                                     note="演示：请按要求填写备注 / demo: fill in the remarks as required"),
+        "require_medium": lambda: svc.require_medium(app.id, staff),
+        "provide_medium": lambda: svc.provide_medium(app.id, staff),
+        "start_production": lambda: svc.start_production(app.id, staff),
+        "complete": lambda: svc.complete(app.id, staff),
+        "ship": lambda: svc.ship(app.id, "SF1234567890", staff),
+    }
+    return moves[action]()
+
+
+def seed(services: Services, region: str = DEMO_REGION) -> DemoLogins:
+    """Staff for every enabled region and enterprises with applications in every state (once)."""
+    with services.store.transaction(readonly=True) as tx:
+        seeded = Accounts(tx).by_username(f"admin-{region}") is not None
+    staff_names = tuple(f"{short}-{code}" for code in sorted(services.rulebook.regions()) for short in STAFF_ROLES)
+    enterprises = tuple((f"demo-ent{n}", " → ".join(actions) or "draft") for n, actions, _p in SCENARIOS)
+    logins = DemoLogins(enterprises=enterprises, staff=staff_names, password=DEMO_PASSWORD)
+    if seeded:
+        return logins
+    for code in sorted(services.rulebook.regions()):
+        for short, role in STAFF_ROLES.items():
+            create_user(services, f"{short}-{code}", DEMO_PASSWORD, "staff", region=code, roles=[role],
+                        display_name=f"{short} {code}")
+    staff = Actor(id=f"admin-{region}", kind="staff", region=region, roles=frozenset({"branch_admin"}))
+    for n, actions, pickup in SCENARIOS:
+        sample = make_enrol(900 + n, region, operators=1, pickup=pickup)
+        owner = Actor(id=f"demo-ent{n}", kind="enterprise", uscc=sample.enterprise.uscc)
+        create_user(services, f"demo-ent{n}", DEMO_PASSWORD, "enterprise", uscc=sample.enterprise.uscc,
+                    region=region, display_name=sample.enterprise.legal_rep.name, mobile="13800000000")
+        outlets = services.rulebook.outlets(region)
+        choice = attrs.evolve(sample.pickup, outlet=outlets[0].code if outlets and pickup is Pickup.COUNTER else "")
+        app = services.applications.create(attrs.evolve(sample, id="", pickup=choice, created_at=None), owner)
+        for action in actions:
+            app = _advance(services, app, action, staff)
+    return logins
+
+
+def init_ca(settings: Settings, folder: Path) -> str:
+    """Create the demo CA when ``core.pki`` is installed and none exists yet; returns a status line."""
+    try:
+        from core.pki.ca import CERT_FILE, CertificateAuthority
+    except ModuleNotFoundError:
+        return "PKI layer not installed: no CA made"
+    ca_dir = settings.path(settings.pki.ca_dir)
+    if (ca_dir / CERT_FILE).exists():
+        return f"CA reused: {ca_dir}"
+    passphrase = os.environ.get(settings.pki.passphrase_env)
+    if not passphrase:
+        passphrase = secrets.token_urlsafe(18)
+        secret_file = folder / "ca-passphrase.txt"
+        secret_file.write_text(passphrase + "\n", encoding="utf-8")
+        secret_file.chmod(0o600)
+    CertificateAuthority.init(ca_dir, "eportcard demo CA", passphrase, settings.pki.algorithm)
+    return f"CA created: {ca_dir} (passphrase in {settings.pki.passphrase_env} or ca-passphrase.txt)"
+
+
+def build_demo(folder: Path) -> tuple[Services, DemoLogins, str]:
+    config = prepare_config(folder)
+    settings = load_settings(config)
+    services = Services.from_settings(settings, upgrade=True)
+    logins = seed(services, settings.regions.default or DEMO_REGION)
+    return services, logins, init_ca(settings, folder)
+
+
+def describe(logins: DemoLogins, url: str, ca_line: str) -> str:
+    lines = [f"eportcard demo: open {url}", "", f"password for every demo login / 所有演示账号密码: {logins.password}",
+             "", "enterprises / 企业 (log in at /portal/login):"]
+    lines += [f"  {name:<14} {story}" for name, story in logins.enterprises]
+    lines += ["", "staff / 工作人员 (log in at /staff/login):", "  " + "  ".join(logins.staff), "",
+              "SMS codes (development gateway): /dev/outbox", ca_line]
+    return "\n".join(lines)
+
+
+__all__ = ["DEMO_PASSWORD", "SCENARIOS", "DemoLogins", "build_demo", "describe", "init_ca", "prepare_config",
+           "seed"]
