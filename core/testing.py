@@ -19,6 +19,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import attrs
 import pluggy
 
 from core import defaults
@@ -94,6 +95,7 @@ class _Kit:
         self.check_card_policy()
         self.check_application_hooks()
         self.check_foreign_silence()
+        self.check_bilingual(offers)
         return self.problems
 
     def check_registration(self) -> bool:
@@ -207,6 +209,33 @@ class _Kit:
                     if answer not in (None, []):
                         self.problem(f"{hook} answers for region {other!r}, which is not {self.code!r}: "
                                      "answer None for other regions")
+
+
+    def check_bilingual(self, offers: list) -> None:
+        """Every text a person reads comes in Chinese and English (the guide is zh-first, en on request)."""
+        rb, code = self.rulebook, self.code
+        answers: list[tuple[str, Any]] = [("region", rb.region(code)), ("outlets", rb.outlets(code)),
+                                          ("card_policy", rb.card_policy(code))]
+        for offer in offers:
+            b = offer.business
+            answers += [(f"{b}", offer), (f"{b}.materials", rb.materials(code, b)),
+                        (f"{b}.courier", rb.courier(code, b)), (f"{b}.timeframe", rb.timeframe(code, b)),
+                        (f"{b}.steps", rb.steps(code, b)), (f"{b}.medium", rb.medium(code, b)),
+                        (f"{b}.forms", rb.forms(code, b)), (f"{b}.upload", rb.upload(code, b))]
+        for where, answer in answers:
+            for path, text in _texts(answer, where):
+                if not (text.zh.strip() and text.en.strip()):
+                    self.problem(f"{path}: text needs both zh and en (got zh={text.zh!r}, en={text.en!r})")
+
+
+def _texts(value: Any, path: str) -> list[tuple[str, Text]]:
+    if isinstance(value, Text):
+        return [(path, value)]
+    if isinstance(value, list | tuple):
+        return [t for n, v in enumerate(value) for t in _texts(v, f"{path}[{n}]")]
+    if attrs.has(type(value)):
+        return [t for f in attrs.fields(type(value)) for t in _texts(getattr(value, f.name), f"{path}.{f.name}")]
+    return []
 
 
 def conformance_problems(pm: pluggy.PluginManager, region_code: str) -> list[str]:

@@ -14,7 +14,7 @@ from core.model import Application, Business, CardKind, CardRequest, MailAddress
 from core.model.enums import APP_STATE_NAMES, AppState, RejectionReason
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
-from core.rules import ChannelKind, Condition, MaterialForm, OutletKind, Text
+from core.rules import ChannelKind, Condition, MaterialForm, OutletKind
 from core.samples import make_enrol, make_person
 
 CC = "changchun"
@@ -382,31 +382,8 @@ def test_silent_rules_fall_back_to_core(rulebook: Rulebook) -> None:
     assert rulebook.steps(CC, B.ENROL) == []
 
 
-def _texts(value: Any) -> list[Text]:
-    if isinstance(value, Text):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _texts(v)]
-    if attrs.has(type(value)):
-        return [t for f in attrs.fields(type(value)) for t in _texts(getattr(value, f.name))]
-    return []
 
 
-def test_every_text_is_bilingual(rulebook: Rulebook) -> None:
-    texts = _texts(
-        [
-            rulebook.region(CC),
-            rulebook.outlets(CC),
-            rulebook.card_policy(CC),
-            rulebook.offers(CC),
-            rulebook.materials(CC, B.ENROL),
-            rulebook.courier(CC, B.ENROL),
-            rulebook.medium(CC, B.ENROL),
-        ]
-    )
-    assert len(texts) > 20
-    for t in texts:
-        assert t.zh.strip() and t.en.strip(), t
 
 
 # rejection reasons and states (core codes that encode this manual) -------------------------------

@@ -72,7 +72,7 @@ def test_the_kit_lists_every_breach_of_the_contract():
     problems = "\n".join(conformance_problems(get_plugin_manager(extra=[("sloppy", Sloppy())]), "sloppy"))
     for expected in ("name needs both zh and en", "no channel", "material 'm1' carries no source",
                      "template '附件9'", "is not pure", "timeframe answers a rule without a source",
-                     "businesses answers for region"):
+                     "businesses answers for region", "enrol.materials[0].name: text needs both zh and en"):
         assert expected in problems, f"{expected!r} missing from:\n{problems}"
 
 

@@ -17,7 +17,7 @@ from core.guide.render import render_text
 from core.model import Application, Business, CardKind, CardRequest, MailAddress, Pickup, PickupChoice
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
-from core.rules import ChannelKind, Condition, MaterialForm, OutletKind, StepActor, Text
+from core.rules import ChannelKind, Condition, MaterialForm, OutletKind, StepActor
 from core.samples import make_enrol, make_person
 from core.testing import check_region
 from plugins.hangzhou import MENU, business_for_menu_item, renewal_menu_item
@@ -260,25 +260,8 @@ def test_conformance_kit() -> None:
     check_region(get_plugin_manager(enabled=[HZ]), HZ)
 
 
-def _texts(value: Any) -> list[Text]:
-    if isinstance(value, Text):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _texts(v)]
-    if attrs.has(type(value)):
-        return [t for a in attrs.fields(type(value)) for t in _texts(getattr(value, a.name))]
-    return []
 
 
-def test_every_text_is_bilingual(rulebook: Rulebook) -> None:
-    texts = _texts([rulebook.region(HZ), rulebook.outlets(HZ), rulebook.offers(HZ)])
-    for b in ALL:
-        texts += _texts([rulebook.materials(HZ, b), rulebook.courier(HZ, b), rulebook.steps(HZ, b),
-                         rulebook.forms(HZ, b), rulebook.medium(HZ, b), rulebook.upload(HZ, b)])
-    assert len(texts) > 100
-    for t in texts:
-        assert t.zh and t.en, t
-        assert t.get("en") == t.en and t.get("zh") == t.zh
 
 
 # --- the menu -------------------------------------------------------------------------------------

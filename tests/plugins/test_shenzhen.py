@@ -12,7 +12,7 @@ from citations import assert_cited
 from core.model import Business, CardKind, CardRequest, Pickup
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
-from core.rules import ChannelKind, Condition, MaterialForm, Milestone, OutletKind, Text
+from core.rules import ChannelKind, Condition, MaterialForm, Milestone, OutletKind
 from core.samples import make_enrol, make_person
 
 SZ = "shenzhen"
@@ -646,33 +646,8 @@ def test_businesses_not_offered(rulebook: Rulebook) -> None:
     assert not offered & {B.RESET_PIN, B.BUY_READER, B.TEMPORARY_CARD}
 
 
-def _texts(value: Any) -> list[Text]:
-    if isinstance(value, Text):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _texts(v)]
-    if attrs.has(type(value)):
-        return [t for f in attrs.fields(type(value)) for t in _texts(getattr(value, f.name))]
-    return []
 
 
-def test_every_text_is_bilingual(rulebook: Rulebook) -> None:
-    everything: list[Any] = [rulebook.region(SZ), rulebook.outlets(SZ), rulebook.card_policy(SZ)]
-    for b in (o.business for o in rulebook.offers(SZ)):
-        everything += [
-            rulebook.offer(SZ, b),
-            rulebook.materials(SZ, b),
-            rulebook.courier(SZ, b),
-            rulebook.timeframe(SZ, b),
-            rulebook.steps(SZ, b),
-            rulebook.medium(SZ, b),
-            rulebook.upload(SZ, b),
-        ]
-    texts = _texts(everything)
-    assert len(texts) > 100
-    for t in texts:
-        assert t.zh.strip() and t.en.strip(), t
-        assert t.get("en") == t.en and t.get("zh") == t.zh
 
 
 # conditional materials, filtered for an application ---------------------------------------------------

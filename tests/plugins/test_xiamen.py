@@ -30,7 +30,6 @@ from core.rules import (
     Milestone,
     OutletKind,
     StepActor,
-    Text,
 )
 from plugins.xiamen import plugin
 from tests.conftest import assert_cited
@@ -1057,25 +1056,8 @@ def test_every_business_has_materials_courier_timeframe_and_channel(rulebook):
     assert rulebook.outlets(XM)
 
 
-def _texts(obj: Any, path: str = "") -> list[tuple[str, Text]]:
-    if isinstance(obj, Text):
-        return [(path, obj)]
-    if isinstance(obj, (list, tuple)):
-        return [t for i, item in enumerate(obj) for t in _texts(item, f"{path}[{i}]")]
-    if attrs.has(type(obj)):
-        return [t for f in attrs.fields(type(obj)) for t in _texts(getattr(obj, f.name), f"{path}.{f.name}")]
-    return []
 
 
-def test_every_text_is_bilingual():
-    """The guide is Chinese-first with English on request: no text may lack either."""
-    texts = _texts(plugin.data)
-    assert len(texts) > 200
-    missing = [p for p, t in texts if not t.zh.strip() or not t.en.strip()]
-    assert missing == []
-    # and both languages come out of Text.get
-    name = plugin.data.region.name
-    assert (name.get("zh"), name.get("en")) == ("厦门", "Xiamen")
 
 
 def test_every_rule_object_cites_the_seed():
