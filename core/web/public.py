@@ -11,7 +11,6 @@ from starlette.routing import BaseRoute, Route
 from core.errors import EportError, InvalidInput, NotFound
 from core.guide import build_guide, deadline, render_text
 from core.guide.build import parse_business, resolve_region
-from core.model import Business
 from core.store.accounts import SmsOutbox
 from core.web.render import error_lines, lang_of, render, web
 
@@ -110,4 +109,4 @@ routes: list[BaseRoute] = [
     Route("/healthz", healthz, name="healthz"),
 ]
 
-__all__ = ["Business", "routes"]
+__all__ = ["routes"]

@@ -51,7 +51,7 @@ def _pickup_text(app: Application, rulebook: Rulebook) -> str:
     code = app.pickup.outlet or app.making_centre
     for outlet in rulebook.outlets(app.region):
         if outlet.code == code or not code:
-            return f"窗口领取：{outlet.name.zh} {outlet.address.zh}"
+            return f"窗口领取：{outlet.name.zh}"
     return "窗口领取 / at the counter"
 
 

@@ -162,3 +162,18 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
     for path in ("/portal", "/portal/apps/new", "/portal/apps/x", "/portal/attachments/x"):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/portal/login?next="), path
+
+
+def test_accounts_tables_match_migration_0002(store):
+    """core/store/accounts.py (what the web queries use) and migration 0002 (what exists) agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from core.store.accounts import accounts_metadata
+
+    def ours(obj, name, type_, reflected, compare_to):
+        return type_ != "table" or name in accounts_metadata.tables
+
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": ours})
+        assert compare_metadata(context, accounts_metadata) == []
