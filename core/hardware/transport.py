@@ -85,6 +85,11 @@ class PcscTransport:
         try:
             data, sw1, sw2 = self._connection.transmit(list(apdu))
         except Exception as exc:  # CardConnectionException: removed, reset or reader gone
+            # Leave the (absent) card alone: asking the driver to power down a card that is gone
+            # stalls the vpcd slot for ~15 s.
+            from smartcard.scard import SCARD_LEAVE_CARD
+
+            self._connection.component.disposition = SCARD_LEAVE_CARD
             self.disconnect()
             raise CardRemoved(str(exc)) from exc
         return bytes(data) + bytes([sw1, sw2])

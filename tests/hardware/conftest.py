@@ -74,7 +74,7 @@ class CardRig:
             args += ["--pull-out-on", f"{pull_out_on[0]:02X}:{pull_out_on[1]}"]
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
-        if not wait_for_card(READER, present=True, timeout=15):
+        if not wait_for_card(READER, present=True, timeout=20):
             self.process.kill()
             _, err = self.process.communicate()
             pytest.fail(f"the virtual card never appeared in {READER!r}: {err.decode(errors='replace')}")
