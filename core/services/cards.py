@@ -518,7 +518,9 @@ class CardService:
             store = Challenges(tx)
             store.consume(nonce, "challenge", legal.enterprise_uscc, now)
             if action in GRANTED_ACTIONS:
-                card_rules.transition(target, action, actor.label, now)  # refuse now, not at the card
+                # Refuse now, not at the card. An "active" record may hide a card that blocked itself
+                # where we could not see it, so unlock is checked as a PIN reset (active or locked).
+                card_rules.transition(target, "reset_pin" if action == "unlock" else action, actor.label, now)
                 grant = store.issue_grant(target.enterprise_uscc, target.id, action, now)
                 tx.audit.append(actor.label, f"grant_{action}", "card", target.id,
                                 {**_card_summary(target), "legal_card": legal.id})
@@ -545,14 +547,10 @@ class CardService:
         with self.s.store.transaction() as tx:
             card = tx.cards.get(target_card_id)
             Challenges(tx).consume(grant_token, "grant", card.enterprise_uscc, now, card.id, "unlock")
-            events = []
-            if card.state is CardState.ACTIVE:  # the record had not seen the lock yet
-                card, event, _ = card_rules.transition(card, "lock", actor.label, now, note="found blocked")
-                events.append(event)
-            card, event, _ = card_rules.transition(card, "unlock", actor.label, now, note="released")
-            events.append(event)
-            saved = self._save(tx, actor, card, "unlock")
-        self._announce(saved, events)
+            action = "unlock" if card.state is CardState.LOCKED else "reset_pin"
+            card, event, _ = card_rules.transition(card, action, actor.label, now, note="released")
+            saved = self._save(tx, actor, card, action)
+        self._announce(saved, [event])
         return admin_cryptogram(self._admin_key(saved.card_no), card_challenge, saved.card_no)
 
     def operator_unlock(self, driver: CardDriver, grant: Grant, actor: Actor) -> Card:

@@ -25,6 +25,10 @@ from core.services.cards import CardService
 from core.store.testing import store, store_backend  # noqa: F401  (pytest fixtures)
 
 PASSPHRASE = "card tests passphrase"
+# vpcd offers two slots; these tests use the second so they do not queue behind tests/hardware and
+# tests/agent, which use the first ("Virtual PCD 00 00", port 35963) on the same pcscd.
+READER = "Virtual PCD 00 01"
+VPCD = "127.0.0.1:35964"
 STAFF = Actor(id="clerk", kind="staff", region="shenzhen", roles=frozenset({"branch_admin"}))
 NEW_PIN = "13572468"
 
@@ -86,6 +90,14 @@ def openssl(*args: str | Path, check: bool = True, input: bytes | None = None) -
 def write_pem(path: Path, *items: x509.Certificate | x509.CertificateRevocationList) -> Path:
     path.write_bytes(b"".join(i.public_bytes(serialization.Encoding.PEM) for i in items))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _second_reader_slot(monkeypatch) -> None:
+    import hardware.conftest as rigs
+
+    monkeypatch.setattr(rigs, "READER", READER)
+    monkeypatch.setattr(rigs, "VPCD", VPCD)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import stat
 import attrs
 import pytest
 from click.testing import CliRunner
-from conftest import NEW_PIN, STAFF, enterprise
-from hardware.conftest import MASTER_SECRET, READER
+from conftest import NEW_PIN, READER, STAFF, enterprise
+from hardware.conftest import MASTER_SECRET
 
 from core.cli import main
 from core.config import load_settings
