@@ -413,8 +413,10 @@ def _operator_change(app: Application, form: Mapping[str, Any], problems: list[E
     holder = person_from(form, "holder", problems)
     device_no = text(form, "device_no")
     if device_no:
+        # Format only (13 digits); whether an 89-prefixed stand-in is acceptable is the region's rule,
+        # checked by its validate_application at preview and submission (Hangzhou states it).
         device_no = check(problems, "device_no", ids.validate_device_no, device_no, "device_no",
-                          app.region == "hangzhou") or device_no
+                          True) or device_no
     row = CardRequest(kind=kind, holder=holder, medium=_medium(form.get("medium"), problems, "medium"),
                       device_no=device_no, declarant_no=text(form, "declarant_no"), confirmed=False)
     index = text(form, "index")
