@@ -42,6 +42,8 @@ log = logging.getLogger("eportcard.agent")
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 DEFAULT_PORT = 61232
+INSERT_READ_TRIES = 5
+INSERT_READ_PAUSE = 0.2  # seconds between tries to read a card that has just gone in
 
 
 def _version() -> str:
@@ -220,12 +222,19 @@ class Agent:
 
     async def _card_inserted(self, reader: str, atr: bytes) -> None:
         details: dict[str, Any] = {"atr": atr.hex().upper()}
-        async with self.lock:
-            try:
-                info = await asyncio.to_thread(lambda: self.slot.driver().card_info())
-                details.update(serial=info.serial, cardId=card_id(info))
-            except EportError as exc:
-                details["error"] = exc.code
+        # A card that has just gone in may still be powering up: give it a few short tries.
+        for attempt in range(INSERT_READ_TRIES):
+            async with self.lock:
+                try:
+                    info = await asyncio.to_thread(lambda: self.slot.driver().card_info())
+                except EportError as exc:
+                    details["error"] = exc.code
+                else:
+                    details.pop("error", None)
+                    details.update(serial=info.serial, cardId=card_id(info))
+                    break
+            if attempt + 1 < INSERT_READ_TRIES:
+                await asyncio.sleep(INSERT_READ_PAUSE)
         log.info("card inserted in %s", reader)
         self._push(protocol.card_event("inserted", reader, **details))
 

@@ -110,6 +110,8 @@ class AgentRig:
             return
         from core.hardware.readers import wait_for_card
 
+        if not wait_for_card(READER, present=False, timeout=20):
+            pytest.fail(f"another card is in {READER!r}: is another test run (tests/cards?) using that reader?")
         self.process = subprocess.Popen([sys.executable, "-m", "core.hardware.cli", "--state",
                                          str(self.state_path), "--vpcd", VPCD], cwd=ROOT,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
