@@ -48,6 +48,7 @@ from core.web.staff import audit_trail, available_actions, perform, queue_rows
 Endpoint = Callable[[Request], Awaitable[Response]]
 _converter = make_json_converter()
 MAX_PER_PAGE = 100
+MAX_PAGE = 10_000  # deeper pages are a search's job; also keeps offsets inside a 64-bit integer
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
 
 
@@ -308,7 +309,7 @@ async def progress(request: Request) -> Response:
 async def list_applications(request: Request) -> Response:
     user = _user(request)
     services = web(request).services
-    page = _query_int(request, "page", 1)
+    page = _query_int(request, "page", 1, highest=MAX_PAGE)
     per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
     raw_state = request.query_params.get("state", "")
     try:
@@ -475,7 +476,7 @@ def _staff_user(request: Request) -> SessionUser:
 async def staff_queue(request: Request) -> Response:
     user = _staff_user(request)
     services = web(request).services
-    page = _query_int(request, "page", 1)
+    page = _query_int(request, "page", 1, highest=MAX_PAGE)
     per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
     rows, more = queue_rows(services, user.actor(), request.query_params.get("state", ""),
                             request.query_params.get("q", "").strip(), page, per_page)
@@ -524,7 +525,7 @@ def _ref(name: str) -> dict[str, Any]:
 VERSION = {"type": ["integer", "null"], "minimum": 0, "description": "the application version you saw"}
 NOTE = {"type": "string", "maxLength": 2000}
 NOTE_BODY: dict[str, Any] = {"type": "object", "properties": {"version": VERSION, "note": NOTE}}
-PAGE = QueryParam("page", {"type": "integer", "minimum": 1}, description="page number, from 1")
+PAGE = QueryParam("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, description="page number, from 1")
 PER_PAGE = QueryParam("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})
 STATE = QueryParam("state", {"type": "string", "enum": [s.value for s in AppState]})
 APP_PATH = "/api/applications/{app_id}"

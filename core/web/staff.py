@@ -203,8 +203,11 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+MAX_PAGE = 10_000  # deeper pages are a search's job; also keeps offsets inside a 64-bit integer
+
+
 def _page_number(value: str) -> int:
-    return max(int(value), 1) if value.isdigit() else 1
+    return min(max(int(value), 1), MAX_PAGE) if value.isdigit() else 1
 
 
 def _context(request: Request, extra: Mapping[str, Any]) -> dict[str, Any]:

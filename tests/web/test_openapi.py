@@ -1,0 +1,105 @@
+"""``/openapi.json`` matches the API's routes in both directions, and schemathesis, driven by that
+document against the in-process ASGI app with a logged-in enterprise or staff session, never gets a 5xx."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from conftest import PASSWORD
+from hypothesis import HealthCheck, settings
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from core.samples import make_enrol
+from core.services import Actor
+from core.web.api import API_ROUTES
+from core.web.app import SESSION_COOKIE, create_app
+from core.web.auth import create_user
+from core.web.openapi import openapi_path
+
+SYSTEM = Actor.system("test")
+
+
+def api_routes_of(app) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.routes:
+        if isinstance(route, Route) and route.path.startswith("/api/"):
+            found |= {(openapi_path(route.path), m.lower()) for m in (route.methods or ()) if m != "HEAD"}
+    return found
+
+
+def test_the_document_and_the_routes_match_both_ways(client):
+    document = client.get("/openapi.json").json()
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    served = api_routes_of(client.app)
+    assert served, "no API routes"
+    assert documented - served == set(), "documented but not served"
+    assert served - documented == set(), "served but not documented"
+    assert len(documented) == len(API_ROUTES)
+
+
+def test_every_operation_says_who_may_call_it_and_how_it_fails(client):
+    document = client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    ids = set()
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            assert op["summary"] and op["description"].startswith("Who may call it:"), (path, method)
+            assert {"400", "401", "403", "404", "409", "422"} <= set(op["responses"]), (path, method)
+            ids.add(op["operationId"])
+            declared = {p["name"] for p in op["parameters"] if p["in"] == "path"}
+            assert declared == set(part[1:-1] for part in path.split("/") if part.startswith("{")), path
+            if method in ("post", "patch", "delete") and op["operationId"] != "login":
+                assert {"session": [], "csrf": []} in op["security"], (path, method)
+    assert len(ids) == len(API_ROUTES)  # operation ids are unique
+
+
+def test_schemathesis_loads_the_document(client):
+    schema = schemathesis.openapi.from_dict(client.get("/openapi.json").json())
+    assert len(list(schema.get_all_operations())) == len(API_ROUTES)
+
+
+# ---- the property test -------------------------------------------------------------------------------------
+
+@pytest.fixture(params=["enterprise", "staff"])
+def session_kind(request) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def api_app(services, session_kind):
+    """The app with data to find (a submitted and a draft application) and a logged-in session."""
+    draft = services.applications.create(make_enrol(1), SYSTEM)
+    services.applications.submit(services.applications.create(make_enrol(2), SYSTEM).id, SYSTEM)
+    if session_kind == "enterprise":
+        create_user(services, "ent-api", PASSWORD, "enterprise", uscc=draft.enterprise.uscc, region="shenzhen")
+    else:
+        create_user(services, "staff-api", PASSWORD, "staff", region="shenzhen", roles=["branch_admin"])
+    app = create_app(services)
+    with TestClient(app) as client:
+        username = "ent-api" if session_kind == "enterprise" else "staff-api"
+        reply = client.post("/api/session", json={"username": username, "password": PASSWORD})
+        assert reply.status_code == 200, reply.text
+        app.state.test_auth = {"headers": {"X-CSRF-Token": reply.json()["csrf_token"]},
+                               "cookies": {SESSION_COOKIE: client.cookies[SESSION_COOKIE]}}
+    return app
+
+
+@pytest.fixture
+def api_schema(api_app):
+    return schemathesis.openapi.from_asgi("/openapi.json", api_app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_request_the_document_allows_gets_a_5xx(case, api_app):
+    auth = api_app.state.test_auth
+    response = case.call(headers=auth["headers"], cookies=auth["cookies"])
+    assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:500])
+    ctype = response.headers.get("content-type") or [""]  # schemathesis keeps every value of a header
+    if response.status_code >= 400 and ctype[0].startswith("application/json"):
+        error = response.json()["error"]
+        assert error["zh"] and error["en"], error
