@@ -47,6 +47,20 @@ from core.web.staff import audit_trail, available_actions, perform, queue_rows
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _converter = make_json_converter()
+
+
+def _strict(kind: type) -> Callable[[Any, Any], Any]:
+    def hook(value: Any, _type: Any) -> Any:
+        # JSON clients get what they send checked, not coerced (5 is not a name, "yes" is not true).
+        if not isinstance(value, kind):
+            raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+    return hook
+
+
+# Exactly str / bool: a predicate, not a type hook, so StrEnum fields keep their own (checking) hook.
+_converter.register_structure_hook_func(lambda t: t is str, _strict(str))
+_converter.register_structure_hook_func(lambda t: t is bool, _strict(bool))
 MAX_PER_PAGE = 100
 MAX_PAGE = 10_000  # deeper pages are a search's job; also keeps offsets inside a 64-bit integer
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
@@ -162,7 +176,8 @@ EDIT_FIELDS: dict[str, Any] = {"items": tuple[CardRequest, ...], "agent": Person
 
 
 def _changes(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _structure(body, key, cls) for key, cls in EDIT_FIELDS.items() if key in body}
+    return {key: _str(body, key) if cls is str else _structure(body, key, cls)
+            for key, cls in EDIT_FIELDS.items() if key in body}
 
 
 # ---- reply helpers -----------------------------------------------------------------------------------------
