@@ -7,6 +7,8 @@ document.addEventListener("DOMContentLoaded", function () {
     function update() {
       var chosen = document.querySelector("input[name='" + name + "']:checked");
       target.hidden = !(chosen && chosen.value.indexOf(value) === 0);
+      // Hidden required fields would block the form in the browser: switch them off while hidden.
+      target.querySelectorAll("input, select, textarea").forEach(function (f) { f.disabled = target.hidden; });
     }
     inputs.forEach(function (i) { i.addEventListener("change", update); });
     update();
