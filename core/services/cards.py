@@ -561,13 +561,8 @@ class CardService:
         if card.card_no != serial:
             raise InvalidInput("读卡器中的卡不是被授权的操作员卡", "the card in the reader is not the authorised "
                                "operator card", field="card")
-        released: list[bytes] = []
-
-        def release(challenge: bytes, _serial: str) -> bytes:
-            released.append(self.release_unblock(grant.card_id, challenge, grant.token, actor))
-            return released[-1]
-
-        unblock_with_cryptogram(driver, release)
+        unblock_with_cryptogram(
+            driver, lambda challenge, _serial: self.release_unblock(grant.card_id, challenge, grant.token, actor))
         with self.s.store.transaction(readonly=True) as tx:
             return tx.cards.get(grant.card_id)
 

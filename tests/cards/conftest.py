@@ -11,7 +11,7 @@ import attrs
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from hardware.conftest import MASTER_SECRET, CardRig, make_rig, pcscd  # noqa: F401  (pytest fixtures)
+from hardware.conftest import MASTER_SECRET, READER, CardRig, make_rig, pcscd  # noqa: F401  (fixtures)
 
 from core.calendar import WorkCalendar
 from core.config import Settings
@@ -25,10 +25,8 @@ from core.services.cards import CardService
 from core.store.testing import store, store_backend  # noqa: F401  (pytest fixtures)
 
 PASSPHRASE = "card tests passphrase"
-# vpcd offers two slots; these tests use the second so they do not queue behind tests/hardware and
-# tests/agent, which use the first ("Virtual PCD 00 00", port 35963) on the same pcscd.
-READER = "Virtual PCD 00 01"
-VPCD = "127.0.0.1:35964"
+# The hardware engineer's rigs put one card at a time in vpcd's first slot. pcscd is shared by the
+# whole machine: another test run using the same slot at the same time makes these tests fail.
 STAFF = Actor(id="clerk", kind="staff", region="shenzhen", roles=frozenset({"branch_admin"}))
 NEW_PIN = "13572468"
 
@@ -90,14 +88,6 @@ def openssl(*args: str | Path, check: bool = True, input: bytes | None = None) -
 def write_pem(path: Path, *items: x509.Certificate | x509.CertificateRevocationList) -> Path:
     path.write_bytes(b"".join(i.public_bytes(serialization.Encoding.PEM) for i in items))
     return path
-
-
-@pytest.fixture(autouse=True)
-def _second_reader_slot(monkeypatch) -> None:
-    import hardware.conftest as rigs
-
-    monkeypatch.setattr(rigs, "READER", READER)
-    monkeypatch.setattr(rigs, "VPCD", VPCD)
 
 
 @pytest.fixture
