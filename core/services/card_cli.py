@@ -211,6 +211,7 @@ def card() -> None:
 @card.command("info")
 @_card_command
 def info(settings: Settings, driver: CardDriver, as_json: bool) -> None:
+    """What is on your card: certificate, validity, PIN tries left, state."""
     service = _service(settings)
     reading = service.read(driver)
     _show(service.info(driver, _holder(reading)).summary(), as_json)
