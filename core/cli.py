@@ -86,7 +86,7 @@ def main(ctx: click.Context, config: Path) -> None:
 @click.pass_obj
 @friendly
 def init(obj: Ctx, region: str, enable: tuple[str, ...], force: bool) -> None:
-    """Write a starter config (with a random session key) and create the database."""
+    """初始化：写入配置并建库 / Write a starter config (random session key) and create the database."""
     if obj.config.exists() and not force:
         raise click.ClickException(f"{obj.config} 已存在（--force 覆盖）/ {obj.config} exists (use --force)")
     obj.config.parent.mkdir(parents=True, exist_ok=True)
@@ -98,14 +98,14 @@ def init(obj: Ctx, region: str, enable: tuple[str, ...], force: bool) -> None:
 
 @main.group()
 def db() -> None:
-    """Database schema (Alembic migrations)."""
+    """数据库结构迁移 / Database schema (Alembic migrations)."""
 
 
 @db.command("upgrade")
 @click.pass_obj
 @friendly
 def db_upgrade(obj: Ctx) -> None:
-    """Migrate the database to the newest schema."""
+    """迁移到最新结构 / Migrate the database to the newest schema."""
     obj.services.store.upgrade()
     click.echo(f"database at revision {obj.services.store.current_revision()}")
 
@@ -115,7 +115,7 @@ def db_upgrade(obj: Ctx) -> None:
 @click.pass_obj
 @friendly
 def regions(obj: Ctx, as_json: bool) -> None:
-    """The enabled regions (branch centres)."""
+    """已启用的分中心 / The enabled regions (branch centres)."""
     found = obj.services.rulebook.regions()
     emit(sorted(found.values(), key=lambda r: r.code), as_json, lambda: "\n".join(
         f"{r.code:10} {r.name.zh} / {r.name.en}  {r.centre.zh}  {' '.join(r.hotlines)}"
@@ -124,7 +124,7 @@ def regions(obj: Ctx, as_json: bool) -> None:
 
 @main.group()
 def audit() -> None:
-    """The append-only, hash-chained audit trail."""
+    """审计记录（只增、哈希链）/ The append-only, hash-chained audit trail."""
 
 
 @audit.command("verify")
@@ -178,7 +178,7 @@ def describe(app: Application, services: Services) -> str:
 
 @main.group()
 def app() -> None:
-    """Applications (申请单): submit, review, produce, deliver."""
+    """申请单：提交、审核、制卡、交付 / Applications: submit, review, produce, deliver."""
 
 
 @app.command("submit")
@@ -347,24 +347,14 @@ def app_attach(obj: Ctx, app_id: str, file: Path, material: str, actor: str | No
     click.echo(f"{att.id} {att.media_type} {att.size} bytes sha256:{att.sha256[:16]}…")
 
 
-def _register_optional() -> None:
-    """Command groups of the other layers (PKI, hardware, web, agent), when their modules are present."""
-    import importlib
+# The other layers' commands. Imported here, after `main`, and kept light at import time
+# (pyscard, uvicorn and the web stack load only when their command runs).
+from core.agent.cli import agent  # noqa: E402
+from core.guide.cli import deadline, guide, new_region  # noqa: E402
+from core.hardware.cli import virtual_card  # noqa: E402
+from core.pki.cli import ca  # noqa: E402
+from core.services.card_cli import card, counter  # noqa: E402
+from core.web.cli import demo, serve  # noqa: E402
 
-    for module, names in [("core.pki.cli", ("ca",)), ("core.hardware.cli", ("virtual_card",)),
-                          ("core.guide.cli", ("guide", "deadline", "new_region")),
-                          ("core.services.card_cli", ("counter", "card")), ("core.web.cli", ("serve", "demo")),
-                          ("core.agent.cli", ("agent",))]:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue  # that layer is not installed in this build
-            raise
-        for name in names:
-            main.add_command(getattr(mod, name))
-
-
-_register_optional()
-
-
+for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent):
+    main.add_command(_command)
