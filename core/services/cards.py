@@ -582,6 +582,100 @@ class CardService:
         return self._renew(driver, info, cert, record, actor, consume=consume)
 
 
+    # ---- card login and legal-card renewal through the local agent (web front) ----------------------------
+    def login_challenge(self) -> Challenge:
+        """A single-use nonce for a card login; the card signs :func:`login_message` of it.
+
+        Stored as a ``challenge`` for no enterprise (uscc ""), so it can never authorise an
+        operator-card action (those are bound to the legal card's enterprise) and vice versa.
+        """
+        with self.s.store.transaction() as tx:
+            return Challenges(tx).issue_challenge("", self.s.clock())
+
+    def verify_login(self, nonce: str, signature: bytes, certificate_der: bytes) -> Card:
+        """The legal card behind a card login: our CA, registered and good, an ACTIVE legal card record
+        (not expired, locked or frozen), the signature over :func:`login_message`, the nonce unused and
+        unexpired. Every refusal is bilingual and leaves everything (the nonce too) unchanged."""
+        now = self.s.clock()
+        with self.s.store.transaction() as tx:
+            cert, legal = self._legal_card(tx, certificate_der)
+            state = card_rules.effective_state(legal, now)
+            if state is not CardState.ACTIVE:
+                raise Forbidden(f"法人卡当前不可用（{state.value}），不能用于登录",
+                                f"the legal card is not usable ({state.value}), so it cannot log in",
+                                field="card")
+            if not verify_signature(cert, signature, login_message(nonce).encode()):
+                raise Forbidden("法人卡签名验证失败", "the legal card's signature does not verify", field="signature")
+            Challenges(tx).consume(nonce, "challenge", "", now)
+            tx.audit.append(f"card:{legal.id}", "card_login", "card", legal.id, _card_summary(legal))
+        return legal
+
+    def release_renewal(self, card_id: str, card_challenge: bytes, public_key_der: bytes, actor: Actor
+                        ) -> tuple[bytes, bytes]:
+        """Legal-card self-renewal through the agent: (admin cryptogram for the card's challenge, new certificate DER).
+
+        Checks the 0-180-day window with the region's card policy; the key stays on the card, so
+        ``public_key_der`` must be the key of the card's current certificate. The new certificate is
+        registered ON HOLD (not in force yet) and the card record is not touched: only
+        :meth:`confirm_renewal`, after ``eport-card_Renew`` wrote it, puts it in force, renews the
+        record and supersedes the old certificate. A renewal never confirmed leaves the card as it was.
+        """
+        if len(card_challenge) != hw.CHALLENGE_LENGTH:
+            raise InvalidInput("卡片挑战值长度错误", "the card challenge must be 8 bytes", field="card_challenge")
+        now = self.s.clock()
+        with self.s.store.transaction() as tx:
+            card = tx.cards.get(card_id)
+            authorise_card(actor, "renew", card)
+            card_rules.check_self_renewal(card, now, self._policy(tx, card))
+            assert card.certificate is not None
+            registered = tx.certificates.get(card.certificate.serial)
+            if registered is None or not registered.pem:
+                raise NotFound("找不到这张卡的证书记录", "the card's certificate is not on record", field="card")
+            old = x509.load_pem_x509_certificate(registered.pem.encode())
+            if public_key_der != _spki(old.public_key()):
+                raise InvalidInput("读卡器中的卡不是要延期的法人卡（密钥不符）",
+                                   "the card in the reader is not the legal card being renewed (another key)",
+                                   field="public_key")
+            new_cert = self.ca.renew(old, public_key=old.public_key())  # type: ignore[arg-type]
+            tx.certificates.add(record_for(new_cert, card_id=card.id))
+            revocation.hold(tx.certificates, serial_hex(new_cert.serial_number), now)
+            tx.audit.append(actor.label, "release_renewal", "card", card.id,
+                            {**_card_summary(card), "pending_certificate": serial_hex(new_cert.serial_number)})
+        return admin_cryptogram(self._admin_key(card.card_no), card_challenge, card.card_no), _der(new_cert)
+
+    def confirm_renewal(self, card_id: str, certificate_der: bytes, actor: Actor) -> Card:
+        """The agent wrote the released certificate: put it in force, renew the record (PIN initial),
+        revoke the old certificate as superseded. Anything but this card's pending certificate is refused."""
+        now = self.s.clock()
+        with self.s.store.transaction() as tx:
+            card = tx.cards.get(card_id)
+            authorise_card(actor, "renew", card)
+            try:
+                new_cert = x509.load_der_x509_certificate(certificate_der)
+            except ValueError:
+                new_cert = None
+            serial = serial_hex(new_cert.serial_number) if new_cert is not None else ""
+            pending = tx.certificates.get(serial) if serial else None
+            if (new_cert is None or pending is None or pending.card_id != card.id or pending.status != "hold"
+                    or pending.pem.encode() != new_cert.public_bytes(serialization.Encoding.PEM)
+                    or (card.certificate is not None and card.certificate.serial == serial)):
+                raise InvalidInput("这不是为此卡签发、待确认的延期证书", "this is not the renewed certificate "
+                                   "released for this card and awaiting confirmation", field="certificate")
+            renewed, event, _ = card_rules.renew(card, _ref(new_cert), actor.label, now)
+            revocation.release(tx.certificates, serial)
+            old_serial = card.certificate.serial if card.certificate else ""
+            if old_serial and tx.certificates.get(old_serial) is not None:
+                revocation.apply_cert_effect(tx.certificates, old_serial, "revoke", "superseded", now)
+            saved = self._save(tx, actor, renewed, "renew", {"superseded": old_serial})
+        self._announce(saved, [event])
+        return saved
+
+
+def login_message(nonce: str) -> str:
+    """Exactly what the legal card signs for a card login (SHA-256 of its UTF-8)."""
+    return f"eportcard-login|{nonce}"
+
+
 def sign_operator_action(driver: CardDriver, pin: str, nonce: str, action: str, target_card_id: str
                          ) -> tuple[bytes, bytes]:
     """The legal card's side: (its certificate DER, its signature over the action message)."""
@@ -590,4 +684,4 @@ def sign_operator_action(driver: CardDriver, pin: str, nonce: str, action: str, 
 
 
 __all__ = ["CardReading", "CardService", "OperatorActionResult", "create_master_secret",
-           "load_master_secret", "sign_operator_action", "unblock_with_cryptogram", "verify_signature"]
+           "load_master_secret", "login_message", "sign_operator_action", "unblock_with_cryptogram", "verify_signature"]
