@@ -176,8 +176,9 @@ class ApplicationRepo:
         ``order``: "due" (soonest first, no due date last: the staff queue), "created" or
         "updated" (newest first: progress lists). Ties break on id so pages are stable.
         """
-        query = self._filtered(select(applications.c.data, applications.c.version),
-                               region, states, enterprise, business, search)
+        # Two steps: the page's ids first (narrow rows, from the covering index when one fits), then
+        # only those rows' JSON; sorting whole JSON rows made the 100,000-row queue ~200 times slower.
+        query = self._filtered(select(applications.c.id), region, states, enterprise, business, search)
         if order == "due":
             query = query.order_by(applications.c.due.asc().nulls_last(), applications.c.created_at,
                                    applications.c.id)
@@ -191,8 +192,13 @@ class ApplicationRepo:
         if limit < 0 or offset < 0:
             raise InvalidInput("分页参数不能为负数。", "limit and offset must not be negative.",
                                field="limit")
-        rows = self._conn.execute(query.limit(limit).offset(offset))
-        return [_load(Application, r.data, r.version) for r in rows]
+        ids = [r.id for r in self._conn.execute(query.limit(limit).offset(offset))]
+        if not ids:
+            return []
+        rows = {r.id: r for r in self._conn.execute(
+            select(applications.c.id, applications.c.data, applications.c.version)
+            .where(applications.c.id.in_(ids)))}
+        return [_load(Application, rows[i].data, rows[i].version) for i in ids if i in rows]
 
     def count(self, region: str | None = None, states: Iterable[AppState] | None = None,
               enterprise: str | None = None, business: Business | None = None,

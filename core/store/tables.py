@@ -51,6 +51,7 @@ applications = Table(
     UniqueConstraint("acceptance_no", name="uq_applications_acceptance_no"),
     Index("ix_applications_state_due", "state", "due"),
     Index("ix_applications_region_state_due", "region", "state", "due"),
+    Index("ix_applications_queue", "region", "state", "due", "created_at", "id"),  # covers the staff queue
     Index("ix_applications_enterprise", "enterprise_uscc"),
 )
 
