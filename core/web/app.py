@@ -12,6 +12,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
@@ -32,7 +33,7 @@ from core.web.sms import SmsGateway, gateway_for
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = ("core.web.public", "core.web.portal", "core.web.staff", "core.web.api")
+ROUTE_MODULES = ("core.web.public", "core.web.portal", "core.web.staff", "core.web.api", "core.web.cards")
 SESSION_COOKIE = "eportcard_session"
 SESSION_MAX_AGE = int(timedelta(hours=8).total_seconds())
 LOGIN_PAGES = {"enterprise": "/portal/login", "staff": "/staff/login"}
@@ -83,8 +84,12 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key: str | None = None,
-               login_limit_per_address: int = 50) -> Starlette:
-    """The web front over ``services``. Sessions are signed with the config's ``web.secret_key``."""
+               login_limit_per_address: int = 50, cards: Any = None) -> Starlette:
+    """The web front over ``services``. Sessions are signed with the config's ``web.secret_key``.
+
+    ``cards`` (a ``core.services.cards.CardService``) switches on card login, card management and
+    the PKI endpoints ``/pki/ocsp`` and ``/pki/crl.der``; without it those pages explain they are off.
+    """
     settings = services.settings
     secret = secret_key or settings.web.secret_key
     if not secret:
@@ -103,15 +108,23 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
                    same_site="lax", https_only=settings.web.secure_cookies),
         Middleware(LanguageMiddleware),
     ]
-    app = Starlette(routes=collect_routes(), middleware=middleware, lifespan=lifespan,
+    routes = collect_routes()
+    if cards is not None:
+        from core.web.cards import pki_routes
+
+        routes = pki_routes(cards) + routes
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={EportError: _eport_error, LoginRequired: _login_required})
     app.state.web = state  # also reachable without the lifespan (plain TestClient use)
+    app.state.cards = cards
     return app
 
 
 def create_app_from_settings(settings: Settings) -> Starlette:
+    from core.web.cards import card_service_from_settings
+
     services = Services.from_settings(settings, upgrade=True)
-    return create_app(services)
+    return create_app(services, cards=card_service_from_settings(services))
 
 
 __all__ = ["LOGIN_PAGES", "ROUTE_MODULES", "SESSION_COOKIE", "collect_routes", "create_app",

@@ -1,0 +1,249 @@
+// Card login and card management: talks to the local card agent (docs/agent.md) over WebSocket and to
+// the server over JSON. PINs go to the agent only; the server sees signatures, certificates and challenges.
+(function () {
+  "use strict";
+  const root = document.getElementById("card-app");
+  if (!root) { return; }
+  const english = root.dataset.lang === "en";
+  const L = (zh, en) => (english ? en : zh);
+  const statusEl = document.getElementById("card-status");
+  const messageEl = document.getElementById("card-message");
+  const helpEl = document.getElementById("agent-help");
+  const FLASH = "eportcard-card-message";
+
+  function say(text, kind) {
+    if (!messageEl) { return; }
+    messageEl.textContent = text;
+    messageEl.dataset.kind = kind || "info";
+  }
+
+  // ---- the local agent ----------------------------------------------------------------------------------
+  let ws = null;
+  let nextId = 1;
+  const pending = new Map();
+  const listeners = [];
+
+  function agentError(args) {
+    const details = args.Data && args.Data[0];
+    if (details && details.zh) {
+      const error = new Error(english ? details.en : details.zh);
+      error.code = details.code;
+      error.triesLeft = details.triesLeft;
+      return error;
+    }
+    const text = (args.Error && args.Error[0]) || "error";
+    const parts = text.split(" / ");
+    const error = new Error(english && parts[1] ? parts[1] : parts[0]);
+    error.code = (args.Error && args.Error[1] || "").replace("Err:", "");
+    return error;
+  }
+
+  function connect() {
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      try {
+        ws = new WebSocket(root.dataset.agentUrl);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      ws.onmessage = (event) => {
+        const message = JSON.parse(event.data);
+        if (message._method === "open") { opened = true; resolve(); return; }
+        if (message._method === "cardEvent") { listeners.forEach((f) => f(message._args.Data[0])); return; }
+        const done = pending.get(message._id);
+        if (done) { pending.delete(message._id); done(message._args); }
+      };
+      ws.onclose = () => {
+        pending.forEach((done) => done({ Result: false, Data: [], Error: [L("读卡控件连接已断开", "the card agent went away")] }));
+        pending.clear();
+        if (!opened) { reject(new Error("refused")); } else { agentDown(); }
+      };
+    });
+  }
+
+  function call(method, args) {
+    return new Promise((resolve, reject) => {
+      if (!ws || ws.readyState !== WebSocket.OPEN) { reject(new Error(L("读卡控件未连接", "the card agent is not connected"))); return; }
+      const id = nextId++;
+      pending.set(id, (result) => (result.Result ? resolve(result.Data) : reject(agentError(result))));
+      ws.send(JSON.stringify({ _method: method, _id: id, args: args || {} }));
+    });
+  }
+
+  function agentDown() {
+    if (statusEl) {
+      statusEl.dataset.state = "down";
+      statusEl.textContent = L("无法连接本机读卡控件：控件未运行，或本网站不在控件的来源允许列表中。",
+        "Cannot reach the card agent on this PC: it is not running, or this site is not on its origin allow-list.");
+    }
+    if (helpEl) { helpEl.hidden = false; }
+    setReady(false);
+  }
+
+  // ---- the server ---------------------------------------------------------------------------------------
+  async function server(path, body) {
+    const response = await fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-csrf-token": root.dataset.csrf },
+      body: JSON.stringify(body || {}),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (!response.ok) {
+      const error = data.error || {};
+      throw new Error(english ? (error.en || response.statusText) : (error.zh || response.statusText));
+    }
+    return data;
+  }
+
+  // ---- card presence -------------------------------------------------------------------------------------
+  let present = null;
+
+  function setReady(ready) {
+    document.querySelectorAll("#card-login-button, .card-action, #renew-legal, #change-pin").forEach((b) => {
+      b.disabled = !ready;
+    });
+  }
+
+  async function refreshStatus() {
+    let status;
+    try {
+      [status] = await call("eport-card_Status");
+    } catch (e) {
+      say(e.message, "error");
+      return;
+    }
+    present = status.present ? status : null;
+    statusEl.dataset.state = status.present ? "present" : "absent";
+    statusEl.dataset.serial = status.serial || "";
+    if (!status.present) {
+      statusEl.textContent = L("读卡器中没有卡，请插入卡。", "No card in the reader: insert the card.") +
+        (status.reader ? " (" + status.reader + ")" : "");
+    } else {
+      const kinds = { legal: L("法人卡", "legal card"), operator: L("操作员卡", "operator card"), declarant: L("报关员卡", "declarant card") };
+      statusEl.textContent = [L("已插入", "Inserted") + ": " + (kinds[status.kind] || status.kind || L("未制卡", "blank")),
+        status.holder || "", status.cardId,
+        status.blocked ? L("已锁定", "LOCKED") : L("剩余尝试次数 ", "tries left ") + status.triesLeft,
+      ].filter(Boolean).join(" · ");
+    }
+    setReady(Boolean(status.present));
+  }
+
+  listeners.push(() => { refreshStatus(); });
+
+  function pinOf(id) {
+    const field = document.getElementById(id);
+    const pin = field ? field.value : "";
+    if (!pin) { throw new Error(L("请输入卡密码", "enter the card PIN")); }
+    return pin;
+  }
+
+  function clearPins() {
+    document.querySelectorAll("input[type=password]").forEach((f) => { f.value = ""; });
+  }
+
+  async function guarded(work) {
+    say(L("处理中…", "Working…"));
+    try {
+      await work();
+    } catch (e) {
+      say(e.message, "error");
+      refreshStatus();
+    } finally {
+      clearPins();
+    }
+  }
+
+  function reloadWith(text) {
+    sessionStorage.setItem(FLASH, text);
+    window.location.reload();
+  }
+
+  // ---- card login ----------------------------------------------------------------------------------------
+  async function cardLogin() {
+    const pin = pinOf("card-pin");
+    const challenge = await server("/portal/card-login/challenge");
+    const [signature, , certificate] = await call("eport-card_SignChallenge", { challenge: challenge.challenge, passwd: pin });
+    const reply = await server("/portal/card-login", { nonce: challenge.nonce, signature, certificate, next: root.dataset.next || "" });
+    window.location.assign(reply.redirect);
+  }
+
+  // ---- operator cards, authorised by the legal card ---------------------------------------------------------
+  let grant = null;
+  const continueButton = document.getElementById("unlock-continue");
+
+  async function operatorAction(cardId, action) {
+    const pin = pinOf("legal-pin");
+    const challenge = await server("/portal/cards/challenge");
+    const message = "eportcard-operator-action|" + challenge.nonce + "|" + action + "|" + cardId;
+    const [signature, , certificate] = await call("eport-card_SignChallenge", { challenge: message, passwd: pin });
+    const reply = await server("/portal/cards/" + encodeURIComponent(cardId) + "/action",
+      { action, nonce: challenge.nonce, signature, certificate });
+    if (reply.grant) {
+      grant = reply.grant;
+      continueButton.hidden = false;
+      say(L("法人卡已授权。请取出法人卡，插入要解锁的操作员卡，然后点“继续解锁”。",
+        "Authorised by the legal card. Take it out, insert the operator card to unlock, then press \"Continue unlock\"."));
+      return;
+    }
+    reloadWith(L("操作已完成。", "Done."));
+  }
+
+  async function continueUnlock() {
+    if (!grant) { throw new Error(L("请先用法人卡授权解锁", "authorise the unlock with the legal card first")); }
+    const [card] = await call("eport-card_GetChallenge");
+    if (card.serial !== grant.serial) {
+      throw new Error(L("读卡器中的卡不是要解锁的操作员卡，请插入正确的卡", "the card in the reader is not the operator card being unlocked; insert that card"));
+    }
+    const released = await server("/portal/cards/" + encodeURIComponent(grant.cardId) + "/unblock",
+      { grant: grant.token, serial: card.serial, challenge: card.challenge });
+    await call("eport-card_ApplyUnblock", { cryptogram: released.cryptogram });
+    grant = null;
+    reloadWith(L("操作员卡已解锁，密码已恢复为初始密码 88888888，请尽快修改。",
+      "The operator card is unlocked; its PIN is the initial 88888888 again: change it soon."));
+  }
+
+  // ---- legal-card renewal and PIN change ---------------------------------------------------------------------
+  async function renewLegal(button) {
+    const pin = pinOf("legal-pin");
+    const [card] = await call("eport-card_GetChallenge");
+    if (card.serial !== button.dataset.serial) {
+      throw new Error(L("读卡器中的卡不是本企业的法人卡，请插入法人卡", "the card in the reader is not the enterprise's legal card; insert it"));
+    }
+    const base = "/portal/cards/" + encodeURIComponent(button.dataset.cardId) + "/renewal";
+    const released = await server(base, { serial: card.serial, challenge: card.challenge, publicKey: card.publicKey });
+    await call("eport-card_Renew", { passwd: pin, cryptogram: released.cryptogram, certificate: released.certificate });
+    await server(base + "/confirm", { certificate: released.certificate });
+    reloadWith(L("法人卡证书已延期。卡密码已恢复为初始密码 88888888，请立即修改。",
+      "The legal card is renewed. Its PIN is the initial 88888888 again: change it now."));
+  }
+
+  async function changePin() {
+    const oldPin = pinOf("old-pin");
+    const newField = document.getElementById("new-pin");
+    const newPin = newField.value;
+    await call("cus-sec_SpcChangePIN", { oldPin, newPin });  // the agent's error names the tries left
+    say(L("卡密码已修改。", "The card PIN is changed."), "done");
+    refreshStatus();
+  }
+
+  // ---- wiring --------------------------------------------------------------------------------------------------
+  const flash = sessionStorage.getItem(FLASH);
+  if (flash) { sessionStorage.removeItem(FLASH); say(flash, "done"); }
+  setReady(false);
+
+  const loginButton = document.getElementById("card-login-button");
+  if (loginButton) { loginButton.addEventListener("click", () => guarded(cardLogin)); }
+  document.querySelectorAll(".card-action").forEach((button) => {
+    const row = button.closest("tr");
+    button.addEventListener("click", () => guarded(() => operatorAction(row.dataset.cardId, button.dataset.action)));
+  });
+  if (continueButton) { continueButton.addEventListener("click", () => guarded(continueUnlock)); }
+  const renewButton = document.getElementById("renew-legal");
+  if (renewButton) { renewButton.addEventListener("click", () => guarded(() => renewLegal(renewButton))); }
+  const pinButton = document.getElementById("change-pin");
+  if (pinButton) { pinButton.addEventListener("click", () => guarded(changePin)); }
+
+  connect().then(refreshStatus, agentDown);
+})();
