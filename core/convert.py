@@ -7,11 +7,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, get_args, get_origin
 
 import cattrs
+from cattrs.v import format_exception
 from cattrs.preconf.json import make_converter as _make_json
 
 from core.rules import Text
+
+
+class Unreadable(ValueError):
+    """Raised by our hooks with the precise reason (a bad date, a string where a list belongs)."""
 
 
 def _text_hook(value, _type) -> Text:
@@ -21,9 +27,9 @@ def _text_hook(value, _type) -> Text:
     if isinstance(value, dict):
         extra = set(value) - {"zh", "en"}
         if extra:
-            raise ValueError(f"unknown keys {sorted(extra)} in text (use zh / en)")
+            raise Unreadable(f"unknown keys {sorted(extra)} in text (use zh / en)")
         return Text(value["zh"], value.get("en", ""))
-    raise ValueError("expected a string or a table with zh / en")
+    raise Unreadable("expected a string or a table with zh / en")
 
 
 def make_json_converter() -> cattrs.Converter:
@@ -32,17 +38,57 @@ def make_json_converter() -> cattrs.Converter:
     return conv
 
 
+def _is_homogeneous_tuple(t: Any) -> bool:
+    args = get_args(t)
+    return get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _list_only(conv: cattrs.Converter):
+    """``tuple[X, ...]`` from a list only: cattrs would turn ``"xian"`` into ``('x', 'i', 'a', 'n')``."""
+    def factory(t: Any):
+        inner = get_args(t)[0]
+
+        def structure(value: Any, _: Any) -> tuple:
+            if not isinstance(value, list | tuple):
+                raise Unreadable(f"expected a list, got {type(value).__name__} {value!r}")
+            return tuple(conv.structure(item, inner) for item in value)
+        return structure
+    return factory
+
+
 def make_config_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, prefer_attrib_converters=False)
+    conv.register_structure_hook_factory(_is_homogeneous_tuple, _list_only(conv))
     conv.register_structure_hook(Text, _text_hook)
-    conv.register_structure_hook(date, lambda v, _: v if isinstance(v, date) else date.fromisoformat(v))
-    conv.register_structure_hook(
-        datetime, lambda v, _: v if isinstance(v, datetime) else datetime.fromisoformat(v))
+    conv.register_structure_hook(date, _date)
+    conv.register_structure_hook(datetime, _datetime)
     return conv
+
+
+def _reason(exc: BaseException, type_: Any) -> str:
+    return str(exc) if isinstance(exc, Unreadable) else format_exception(exc, type_)
+
+
+def _date(value: Any, _: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Unreadable(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _datetime(value: Any, _: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Unreadable(f"not a date and time (ISO 8601): {value!r}") from None
 
 
 def describe_errors(exc: BaseException) -> list[str]:
     """Readable ``path: reason`` lines for a cattrs structuring failure."""
     if isinstance(exc, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
-        return list(cattrs.transform_error(exc, path="$"))
+        return list(cattrs.transform_error(exc, path="$", format_exception=_reason))
     return [f"$: {exc}"]
