@@ -10,8 +10,8 @@ from datetime import date, datetime
 from typing import Any, get_args, get_origin
 
 import cattrs
-from cattrs.v import format_exception
 from cattrs.preconf.json import make_converter as _make_json
+from cattrs.v import format_exception
 
 from core.rules import Text
 
