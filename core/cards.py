@@ -30,9 +30,10 @@ class CertEffect:
 @frozen
 class CardMove:
     sources: frozenset[CardState]
-    target: CardState | None  # None: state unchanged (renew, reset_pin)
+    target: CardState | None  # None: state unchanged (renew, reset_pin, change_pin)
     effect: CertEffect | None = None
     resets_pin: bool = False
+    holder_set_pin: bool = False  # the holder chose a PIN: no longer the initial one
 
 
 HOLD = CertEffect("hold", "certificate_hold")
@@ -53,6 +54,7 @@ CARD_MOVES: dict[str, CardMove] = {
                         CertEffect("revoke", "superseded")),
     "renew": CardMove(frozenset({C.ACTIVE}), None, resets_pin=True),
     "reset_pin": CardMove(frozenset({C.ACTIVE, C.LOCKED}), C.ACTIVE, resets_pin=True),
+    "change_pin": CardMove(frozenset({C.ACTIVE}), None, holder_set_pin=True),
 }
 
 # What the legal card may do to its enterprise's operator cards (Shenzhen 000: 冻结、挂失、作废、解锁、证书延期).
@@ -91,6 +93,8 @@ def transition(card: Card, action: str, actor: str, at: datetime, note: str = ""
     changes.setdefault("certificate", cert)
     if move.resets_pin:
         changes["pin_is_initial"] = True
+    if move.holder_set_pin:
+        changes["pin_is_initial"] = False
     new = attrs.evolve(card, state=target, history=(*card.history, event), **changes)
     return new, event, move.effect
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -21,10 +20,9 @@ from cryptography.x509.oid import NameOID
 
 from core.errors import EportError, InvalidInput
 from core.hardware import profile as p
-from core.hardware.apdu import Command
-from core.hardware.driver import CardDriver, CardInfo, _raise_for
+from core.hardware.driver import AUTHENTICATED, CardDriver, CardInfo
 from core.hardware.errors import CardError, CardRemoved, NoReader
-from core.hardware.profile import SW, Ins, KeyAlgorithm
+from core.hardware.profile import SW, KeyAlgorithm
 
 from . import protocol
 
@@ -112,12 +110,6 @@ def card_id(info: CardInfo) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _call(card: CardDriver, command: Command) -> bytes:
-    response = card.exchange(command)
-    _raise_for(response)
-    return response.data
 
 
 def _first_name(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
@@ -239,7 +231,7 @@ def get_challenge(slot: CardSlot, args: Args) -> list[Any]:
     """
     card = slot.driver()
     info = card.card_info()
-    challenge = _call(card, Command(p.CLA_ISO, Ins.GET_CHALLENGE, 0, 0, le=p.CHALLENGE_LENGTH))
+    challenge = card.get_challenge()
     data: dict[str, Any] = {"serial": info.serial, "cardId": card_id(info), "challenge": challenge.hex(),
                             "triesLeft": info.tries_left, "blocked": info.blocked}
     if info.certificate_length:
@@ -251,37 +243,16 @@ def get_challenge(slot: CardSlot, args: Args) -> list[Any]:
 
 
 def _authenticate(card: CardDriver, args: Args) -> None:
-    cryptogram = _hex(args, "cryptogram", p.ADMIN_CRYPTOGRAM_LENGTH)
-    try:
-        _call(card, Command(p.CLA_ISO, Ins.EXTERNAL_AUTHENTICATE, 0x00, p.ADMIN_KEY_REFERENCE, cryptogram))
-    except CardError as exc:
-        if exc.sw == SW.CONDITIONS_NOT_SATISFIED:
-            raise CardError(exc.sw, "授权已失效（卡片已重新插拔或已使用过），请重新操作",
-                            "the authorisation expired (the card was re-inserted or it was already used); "
-                            "start again", field="cryptogram") from None
-        raise
-
-
-def _reset_pin_to_initial(card: CardDriver) -> None:
-    _call(card, Command(p.CLA_ISO, Ins.RESET_RETRY_COUNTER, p.RESET_TO_INITIAL_P1, p.PIN_REFERENCE))
+    """Apply the server-released ``cryptogram`` to the challenge this card gave out."""
+    card.external_authenticate(_hex(args, "cryptogram", p.ADMIN_CRYPTOGRAM_LENGTH))
 
 
 def apply_unblock(slot: CardSlot, args: Args) -> list[Any]:
     """Step 2 of an unlock: apply the server-released ``cryptogram``; the PIN returns to 88888888."""
     card = slot.driver()
     _authenticate(card, args)
-    _reset_pin_to_initial(card)
+    card.reset_retry_counter(AUTHENTICATED)
     return [card_status(slot)]
-
-
-def _write_certificate(card: CardDriver, der: bytes) -> None:
-    """UPDATE BINARY in chunks, then COMMIT with its SHA-256 (the card checks it fits its key)."""
-    for offset in range(0, len(der), p.CHUNK):
-        _call(card, Command(p.CLA_ISO, Ins.UPDATE_BINARY, offset >> 8, offset & 0xFF, der[offset:offset + p.CHUNK]))
-    _call(card, Command(p.CLA_PROPRIETARY, Ins.COMMIT_CERTIFICATE, 0, 0, hashlib.sha256(der).digest()))
-    if card.read_certificate() != der:
-        raise CardError(SW.WRONG_DATA, "证书写入后读回不一致，请重新操作",
-                        "the certificate read back differs from the one written; try again")
 
 
 def renew(slot: CardSlot, args: Args) -> list[Any]:
@@ -311,8 +282,8 @@ def renew(slot: CardSlot, args: Args) -> list[Any]:
         raise InvalidInput("新证书已过期", "the new certificate has already expired", field="certificate")
     card.verify_pin(pin)
     _authenticate(card, args)
-    _write_certificate(card, der)
-    _reset_pin_to_initial(card)
+    card.write_certificate(AUTHENTICATED, der)  # read back by the driver
+    card.reset_retry_counter(AUTHENTICATED)
     return [card_status(slot)]
 
 

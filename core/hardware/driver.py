@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from enum import Enum
 
 from attrs import frozen
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -65,6 +66,23 @@ def _raise_for(response: Response) -> None:
     if sw == SW.PIN_UNCHANGED_REFUSED:
         raise unchanged_pin_refused()
     raise CardError(sw)
+
+
+Authenticator = Callable[[bytes], bytes]
+"""Answers the card's challenge with the admin cryptogram; the server does this for a remote card."""
+
+
+class AdminSession(Enum):
+    """The session is already admin-authenticated (:meth:`CardDriver.external_authenticate`)."""
+
+    AUTHENTICATED = "authenticated"
+
+
+AUTHENTICATED = AdminSession.AUTHENTICATED
+
+AdminAuth = bytes | Authenticator | AdminSession
+"""How an admin operation gets its authorisation: the card's admin key (the branch's own reader),
+an :data:`Authenticator` (the key stays on the server), or :data:`AUTHENTICATED` (already done)."""
 
 
 def _check_new_pin(pin: str) -> None:
@@ -188,40 +206,68 @@ class CardDriver:
 
     # -- branch (admin) operations -------------------------------------------------------------
 
+    def get_challenge(self) -> bytes:
+        """The card's one-use challenge for the next EXTERNAL AUTHENTICATE."""
+        return self._call(Command(p.CLA_ISO, Ins.GET_CHALLENGE, 0, 0, le=p.CHALLENGE_LENGTH))
+
+    def external_authenticate(self, cryptogram: bytes) -> None:
+        """Answer the last challenge; success lasts until the next SELECT, reset or power-off."""
+        if len(cryptogram) != p.ADMIN_CRYPTOGRAM_LENGTH:
+            raise InvalidInput(f"授权码须为{p.ADMIN_CRYPTOGRAM_LENGTH}字节",
+                               f"the cryptogram must be {p.ADMIN_CRYPTOGRAM_LENGTH} bytes", field="cryptogram")
+        try:
+            self._call(Command(p.CLA_ISO, Ins.EXTERNAL_AUTHENTICATE, 0x00, p.ADMIN_KEY_REFERENCE, cryptogram))
+        except CardError as exc:
+            if exc.sw == SW.CONDITIONS_NOT_SATISFIED:  # no challenge pending: re-inserted, or already used
+                raise CardError(exc.sw, "授权已失效（卡片已重新插拔或已使用过），请重新操作",
+                                "the authorisation expired (the card was re-inserted or it was already used); "
+                                "start again", field="cryptogram") from None
+            raise
+
+    def authenticate(self, authenticator: Authenticator) -> None:
+        """GET CHALLENGE, let ``authenticator`` answer it, EXTERNAL AUTHENTICATE."""
+        self.external_authenticate(authenticator(self.get_challenge()))
+
     def authenticate_admin(self, admin_key: bytes) -> None:
         """GET CHALLENGE + EXTERNAL AUTHENTICATE; the key itself never leaves the host."""
         serial = self.serial()
-        challenge = self._call(Command(p.CLA_ISO, Ins.GET_CHALLENGE, 0, 0, le=p.CHALLENGE_LENGTH))
-        cryptogram = admin_cryptogram(admin_key, challenge, serial)
-        self._call(Command(p.CLA_ISO, Ins.EXTERNAL_AUTHENTICATE, 0x00, p.ADMIN_KEY_REFERENCE, cryptogram))
+        self.authenticate(lambda challenge: admin_cryptogram(admin_key, challenge, serial))
 
-    def reset_retry_counter(self, admin_key: bytes) -> None:
+    def _authorise(self, admin: AdminAuth) -> None:
+        if isinstance(admin, AdminSession):
+            return  # the caller authenticated this session; the card refuses (69 82) otherwise
+        if isinstance(admin, bytes | bytearray):
+            self.authenticate_admin(bytes(admin))
+        else:
+            self.authenticate(admin)
+
+    def reset_retry_counter(self, admin: AdminAuth) -> None:
         """Unlock (also used for renewal and reissue): PIN back to 88888888, tries back to the limit."""
-        self.authenticate_admin(admin_key)
+        self._authorise(admin)
         self._call(Command(p.CLA_ISO, Ins.RESET_RETRY_COUNTER, p.RESET_TO_INITIAL_P1, p.PIN_REFERENCE))
 
-    def set_device_no(self, admin_key: bytes, device_no: str) -> None:
+    def set_device_no(self, admin: AdminAuth, device_no: str) -> None:
         if len(device_no) != p.DEVICE_NO_LENGTH or not device_no.isdigit():
             raise InvalidInput("设备编号须为13位数字", "the device number must be 13 digits",
                                field="device_no")
-        self.authenticate_admin(admin_key)
+        self._authorise(admin)
         self._call(Command(p.CLA_ISO, Ins.PUT_DATA, Tag.DEVICE_NO >> 8, Tag.DEVICE_NO & 0xFF,
                            device_no.encode("ascii")))
 
-    def generate_key_pair(self, admin_key: bytes, algorithm: KeyAlgorithm) -> PublicKeyTypes:
+    def generate_key_pair(self, admin: AdminAuth, algorithm: KeyAlgorithm) -> PublicKeyTypes:
         """A new key pair on the card; the old certificate is dropped. Returns the public key."""
         if algorithm not in (KeyAlgorithm.RSA_2048, KeyAlgorithm.ECDSA_P256):
             raise InvalidInput("不支持的密钥算法", "unsupported key algorithm", field="algorithm")
-        self.authenticate_admin(admin_key)
+        self._authorise(admin)
         spki = self._call(Command(p.CLA_ISO, Ins.GENERATE_ASYMMETRIC_KEY_PAIR, p.GENERATE_P1, 0x00,
                                   bytes([algorithm]), le=256))
         return load_der_public_key(spki)
 
-    def write_certificate(self, admin_key: bytes, der: bytes) -> None:
+    def write_certificate(self, admin: AdminAuth, der: bytes) -> None:
         """Stage the DER in chunks, commit it with its SHA-256, then read it back to be sure."""
         if not der or len(der) > p.MAX_CERTIFICATE_LENGTH:
             raise InvalidInput("证书为空或过长", "the certificate is empty or too long", field="certificate")
-        self.authenticate_admin(admin_key)
+        self._authorise(admin)
         for offset in range(0, len(der), p.CHUNK):
             self._call(Command(p.CLA_ISO, Ins.UPDATE_BINARY, offset >> 8, offset & 0xFF,
                                der[offset:offset + p.CHUNK]))
@@ -230,12 +276,12 @@ class CardDriver:
             raise CardError(SW.WRONG_DATA, "证书写入后读回不一致，请重新写卡",
                             "the certificate read back differs from the one written; write it again")
 
-    def personalise(self, admin_key: bytes, algorithm: KeyAlgorithm,
+    def personalise(self, admin: AdminAuth, algorithm: KeyAlgorithm,
                     make_certificate: Callable[[PublicKeyTypes], bytes], *, device_no: str = "") -> CardInfo:
         """Card making: device number, key pair, certificate from the CA (``make_certificate``), PIN reset."""
         if device_no:
-            self.set_device_no(admin_key, device_no)
-        public_key = self.generate_key_pair(admin_key, algorithm)
-        self.write_certificate(admin_key, make_certificate(public_key))
-        self.reset_retry_counter(admin_key)
+            self.set_device_no(admin, device_no)
+        public_key = self.generate_key_pair(admin, algorithm)
+        self.write_certificate(admin, make_certificate(public_key))
+        self.reset_retry_counter(admin)
         return self.card_info()

@@ -26,7 +26,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import attrs
 from attrs import frozen
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -37,7 +36,6 @@ from core import cards as card_rules
 from core import lifecycle
 from core.errors import Forbidden, InvalidInput, NotFound, RuleViolation, TransitionError
 from core.hardware import profile as hw
-from core.hardware.apdu import Command
 from core.hardware.driver import CardDriver, CardInfo
 from core.hardware.errors import CardBlocked, CardError, NotPersonalised, WrongPin
 from core.hardware.keys import MIN_MASTER_SECRET_LENGTH, admin_cryptogram, derive_admin_key
@@ -187,18 +185,7 @@ def unblock_with_cryptogram(driver: CardDriver, release) -> None:
     The admin key never reaches the machine the card is in: only the one-time cryptogram does.
     """
     serial = driver.serial()
-    challenge = _call(driver, Command(hw.CLA_ISO, hw.Ins.GET_CHALLENGE, 0, 0, le=hw.CHALLENGE_LENGTH))
-    cryptogram = release(challenge, serial)
-    _call(driver, Command(hw.CLA_ISO, hw.Ins.EXTERNAL_AUTHENTICATE, 0x00, hw.ADMIN_KEY_REFERENCE, cryptogram))
-    _call(driver, Command(hw.CLA_ISO, hw.Ins.RESET_RETRY_COUNTER, hw.RESET_TO_INITIAL_P1, hw.PIN_REFERENCE))
-
-
-def _call(driver: CardDriver, command: Command) -> bytes:
-    from core.hardware.driver import _raise_for  # the driver's own status-word mapping
-
-    response = driver.exchange(command)
-    _raise_for(response)
-    return response.data
+    driver.reset_retry_counter(lambda challenge: release(challenge, serial))
 
 
 # ---- the service -------------------------------------------------------------------------------------------
@@ -440,19 +427,23 @@ class CardService:
         return reading
 
     def change_pin(self, driver: CardDriver, old_pin: str, new_pin: str, actor: Actor) -> Card:
-        """Change the PIN; 88888888 is refused here and by the card. The record only notes it is no longer initial."""
+        """Change the PIN of an active card; 88888888 is refused here and by the card. Recorded as a
+        ``change_pin`` move (state unchanged, PIN no longer initial); the PIN itself never is."""
         with self.s.store.transaction(readonly=True) as tx:
             _info, _cert, record = self._record_for_card(tx, driver)
             policy = self._policy(tx, record)
         authorise_card(actor, "change_pin", record)
         card_rules.check_new_pin(new_pin, policy)
+        if record.state is CardState.LOCKED and driver.pin_tries_left() == 0:
+            raise CardBlocked()  # the card's own answer says what to do (apply for an unlock); no try used
+        card_rules.transition(record, "change_pin", actor.label, self.s.clock())  # refuse before the card
         self._with_pin(driver, actor, lambda: driver.change_pin(old_pin, new_pin))
         with self.s.store.transaction() as tx:
-            card = tx.cards.get(record.id)
-            if not card.pin_is_initial:
-                return card
-            # No state change, so no core.cards move: only the "must change the PIN" flag clears.
-            return self._save(tx, actor, attrs.evolve(card, pin_is_initial=False), "change_pin")
+            changed, event, _ = card_rules.transition(tx.cards.get(record.id), "change_pin", actor.label,
+                                                      self.s.clock())
+            saved = self._save(tx, actor, changed, "change_pin")
+        self._announce(saved, [event])
+        return saved
 
     def self_renew(self, driver: CardDriver, pin: str, actor: Actor) -> Card:
         """Legal card only, 0-180 days before expiry, not expired, not locked; the PIN returns to initial."""

@@ -94,7 +94,7 @@ def test_personalise_change_pin_sign_lock_unlock(env, make_rig, tmp_path):
     info = driver.card_info()
     assert info.tries_left == 3 and info.pin_is_initial
     driver.verify_pin(INITIAL_PIN)
-    assert [e.action for e in unlocked.history] == ["issue", "lock", "unlock"]
+    assert [e.action for e in unlocked.history] == ["issue", "change_pin", "lock", "unlock"]
     assert env.services.store.audit_verify().ok
 
 

@@ -27,6 +27,7 @@ EXPECTED = {
     ("void", C.REPORTED_LOST, C.VOIDED),
     ("cancel", C.ACTIVE, C.CANCELLED), ("cancel", C.LOCKED, C.CANCELLED), ("cancel", C.FROZEN, C.CANCELLED),
     ("renew", C.ACTIVE, C.ACTIVE), ("reset_pin", C.ACTIVE, C.ACTIVE), ("reset_pin", C.LOCKED, C.ACTIVE),
+    ("change_pin", C.ACTIVE, C.ACTIVE),
 } | {("replace", s, C.REPLACED) for s in (C.BLANK, C.ACTIVE, C.LOCKED, C.FROZEN, C.REPORTED_LOST)}
 
 
@@ -77,6 +78,28 @@ def test_unlock_renew_reset_put_pin_back_to_initial(action, state):
     # Shenzhen 000: 解锁/延期成功后密码会恢复为默认的8个8
     new, _, _ = cards.transition(card(state=state), action, "u", NOW)
     assert new.pin_is_initial
+
+
+def test_change_pin_clears_the_initial_flag_and_is_recorded():
+    issued, _, _ = cards.issue(Card(id="c", enterprise_uscc="u", kind=CardKind.OPERATOR, holder=make_person(2)),
+                               cert(3650), "CARD1", "", "staff", NOW)
+    assert issued.pin_is_initial
+    changed, event, effect = cards.transition(issued, "change_pin", "ent:u", NOW)
+    assert not changed.pin_is_initial and changed.state is C.ACTIVE and effect is None
+    assert changed.history == (*issued.history, event)
+    assert (event.action, event.from_state, event.to_state, event.actor) == ("change_pin", C.ACTIVE, C.ACTIVE,
+                                                                             "ent:u")
+    # Unlock puts 88888888 back, so the holder must change it again.
+    locked, _, _ = cards.transition(changed, "lock", "s", NOW)
+    assert cards.transition(locked, "unlock", "s", NOW)[0].pin_is_initial
+
+
+@pytest.mark.parametrize("state", [C.LOCKED, C.FROZEN, C.REPORTED_LOST, C.BLANK, C.CANCELLED])
+def test_change_pin_refused_unless_active(state):
+    before = card(state=state)
+    with pytest.raises(TransitionError) as refused:
+        cards.transition(before, "change_pin", "u", NOW)
+    assert refused.value.field == "state" and state.value in refused.value.en
 
 
 def test_expired_is_derived_from_the_certificate():
