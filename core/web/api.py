@@ -41,7 +41,7 @@ from core.store.accounts import Accounts
 from core.store.records import AuditEntry
 from core.web import sms
 from core.web.auth import LoginRequired, SessionUser, authenticate, current_user, login, logout
-from core.web.render import web
+from core.web.render import MAX_PAGE, web
 from core.web.security import csrf_token, require_csrf
 from core.web.staff import audit_trail, available_actions, perform, queue_rows
 
@@ -62,7 +62,6 @@ def _strict(kind: type) -> Callable[[Any, Any], Any]:
 _converter.register_structure_hook_func(lambda t: t is str, _strict(str))
 _converter.register_structure_hook_func(lambda t: t is bool, _strict(bool))
 MAX_PER_PAGE = 100
-MAX_PAGE = 10_000  # deeper pages are a search's job; also keeps offsets inside a 64-bit integer
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
 
 

@@ -51,7 +51,7 @@ from core.web.auth import (
 )
 from core.web.forms import address_fields, address_from, check, person_fields, person_from, text
 from core.web.i18n import t
-from core.web.render import PAGE_SIZE, error_lines, lang_of, render, web
+from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
 from core.web.security import require_csrf
 
 STEPS = ("enterprise", "legal", "operators", "agent", "pickup", "uploads", "preview")
@@ -214,8 +214,7 @@ async def logout_action(request: Request) -> Response:
 
 async def dashboard(request: Request) -> Response:
     user = _enterprise_user(request)
-    page = max(int(request.query_params.get("page", "1") or 1), 1) if \
-        request.query_params.get("page", "1").isdigit() else 1
+    page = page_number(request.query_params.get("page"))
     apps = web(request).services.applications.list_for(user.actor(), VISIBLE_STATES, limit=PAGE_SIZE + 1,
                                                        offset=(page - 1) * PAGE_SIZE)
     return render(request, "portal/dashboard.html", {

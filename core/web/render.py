@@ -22,6 +22,13 @@ from core.web.sms import SmsGateway
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 PAGE_SIZE = 20
+MAX_PAGE = 10_000  # deeper pages are a search's job; also keeps offsets inside a 64-bit integer
+
+
+def page_number(value: str | None) -> int:
+    """A ``?page=`` value as a page number in 1..MAX_PAGE (anything else is page 1)."""
+    value = (value or "").strip()
+    return min(max(int(value), 1), MAX_PAGE) if value.isdigit() else 1
 
 
 @define
@@ -72,4 +79,4 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
     return TEMPLATES.TemplateResponse(request, name, base | (context or {}), status_code=status)
 
 
-__all__ = ["PAGE_SIZE", "TEMPLATES", "WebState", "error_lines", "lang_of", "render", "web"]
+__all__ = ["MAX_PAGE", "PAGE_SIZE", "TEMPLATES", "WebState", "error_lines", "lang_of", "page_number", "render", "web"]

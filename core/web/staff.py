@@ -29,7 +29,7 @@ from core.store.records import AuditEntry
 from core.web.auth import SessionUser, authenticate, login, require_user
 from core.web.forms import text
 from core.web.i18n import pick
-from core.web.render import PAGE_SIZE, error_lines, lang_of, render, web
+from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
 from core.web.security import require_csrf
 
 # Staff wording lives here (the console's own catalogue), Chinese first like web A's messages.
@@ -203,13 +203,6 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-MAX_PAGE = 10_000  # deeper pages are a search's job; also keeps offsets inside a 64-bit integer
-
-
-def _page_number(value: str) -> int:
-    return min(max(int(value), 1), MAX_PAGE) if value.isdigit() else 1
-
-
 def _context(request: Request, extra: Mapping[str, Any]) -> dict[str, Any]:
     lang = lang_of(request)
     return {"st": lambda key: staff_text(key, lang), "pick": lambda value: pick(value, lang),
@@ -244,7 +237,7 @@ async def queue_page(request: Request) -> Response:
     services = web(request).services
     query = request.query_params
     state, search = query.get("state", ""), query.get("q", "").strip()
-    page = _page_number(query.get("page", "1"))
+    page = page_number(query.get("page"))
     context = _context(request, {"state": state, "q": search, "page": page, "states": QUEUE_STATES,
                                  "staff_user": user, "rows": [], "more": False})
     try:
