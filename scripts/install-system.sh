@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system parts eportcard runs against: PC/SC (pcscd + the vpcd virtual
 # reader driver), the build tools pyscard needs, Debian's chromium for browser tests,
-# PostgreSQL, OpenSSL, poppler (pdftotext) and a CJK TrueType font for PDF receipts.
+# PostgreSQL, OpenSSL, poppler (pdftotext), a CJK TrueType font for PDF receipts and wrk
+# (the HTTP load generator bench/bench_web.py drives).
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 packages=(pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev
-          chromium postgresql openssl poppler-utils fonts-wqy-zenhei)
+          chromium postgresql openssl poppler-utils fonts-wqy-zenhei wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
