@@ -1,0 +1,205 @@
+"""End to end in real Chromium: the web app (uvicorn thread, SQLite, a CA on disk), the local card agent
+over the REAL pcscd + vpcd reader, and virtual cards swapped in and out of that reader like at a desk.
+
+The enterprise logs in with its legal card through the page; an operator card is locked by wrong PINs
+(the page's PIN change) and unlocked from the card page (legal-card grant, then the operator card's
+own challenge answered by the server); the legal card is renewed inside its window. The same page
+served from an origin not on the agent's allow-list cannot reach the agent and says so.
+Without chromium, pcscd or vpcd this FAILS. Screenshots go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import attrs
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from test_card_login import World, make_world
+
+from core.agent.server import Agent, ReaderSlot, running_agent
+from core.config import AgentSettings
+from core.hardware.profile import INITIAL_PIN
+from core.hardware.testing import FIRST_SLOT, CardRig, pcscd  # noqa: F401  (pcscd: the reader fixture)
+from core.services import Services
+from core.web.app import create_app
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+WAIT_MS = 30_000
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Desk:
+    """One vpcd reader; ``insert`` takes whatever card is in it out first (each card's file keeps its state)."""
+
+    def __init__(self) -> None:
+        self.current: CardRig | None = None
+
+    def insert(self, state: Path) -> None:
+        self.remove()
+        self.current = CardRig("pcsc", state, slot=FIRST_SLOT)
+        self.current.insert()
+
+    def remove(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+
+
+@attrs.define
+class Rig:
+    world: World
+    base: str
+    desk: Desk
+
+
+@pytest.fixture
+def rig(pcscd, services: Services, tmp_path: Path) -> Iterator[Rig]:  # noqa: F811
+    world = make_world(services, tmp_path, n=41)
+    for driver in world.drivers.values():
+        driver.disconnect()  # from here on the cards live in the reader, from their state files
+    legal = world.card("legal")
+    services.clock.now = legal.certificate.not_after - timedelta(days=100)  # inside the renewal window
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    desk = Desk()
+    agent = Agent(ReaderSlot(FIRST_SLOT.name), allowed_origins=[base], port=0, watch=True)
+    with running_agent(agent) as background:
+        services.settings = attrs.evolve(services.settings, agent=AgentSettings(
+            port=background.agent.port, allowed_origins=(base,)))
+        app = create_app(services, cards=world.cards)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        try:
+            yield Rig(world, base, desk)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            desk.remove()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    with sync_playwright() as p:
+        made = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield made
+        made.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def wait_for_card_in_page(page: Page, serial: str) -> None:
+    """The page learnt of the card through the agent's cardEvent push (no reload)."""
+    expect(page.locator(f'#card-status[data-state="present"][data-serial="{serial}"]')).to_be_visible(
+        timeout=WAIT_MS)
+
+
+def message(page: Page):
+    return page.locator("#card-message")
+
+
+def test_card_login_unlock_and_renewal_through_the_agent_in_chromium(rig: Rig, browser: Browser):
+    world, desk = rig.world, rig.desk
+    legal, op = world.card("legal"), world.card("operator")
+    page = browser.new_page()
+
+    # ---- log in with the legal card --------------------------------------------------------------------
+    desk.insert(world.workdir / "legal.json")
+    page.goto(f"{rig.base}/portal/card-login")
+    wait_for_card_in_page(page, legal.card_no)
+    shot(page, "card-01-login")
+    page.fill("#card-pin", INITIAL_PIN)
+    page.click("#card-login-button")
+    page.wait_for_url(f"{rig.base}/portal/cards", timeout=WAIT_MS)
+    expect(page.locator("#card-app")).to_have_attribute("data-card-session", "yes")
+    wait_for_card_in_page(page, legal.card_no)
+    shot(page, "card-02-cards")
+
+    # ---- lock the operator card with wrong PINs (the page's PIN change) --------------------------------
+    desk.insert(world.workdir / "operator.json")
+    wait_for_card_in_page(page, op.card_no)
+    for tries_left in ("2", "1", "0"):
+        page.fill("#old-pin", "11112222")
+        page.fill("#new-pin", "13572468")
+        page.click("#change-pin")
+        expect(page.locator("#card-status")).to_contain_text(
+            "已锁定" if tries_left == "0" else f"剩余尝试次数 {tries_left}", timeout=WAIT_MS)
+        expect(message(page)).to_have_attribute("data-kind", "error")
+    expect(page.locator("#card-status")).to_contain_text("已锁定", timeout=WAIT_MS)
+    shot(page, "card-03-operator-locked")
+
+    # ---- unlock it: the legal card authorises, the operator card's challenge is answered ---------------
+    desk.insert(world.workdir / "legal.json")
+    wait_for_card_in_page(page, legal.card_no)
+    page.fill("#legal-pin", INITIAL_PIN)
+    page.click(f'tr[data-card-id="{op.id}"] button[data-action="unlock"]')
+    expect(page.locator("#unlock-continue")).to_be_visible(timeout=WAIT_MS)
+    expect(message(page)).to_contain_text("操作员卡", timeout=WAIT_MS)
+    desk.insert(world.workdir / "operator.json")
+    wait_for_card_in_page(page, op.card_no)
+    page.click("#unlock-continue")
+    expect(message(page)).to_contain_text("已解锁", timeout=WAIT_MS)
+    wait_for_card_in_page(page, op.card_no)
+    expect(page.locator("#card-status")).to_contain_text("剩余尝试次数 3", timeout=WAIT_MS)
+    shot(page, "card-04-operator-unlocked")
+    assert world.card("operator").pin_is_initial
+
+    # ---- renew the legal card inside its window -----------------------------------------------------------
+    desk.insert(world.workdir / "legal.json")
+    wait_for_card_in_page(page, legal.card_no)
+    expect(page.locator("#renewal-window")).to_have_attribute("data-open", "yes")
+    page.fill("#legal-pin", INITIAL_PIN)
+    page.click("#renew-legal")
+    expect(message(page)).to_contain_text("已延期", timeout=WAIT_MS)
+    shot(page, "card-05-renewed")
+    renewed = world.card("legal")
+    assert renewed.certificate.serial != legal.certificate.serial and renewed.pin_is_initial
+    with world.services.store.transaction(readonly=True) as tx:
+        assert tx.certificates.get(legal.certificate.serial).reason == "superseded"
+        assert tx.certificates.get(renewed.certificate.serial).status == "good"
+    page.close()
+
+
+def test_a_page_from_an_origin_not_on_the_allow_list_cannot_reach_the_agent(rig: Rig, browser: Browser):
+    world = rig.world
+    rig.desk.insert(world.workdir / "legal.json")
+    page = browser.new_page()
+    # The same app under another origin (localhost is not 127.0.0.1 to the browser or the agent).
+    page.goto(rig.base.replace("127.0.0.1", "localhost") + "/portal/card-login")
+    expect(page.locator("#card-status")).to_have_attribute("data-state", "down", timeout=WAIT_MS)
+    expect(page.locator("#agent-help")).to_be_visible()
+    expect(page.locator("#card-login-button")).to_be_disabled()
+    shot(page, "card-06-origin-refused")
+    # The allowed origin reaches the same agent and sees the card.
+    page.goto(f"{rig.base}/portal/card-login")
+    wait_for_card_in_page(page, world.card("legal").card_no)
+    page.close()
