@@ -1,15 +1,16 @@
 """Agent fixtures: a personalised virtual card behind the agent, in-process and through a real pcscd.
 
-The PC/SC variant uses the second vpcd reader ("Virtual PCD 00 01", port 35964) so the agent tests
-and the hardware tests (reader 00 00) can run at the same time. A missing pcscd/vpcd FAILS the test.
+The card goes in and out through ``core.hardware.testing.CardRig``. The PC/SC variant uses the second
+vpcd reader ("Virtual PCD 00 01", port 35964) so the agent tests and the hardware tests (reader 00 00)
+can run at the same time; another test run on this machine waits for the reader's lock. A missing
+pcscd/vpcd FAILS the test.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +23,34 @@ from core.agent.server import Agent, BackgroundAgent, ReaderSlot, VirtualSlot
 from core.hardware.driver import CardDriver
 from core.hardware.keys import derive_admin_key
 from core.hardware.profile import KeyAlgorithm
+from core.hardware.testing import (  # noqa: F401  (ROOT: for the tests)
+    MASTER_SECRET,
+    ROOT,
+    SECOND_SLOT,
+    TRANSPORTS,
+    CardRig,
+    reader_for_test,
+)
 from core.hardware.transport import InProcessTransport
 from core.hardware.virtual_card import VirtualCard
 from core.pki.ca import CertificateAuthority
 from core.pki.profiles import HolderSubject, ProfileSettings, profile_for
 
-ROOT = Path(__file__).resolve().parents[2]
-READER = "Virtual PCD 00 01"
-VPCD = "127.0.0.1:35964"
-MASTER_SECRET = bytes(range(32))  # the test branch's master secret
+READER = SECOND_SLOT.name
 SERIAL = "00a9e11700000001"
 DEVICE_NO = "1234567890123"
 ORIGIN = "http://127.0.0.1:8000"
 PIN = "88888888"
-TRANSPORTS = ["inprocess", "pcsc"]
 KEY_ALGORITHMS = {"rsa2048": KeyAlgorithm.RSA_2048, "ec-p256": KeyAlgorithm.ECDSA_P256}
 SUBJECT = HolderSubject(enterprise_name="深圳市某某进出口有限公司", uscc="91440300MA5EXAMPLA",
                         holder_name="张三", holder_id_masked="4403**********1234")
 PKI = ProfileSettings(base_url="http://127.0.0.1:8000")
 
 
-@pytest.fixture(scope="session")
-def agent_reader() -> str:
-    """pcscd running with the second vpcd reader empty; fails loudly otherwise."""
-    try:
-        import smartcard.System  # noqa: F401
-    except ImportError as exc:
-        pytest.fail(f"pyscard is not installed: {exc}")
-    run = subprocess.run(["bash", str(ROOT / "scripts" / "start-pcscd.sh")], capture_output=True, text=True,
-                         check=False)
-    if run.returncode != 0:
-        pytest.fail(f"pcscd could not be started:\n{run.stdout}\n{run.stderr}")
-    from core.hardware.readers import list_readers, wait_for_card
-
-    if READER not in list_readers():
-        pytest.fail(f"pcscd does not list the vpcd reader {READER!r}: {list_readers()}")
-    if not wait_for_card(READER, present=False, timeout=10):
-        pytest.fail(f"another virtual card is still in {READER!r}")
-    return READER
+@pytest.fixture
+def agent_reader() -> Iterator[str]:
+    """pcscd running with the second vpcd reader, held by this test run for the test; fails loudly otherwise."""
+    yield from reader_for_test(SECOND_SLOT)
 
 
 @pytest.fixture(scope="session")
@@ -92,49 +83,25 @@ class AgentRig:
     """One personalised card, the agent in front of it, and a way to pull the card out and back."""
 
     def __init__(self, kind: str, state_path: Path, certificate: x509.Certificate, *, watch: bool = False):
+        self.card_rig = CardRig(kind, state_path, slot=SECOND_SLOT, master_secret=MASTER_SECRET)
         self.kind = kind
         self.state_path = state_path
         self.certificate = certificate
         self.watch = watch
-        self.process: subprocess.Popen[bytes] | None = None
         self.background: BackgroundAgent | None = None
         self.slot: VirtualSlot | ReaderSlot | None = None
 
     def insert(self) -> None:
-        if self.kind == "inprocess":
-            if self.slot is None:
-                self.slot = VirtualSlot.from_file(self.state_path)
-            else:
-                assert isinstance(self.slot, VirtualSlot)
-                self.slot.card.insert()
-            return
-        from core.hardware.readers import wait_for_card
-
-        if not wait_for_card(READER, present=False, timeout=20):
-            pytest.fail(f"another card is in {READER!r}: is another test run (tests/cards?) using that reader?")
-        self.process = subprocess.Popen([sys.executable, "-m", "core.hardware.cli", "--state",
-                                         str(self.state_path), "--vpcd", VPCD], cwd=ROOT,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if not wait_for_card(READER, present=True, timeout=15):
-            self.process.kill()
-            _, err = self.process.communicate()
-            pytest.fail(f"the virtual card never appeared in {READER!r}: {err.decode(errors='replace')}")
+        self.card_rig.insert()
         if self.slot is None:
-            self.slot = ReaderSlot(READER)
+            if self.kind == "inprocess":
+                assert self.card_rig.card is not None
+                self.slot = VirtualSlot(self.card_rig.card)  # the same card object goes out and back in
+            else:
+                self.slot = ReaderSlot(READER)
 
     def remove(self) -> None:
-        if self.kind == "inprocess":
-            assert isinstance(self.slot, VirtualSlot)
-            self.slot.card.remove()
-            return
-        from core.hardware.readers import wait_for_card
-
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-            assert wait_for_card(READER, present=False, timeout=10), "pcscd still sees the card"
+        self.card_rig.remove()
 
     def start(self, **agent_kwargs: Any) -> str:
         self.insert()

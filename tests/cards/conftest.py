@@ -1,5 +1,5 @@
 """Card-operation fixtures: a real store (SQLite and PostgreSQL), a CA on disk, the Shenzhen rules,
-a settable clock, and the hardware engineer's card rigs (in-process and through pcscd + vpcd)."""
+a settable clock, and the shared card rigs of core.hardware.testing (in-process and through pcscd + vpcd)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import attrs
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from hardware.conftest import MASTER_SECRET, READER, CardRig, make_rig, pcscd  # noqa: F401  (fixtures)
 
 from core.calendar import WorkCalendar
 from core.config import Settings
+from core.hardware.testing import FIRST_SLOT, MASTER_SECRET, make_rig, pcscd  # noqa: F401  (pytest fixtures)
 from core.model import Application
 from core.pki.ca import CertificateAuthority
 from core.plugins import get_plugin_manager
@@ -25,8 +25,9 @@ from core.services.cards import CardService
 from core.store.testing import store, store_backend  # noqa: F401  (pytest fixtures)
 
 PASSPHRASE = "card tests passphrase"
-# The hardware engineer's rigs put one card at a time in vpcd's first slot. pcscd is shared by the
-# whole machine: another test run using the same slot at the same time makes these tests fail.
+# The rigs put one card at a time in vpcd's first slot (shared with tests/hardware). pcscd is shared by
+# the whole machine: a test run takes the slot's lock file first, so another run waits its turn.
+READER = FIRST_SLOT.name
 STAFF = Actor(id="clerk", kind="staff", region="shenzhen", roles=frozenset({"branch_admin"}))
 NEW_PIN = "13572468"
 
