@@ -88,8 +88,14 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
     """The web front over ``services``. Sessions are signed with the config's ``web.secret_key``.
 
     ``cards`` (a ``core.services.cards.CardService``) switches on card login, card management and
-    the PKI endpoints ``/pki/ocsp`` and ``/pki/crl.der``; without it those pages explain they are off.
+    the PKI endpoints ``/pki/ocsp`` and ``/pki/crl.der``. Without it the deployment's own CA is used
+    when one is configured (CA directory, passphrase in ``[pki] passphrase_env``, card master secret);
+    otherwise those pages explain they are off.
     """
+    from core.web.cards import card_service_from_settings, pki_routes
+
+    if cards is None:
+        cards = card_service_from_settings(services)
     settings = services.settings
     secret = secret_key or settings.web.secret_key
     if not secret:
@@ -110,8 +116,6 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
     ]
     routes = collect_routes()
     if cards is not None:
-        from core.web.cards import pki_routes
-
         routes = pki_routes(cards) + routes
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={EportError: _eport_error, LoginRequired: _login_required})
@@ -121,10 +125,8 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
 
 
 def create_app_from_settings(settings: Settings) -> Starlette:
-    from core.web.cards import card_service_from_settings
-
     services = Services.from_settings(settings, upgrade=True)
-    return create_app(services, cards=card_service_from_settings(services))
+    return create_app(services)
 
 
 __all__ = ["LOGIN_PAGES", "ROUTE_MODULES", "SESSION_COOKIE", "collect_routes", "create_app",

@@ -73,7 +73,7 @@ def card_service_from_settings(services: Services):
     passphrase = os.environ.get(settings.pki.passphrase_env)
     master = settings.path(settings.card.master_key_file)
     if not (ca_dir / CERT_FILE).exists() or not passphrase or not master.exists():
-        log.warning("card login and card management are off: no CA in %s, no %s, or no master secret %s",
+        log.info("card login and card management are off: no CA in %s, no %s, or no master secret %s",
                     ca_dir, settings.pki.passphrase_env, master)
         return None
     return CardService(services, CertificateAuthority.load(ca_dir, passphrase), load_master_secret(master))

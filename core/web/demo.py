@@ -119,12 +119,87 @@ def init_ca(settings: Settings, folder: Path) -> str:
     return f"CA created: {ca_dir} (passphrase in {settings.pki.passphrase_env} or ca-passphrase.txt)"
 
 
+CARD_ENTERPRISE = 10  # demo-ent10: its legal and operator cards are made as virtual cards under cards/
+
+
+def _demo_passphrase(settings: Settings, folder: Path) -> str:
+    """The CA passphrase from the environment, else from the demo's ca-passphrase.txt (then exported
+    to this process's environment so the web front can load the CA; a demo shortcut, not for production)."""
+    passphrase = os.environ.get(settings.pki.passphrase_env, "")
+    secret_file = folder / "ca-passphrase.txt"
+    if not passphrase and secret_file.exists():
+        passphrase = secret_file.read_text(encoding="utf-8").strip()
+        os.environ[settings.pki.passphrase_env] = passphrase
+    return passphrase
+
+
+def make_demo_cards(services: Services, settings: Settings, folder: Path, region: str = DEMO_REGION) -> str:
+    """demo-ent10's legal and operator cards, personalised in-process into virtual-card files (once),
+    and how to plug them in for the card login; returns those lines."""
+    from core.hardware.driver import CardDriver
+    from core.hardware.keys import derive_admin_key
+    from core.hardware.transport import InProcessTransport
+    from core.hardware.virtual_card import VirtualCard
+    from core.pki.ca import CertificateAuthority
+    from core.services.cards import CardService, create_master_secret, load_master_secret
+
+    cards_dir = folder / "cards"
+    legal_file = cards_dir / "legal.json"
+    username = f"demo-ent{CARD_ENTERPRISE}"
+    if not legal_file.exists():
+        passphrase = _demo_passphrase(settings, folder)
+        if not passphrase:
+            return f"no CA passphrase ({settings.pki.passphrase_env}): no demo cards made"
+        master_file = settings.path(settings.card.master_key_file)
+        if not master_file.exists():
+            create_master_secret(master_file)
+        master = load_master_secret(master_file)
+        service = CardService(services, CertificateAuthority.load(settings.path(settings.pki.ca_dir), passphrase),
+                              master)
+        staff = Actor(id=f"admin-{region}", kind="staff", region=region, roles=frozenset({"branch_admin"}))
+        sample = make_enrol(900 + CARD_ENTERPRISE, region, operators=1)
+        owner = Actor(id=username, kind="enterprise", uscc=sample.enterprise.uscc)
+        with services.store.transaction(readonly=True) as tx:
+            known = Accounts(tx).by_username(username) is not None
+        if not known:
+            create_user(services, username, DEMO_PASSWORD, "enterprise", uscc=sample.enterprise.uscc,
+                        region=region, display_name=sample.enterprise.legal_rep.name, mobile="13800000000")
+        outlets = services.rulebook.outlets(region)
+        choice = attrs.evolve(sample.pickup, outlet=outlets[0].code if outlets else "")
+        app = services.applications.create(attrs.evolve(sample, id="", pickup=choice, created_at=None), owner)
+        for action in ("submit", "accept", "start_production"):
+            app = _advance(services, app, action, staff)
+        cards_dir.mkdir(parents=True, exist_ok=True)
+        for index, name in ((1, "operator"), (0, "legal")):  # legal.json last: it marks the cards as made
+            serial = secrets.token_hex(8)
+            card = VirtualCard.create(cards_dir / f"{name}.json", admin_key=derive_admin_key(master, serial),
+                                      serial=serial, device_no="", retry_limit=3)
+            driver = CardDriver(InProcessTransport(card)).connect()
+            service.personalize(app.id, index, driver, staff, device_no=f"91000000000{index + 1:02d}")
+            driver.disconnect()
+        _advance(services, services.applications.get(app.id, staff), "complete", staff)
+    _demo_passphrase(settings, folder)
+    return "\n".join([
+        "", f"card login / 法人卡登录 ({username}, PIN 88888888): plug the demo legal card in, then open /portal/card-login",
+        "  bash scripts/start-pcscd.sh",
+        f"  eportcard virtual-card --state {legal_file} --vpcd 127.0.0.1:35963 &",
+        '  eportcard agent --reader "Virtual PCD 00 00" &',
+        f"  (operator card: stop the virtual card and start it again with --state {cards_dir / 'operator.json'})",
+    ])
+
+
 def build_demo(folder: Path) -> tuple[Services, DemoLogins, str]:
     config = prepare_config(folder)
     settings = load_settings(config)
     services = Services.from_settings(settings, upgrade=True)
-    logins = seed(services, settings.regions.default or DEMO_REGION)
-    return services, logins, init_ca(settings, folder)
+    region = settings.regions.default or DEMO_REGION
+    logins = seed(services, region)
+    ca_line = init_ca(settings, folder)
+    try:
+        card_lines = make_demo_cards(services, settings, folder, region)
+    except ModuleNotFoundError as exc:  # the hardware layer (pyscard) is optional
+        card_lines = f"card layer not installed ({exc.name}): no demo cards"
+    return services, logins, ca_line + card_lines
 
 
 def describe(logins: DemoLogins, url: str, ca_line: str) -> str:
@@ -136,5 +211,5 @@ def describe(logins: DemoLogins, url: str, ca_line: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEMO_PASSWORD", "SCENARIOS", "DemoLogins", "build_demo", "describe", "init_ca", "prepare_config",
-           "seed"]
+__all__ = ["CARD_ENTERPRISE", "DEMO_PASSWORD", "SCENARIOS", "DemoLogins", "build_demo", "describe", "init_ca",
+           "make_demo_cards", "prepare_config", "seed"]

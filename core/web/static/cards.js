@@ -182,7 +182,7 @@
       { action, nonce: challenge.nonce, signature, certificate });
     if (reply.grant) {
       grant = reply.grant;
-      continueButton.hidden = false;
+      document.getElementById("unlock-step").hidden = false;
       say(L("法人卡已授权。请取出法人卡，插入要解锁的操作员卡，然后点“继续解锁”。",
         "Authorised by the legal card. Take it out, insert the operator card to unlock, then press \"Continue unlock\"."));
       return;
