@@ -72,6 +72,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.title": ("账号密码登录", "Log in with password"),
     "login.username": ("用户名", "Username"),
     "login.password": ("密码", "Password"),
+    "login.card_link": ("法人卡登录", "Log in with the legal card"),
     "login.card_hint": ("已有法人卡的企业办理其他业务须使用法人卡登录（需本机卡客户端）。",
                         "Enterprises that already hold a legal card log in with the card for other "
                         "businesses (needs the local card agent)."),
