@@ -15,13 +15,14 @@ import attrs
 from attrs import frozen
 
 from core import ids, lifecycle
-from core.deadlines import Due, due_dates, final_due, is_overdue
+from core.deadlines import FINISHED, Due, due_dates, final_due, is_overdue
 from core.errors import ConflictError, EportError, Forbidden, NotFound, Problems
 from core.model import Application, AppState, Attachment, AttachmentRef, Business, RejectionReason
 from core.privacy import mask_id
 from core.rules import Step
 from core.services.actors import Actor, authorise
 from core.store.blobs import check_upload, is_archived
+from core.store.records import ApplicationSummary
 
 if TYPE_CHECKING:
     from core.services.context import Services
@@ -33,6 +34,16 @@ class QueueRow:
     application: Application
     due: date | None
     overdue: bool
+
+
+@frozen
+class QueueSummary:
+    summary: ApplicationSummary
+    overdue: bool
+
+
+# The staff queue's default: every state still needing staff work.
+QUEUE_STATES = tuple(s for s in AppState if s not in (AppState.DRAFT, AppState.DELETED, AppState.COMPLETED))
 
 
 def new_id() -> str:
@@ -294,26 +305,42 @@ class ApplicationService:
     def deadlines(self, app: Application) -> list[Due]:
         return due_dates(app, self.rules.timeframe(app.region, app.business), self.s.calendar, self.s.today())
 
+    @staticmethod
+    def _scope(actor: Actor) -> dict[str, str]:
+        if actor.kind == "enterprise":
+            return {"enterprise": actor.uscc}
+        if actor.kind == "staff":
+            return {"region": actor.region}
+        return {}
+
     def list_for(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100, offset: int = 0,
                  search: str | None = None, business: Business | None = None) -> list[Application]:
         """Applications the actor may see: an enterprise its own, staff their branch's."""
-        if actor.kind == "enterprise":
-            scope = {"enterprise": actor.uscc}
-        elif actor.kind == "staff":
-            scope = {"region": actor.region}
-        else:
-            scope = {}
         with self.s.store.transaction(readonly=True) as tx:
             return tx.applications.find(states=states, search=search, business=business, limit=limit,
-                                        offset=offset, order="due", **scope)
+                                        offset=offset, order="due", **self._scope(actor))
+
+    def summaries_for(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100,
+                      offset: int = 0, search: str | None = None,
+                      business: Business | None = None) -> list[ApplicationSummary]:
+        """The rows of :meth:`list_for` as list-row summaries: what list pages need, much faster to read."""
+        with self.s.store.transaction(readonly=True) as tx:
+            return tx.applications.find_summaries(states=states, search=search, business=business, limit=limit,
+                                                  offset=offset, order="due", **self._scope(actor))
 
     def queue(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100, offset: int = 0,
               search: str | None = None) -> list[QueueRow]:
         """The staff queue, sorted by due date, overdue flagged."""
-        wanted = states or [s for s in AppState if s not in (AppState.DRAFT, AppState.DELETED, AppState.COMPLETED)]
         today = self.s.today()
         return [QueueRow(a, a.due, is_overdue(a, today))
-                for a in self.list_for(actor, wanted, limit, offset, search)]
+                for a in self.list_for(actor, states or QUEUE_STATES, limit, offset, search)]
+
+    def queue_summaries(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100,
+                        offset: int = 0, search: str | None = None) -> list[QueueSummary]:
+        """:meth:`queue` as list-row summaries (the same rows, order and overdue flags)."""
+        today = self.s.today()
+        return [QueueSummary(a, a.due is not None and a.due < today and a.state not in FINISHED)  # is_overdue
+                for a in self.summaries_for(actor, states or QUEUE_STATES, limit, offset, search)]
 
 
-__all__ = ["ApplicationService", "QueueRow", "new_id"]
+__all__ = ["QUEUE_STATES", "ApplicationService", "QueueRow", "QueueSummary", "new_id"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from attrs import field, frozen
 
-from core.model import CardKind
+from core.model import AppState, Business, CardKind
 
 CertStatus = Literal["good", "hold", "revoked"]
 CERT_STATUSES: tuple[str, ...] = ("good", "hold", "revoked")
@@ -48,3 +48,40 @@ class AuditReport:
     ok: bool
     checked: int
     problems: list[str] = field(factory=list, hash=False)
+
+
+@frozen
+class PersonLine:
+    """A person as a list row shows them (the identity number is masked when shown, not here)."""
+
+    name: str
+    id_number: str
+
+
+@frozen
+class HolderLine:
+    kind: CardKind
+    name: str
+    id_number: str
+
+
+@frozen
+class ApplicationSummary:
+    """One list row of an application, read from the columns and the small ``summary`` JSON.
+
+    Lists (staff queue, application lists) need only this; building whole aggregates from their
+    JSON for every row of a page cost most of a list request.
+    """
+
+    id: str
+    acceptance_no: str
+    business: Business
+    region: str
+    state: AppState
+    version: int
+    due: date | None
+    submitted_at: datetime | None
+    enterprise_uscc: str
+    enterprise_name: str
+    agent: PersonLine | None
+    holders: tuple[HolderLine, ...]

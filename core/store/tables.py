@@ -48,6 +48,7 @@ applications = Table(
     Column("submitted_at", UTCDateTime, nullable=True),
     Column("version", Integer, nullable=False),
     Column("data", Text, nullable=False),
+    Column("summary", Text, nullable=True),  # list-row JSON (agent, holders); NULL only on rows written before 0005
     UniqueConstraint("acceptance_no", name="uq_applications_acceptance_no"),
     Index("ix_applications_state_due", "state", "due"),
     Index("ix_applications_region_state_due", "region", "state", "due"),

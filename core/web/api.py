@@ -38,12 +38,12 @@ from core.model import (
 from core.privacy import mask_id, scrub
 from core.services import Actor
 from core.store.accounts import Accounts
-from core.store.records import AuditEntry
+from core.store.records import ApplicationSummary, AuditEntry
 from core.web import sms
 from core.web.auth import LoginRequired, SessionUser, authenticate, current_user, login, logout
 from core.web.render import MAX_PAGE, web
 from core.web.security import csrf_token, require_csrf
-from core.web.staff import audit_trail, available_actions, perform, queue_rows
+from core.web.staff import audit_trail, available_actions, perform, queue_summary_rows
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _converter = make_json_converter()
@@ -185,7 +185,7 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(_converter.unstructure(value), ensure_ascii=False, default=str))
 
 
-def _overdue(app: Application, today: date) -> bool:
+def _overdue(app: Application | ApplicationSummary, today: date) -> bool:
     return app.due is not None and app.due < today and app.state not in (
         AppState.COMPLETED, AppState.REJECTED, AppState.DELETED, AppState.DRAFT)
 
@@ -201,6 +201,19 @@ def application_summary(app: Application, today: date) -> dict[str, Any]:
         "holders": [{"kind": i.kind.value, "name": i.holder.name, "id_number": mask_id(i.holder.id_number)}
                     for i in app.items],
         "submitted_at": app.submitted_at.isoformat() if app.submitted_at else None,
+    }
+
+
+def summary_json(row: ApplicationSummary, today: date) -> dict[str, Any]:
+    """:func:`application_summary` from a list-row summary: the same keys and values."""
+    return {
+        "id": row.id, "acceptance_no": row.acceptance_no, "business": row.business.value, "region": row.region,
+        "state": row.state.value, "version": row.version, "due": row.due.isoformat() if row.due else None,
+        "overdue": _overdue(row, today),
+        "enterprise": {"uscc": row.enterprise_uscc, "name": row.enterprise_name},
+        "agent": {"name": row.agent.name, "id_number": mask_id(row.agent.id_number)} if row.agent else None,
+        "holders": [{"kind": h.kind.value, "name": h.name, "id_number": mask_id(h.id_number)} for h in row.holders],
+        "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None,
     }
 
 
@@ -330,10 +343,11 @@ async def list_applications(request: Request) -> Response:
         states = [AppState(raw_state)] if raw_state else VISIBLE_STATES
     except ValueError:
         raise InvalidInput(f"未知的状态：{raw_state}", f"unknown state {raw_state!r}", field="state") from None
-    apps = services.applications.list_for(user.actor(), states, limit=per_page + 1, offset=(page - 1) * per_page)
+    rows = services.applications.summaries_for(user.actor(), states, limit=per_page + 1,
+                                               offset=(page - 1) * per_page)
     today = services.today()
-    return JSONResponse({"items": [application_summary(a, today) for a in apps[:per_page]], "page": page,
-                         "more": len(apps) > per_page})
+    return JSONResponse({"items": [summary_json(r, today) for r in rows[:per_page]], "page": page,
+                         "more": len(rows) > per_page})
 
 
 async def create_application(request: Request) -> Response:
@@ -492,11 +506,11 @@ async def staff_queue(request: Request) -> Response:
     services = web(request).services
     page = _query_int(request, "page", 1, highest=MAX_PAGE)
     per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
-    rows, more = queue_rows(services, user.actor(), request.query_params.get("state", ""),
-                            request.query_params.get("q", "").strip(), page, per_page)
+    rows, more = queue_summary_rows(services, user.actor(), request.query_params.get("state", ""),
+                                    request.query_params.get("q", "").strip(), page, per_page)
     today = services.today()
-    return JSONResponse({"items": [application_summary(r.application, today) | {"overdue": r.overdue}
-                                   for r in rows], "page": page, "more": more})
+    return JSONResponse({"items": [summary_json(r.summary, today) | {"overdue": r.overdue} for r in rows],
+                         "page": page, "more": more})
 
 
 def _staff_action(action: str) -> Endpoint:
@@ -652,4 +666,5 @@ routes: list[BaseRoute] = [
     Route("/openapi.json", openapi_json, name="openapi"),
 ]
 
-__all__ = ["API_ROUTES", "ApiRoute", "QueryParam", "application_json", "application_summary", "routes"]
+__all__ = ["API_ROUTES", "ApiRoute", "QueryParam", "application_json", "application_summary", "routes",
+           "summary_json"]

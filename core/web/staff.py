@@ -23,7 +23,7 @@ from core.model import Application, AppState, Delivery, Pickup, RejectionReason
 from core.model.enums import REJECTION_REASON_NAMES
 from core.rules import Step
 from core.services import Actor, Services
-from core.services.applications import QueueRow
+from core.services.applications import QueueRow, QueueSummary
 from core.store.blobs import is_archived
 from core.store.records import AuditEntry
 from core.web.auth import SessionUser, authenticate, login, require_user
@@ -182,15 +182,26 @@ def audit_trail(services: Services, app_id: str, actor: Actor) -> list[AuditEntr
 def queue_rows(services: Services, actor: Actor, state: str = "", search: str = "", page: int = 1,
                per_page: int = PAGE_SIZE) -> tuple[list[QueueRow], bool]:
     """One page of the branch queue (sorted by due date) and whether another page follows."""
-    states: list[AppState] | None = None
-    if state:
-        try:
-            states = [AppState(state)]
-        except ValueError:
-            raise InvalidInput(f"未知的状态：{state}", f"unknown state {state!r}", field="state") from None
-    rows = services.applications.queue(actor, states, limit=per_page + 1, offset=(page - 1) * per_page,
-                                       search=search or None)
+    rows = services.applications.queue(actor, _queue_states(state), limit=per_page + 1,
+                                       offset=(page - 1) * per_page, search=search or None)
     return rows[:per_page], len(rows) > per_page
+
+
+def queue_summary_rows(services: Services, actor: Actor, state: str = "", search: str = "", page: int = 1,
+                       per_page: int = PAGE_SIZE) -> tuple[list[QueueSummary], bool]:
+    """:func:`queue_rows` as list-row summaries (the JSON queue needs no whole aggregates)."""
+    rows = services.applications.queue_summaries(actor, _queue_states(state), limit=per_page + 1,
+                                                 offset=(page - 1) * per_page, search=search or None)
+    return rows[:per_page], len(rows) > per_page
+
+
+def _queue_states(state: str) -> list[AppState] | None:
+    if not state:
+        return None
+    try:
+        return [AppState(state)]
+    except ValueError:
+        raise InvalidInput(f"未知的状态：{state}", f"unknown state {state!r}", field="state") from None
 
 
 # ---- pages ------------------------------------------------------------------------------------------------
@@ -320,4 +331,5 @@ routes: list[BaseRoute] = [
 ]
 
 __all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "STAFF_MESSAGES", "audit_trail",
-           "available_actions", "pending_steps", "perform", "queue_rows", "region_steps", "routes", "staff_text"]
+           "available_actions", "pending_steps", "perform", "queue_rows", "queue_summary_rows", "region_steps",
+           "routes", "staff_text"]
