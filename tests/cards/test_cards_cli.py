@@ -9,8 +9,8 @@ import stat
 
 import attrs
 import pytest
+from cardkit import NEW_PIN, READER, STAFF, enterprise
 from click.testing import CliRunner
-from conftest import NEW_PIN, READER, STAFF, enterprise
 from hardware.conftest import MASTER_SECRET
 
 from core.cli import main

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import NEW_PIN, STAFF, enterprise, openssl, write_pem
+from cardkit import NEW_PIN, STAFF, enterprise, openssl, write_pem
 from cryptography.x509 import ocsp
 
 from core.errors import Forbidden, RuleViolation, TransitionError

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import PASSPHRASE, STAFF, enterprise, openssl, write_pem
+from cardkit import PASSPHRASE, STAFF, enterprise, openssl, write_pem
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import NEW_PIN, STAFF, enterprise, openssl, write_pem
+from cardkit import NEW_PIN, STAFF, enterprise, openssl, write_pem
 
 from core.errors import Forbidden, RuleViolation
 from core.hardware.errors import WrongPin

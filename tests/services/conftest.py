@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
 import pytest
+from clocks import Clock
 
 from core.calendar import WorkCalendar
 from core.config import Settings, StorageSettings
@@ -55,12 +55,6 @@ TESTLAND = RegionData(
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from conftest import PASSWORD, PNG, make_services
 from starlette.testclient import TestClient
+from webkit import PASSWORD, PNG, make_services
 
 from core.model import AppState, Delivery, Pickup
 from core.plugins import get_plugin_manager

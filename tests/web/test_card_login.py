@@ -13,11 +13,11 @@ from pathlib import Path
 
 import attrs
 import pytest
-from conftest import PASSWORD, csrf_of
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from starlette.testclient import TestClient
+from webkit import PASSWORD, csrf_of
 
 from core import cards as card_rules
 from core.hardware.driver import CardDriver

@@ -12,10 +12,10 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, csrf_of
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from test_card_login import World, api, b64, card_client, make_world, sign_login, world  # noqa: F401
+from webkit import PASSWORD, csrf_of
 
 from core.agent.methods import METHODS
 from core.agent.server import VirtualSlot

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from conftest import PASSWORD, PNG, registration
 from playwright.sync_api import Browser, Page, sync_playwright
+from webkit import PASSWORD, PNG, registration
 
 from core.model import AppState, Delivery
 from core.services import Actor, Services

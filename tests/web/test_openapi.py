@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import PASSWORD
 from hypothesis import HealthCheck, settings
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from webkit import PASSWORD
 
 from core.samples import make_enrol
 from core.services import Actor

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import (
+from webkit import (
     MAX_UPLOAD,
     PASSWORD,
     PNG,

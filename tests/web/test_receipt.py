@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 
-from conftest import fill_enrolment, register_and_login, registration, submit_via_portal
 from pypdf import PdfReader
+from webkit import fill_enrolment, register_and_login, registration, submit_via_portal
 
 from core.services import Actor
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import attrs
 import pytest
-from conftest import (
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from webkit import (
     PASSWORD,
     PNG,
     csrf_of,
@@ -18,8 +20,6 @@ from conftest import (
     register_and_login,
     registration,
 )
-from starlette.routing import Route
-from starlette.testclient import TestClient
 
 from core.config import WebSettings
 from core.model import AppState

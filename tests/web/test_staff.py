@@ -10,9 +10,9 @@ from pathlib import Path
 
 import attrs
 import pytest
-from conftest import CSRF_RE, PASSWORD, make_services
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from webkit import CSRF_RE, PASSWORD, make_services
 
 from core.model import AppState, Delivery, Pickup, RejectionReason
 from core.model.enums import REJECTION_REASON_NAMES

@@ -1,0 +1,127 @@
+"""Web test helpers: the app over a real store, registration, portal steps, CSRF."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import attrs
+from clocks import Clock
+from starlette.testclient import TestClient
+
+from core.calendar import WorkCalendar
+from core.config import Settings, StorageSettings, WebSettings
+from core.plugins import get_plugin_manager
+from core.rulebook import Rulebook
+from core.samples import make_enterprise
+from core.services import Services
+
+PASSWORD = "Passw0rd!x"
+MAX_UPLOAD = 64 * 1024
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+
+
+def make_services(store, tmp_path: Path, clock: Clock) -> Services:
+    settings = attrs.evolve(
+        Settings(root=str(tmp_path)), storage=StorageSettings(max_upload_bytes=MAX_UPLOAD),
+        web=WebSettings(secret_key="test-secret-key", login_attempts=3, base_url="http://testserver"))
+    pm = get_plugin_manager(enabled=["shenzhen", "changchun"])
+    return Services(settings=settings, store=store, rulebook=Rulebook(pm), calendar=WorkCalendar(), clock=clock)
+
+
+def csrf_of(client: TestClient, path: str = "/portal/login") -> str:
+    """The session's CSRF token as a page's form carries it (the login page always has a form)."""
+    page = client.get(path)
+    match = CSRF_RE.search(page.text) or CSRF_RE.search(client.get("/portal/login").text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def post(client: TestClient, path: str, data: dict | None = None, files=None, token_from: str | None = None):
+    token = csrf_of(client, token_from or path)
+    return client.post(path, data={"csrf_token": token, **(data or {})}, files=files, follow_redirects=False)
+
+
+def registration(n: int = 1, region: str = "shenzhen", username: str | None = None) -> dict[str, str]:
+    """A complete, valid registration form for sample enterprise ``n``."""
+    e = make_enterprise(n, region)
+    rep = e.legal_rep
+    return {
+        "uscc": e.uscc, "org_code": e.uscc[8:17], "name": e.name, "customs_codes": e.customs_code_text,
+        "address.province": e.business_address.province, "address.city": e.business_address.city,
+        "address.district": e.business_address.district, "address.detail": e.business_address.detail,
+        "region": region, "legal_rep.name": rep.name, "legal_rep.id_type": "resident_id",
+        "legal_rep.id_number": rep.id_number, "legal_rep.id_valid_from": "20200101",
+        "legal_rep.id_valid_to": "00000000", "legal_rep.nationality": "CHN", "legal_rep.phone": rep.phone,
+        "username": username or f"ent{n}", "password": PASSWORD, "password2": PASSWORD,
+        "display_name": "管理员", "mobile": "13800000000",
+    }
+
+
+def register_and_login(client: TestClient, n: int = 1, region: str = "shenzhen") -> dict[str, str]:
+    form = registration(n, region)
+    made = post(client, "/portal/register", form)
+    assert made.status_code == 303, made.text
+    logged = post(client, "/portal/login", {"username": form["username"], "password": PASSWORD})
+    assert logged.status_code == 303 and logged.headers["location"] == "/portal"
+    return form
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 256
+
+
+def last_code(services: Services, mobile: str) -> str:
+    """The code the development SMS gateway 'sent' to ``mobile`` (read from the outbox, as the demo does)."""
+    from core.store.accounts import SmsOutbox
+
+    with services.store.transaction(readonly=True) as tx:
+        messages = [m for m in SmsOutbox(tx).recent(20) if m.mobile == mobile]
+    assert messages, f"no SMS to {mobile}"
+    match = re.search(r"验证码为(\d{6})", messages[0].text)
+    assert match
+    return match.group(1)
+
+
+def fill_enrolment(client: TestClient, services: Services, operator_n: int = 2) -> str:
+    """Start an enrolment and fill every step (one confirmed operator, agent = legal rep); returns its id."""
+    from core.samples import make_person
+
+    made = post(client, "/portal/apps/new", {"business": "enrol"})
+    assert made.status_code == 303, made.text
+    app_id = made.headers["location"].split("/")[3]
+    base = f"/portal/apps/{app_id}/step"
+    ok = post(client, f"{base}/enterprise", {
+        "name": "深圳示例贸易有限公司1", "customs_codes": "4403961234", "address.province": "广东省",
+        "address.city": "深圳市", "address.district": "福田区", "address.detail": "示例路1号", "action": "next"})
+    assert ok.status_code == 303, ok.text
+    assert post(client, f"{base}/legal", {"legal.phone": "13900000001", "legal.medium": "ic_card",
+                                          "action": "next"}).status_code == 303
+    op = make_person(operator_n, "440304")
+    row = {"op": "save_row", "kind": "operator", "holder.name": op.name, "holder.id_type": "resident_id",
+           "holder.id_number": op.id_number, "holder.id_valid_from": "20200101", "holder.id_valid_to": "00000000",
+           "holder.phone": op.phone, "medium": "ic_card"}
+    assert post(client, f"{base}/operators", row).status_code == 303
+    app = services.applications.get(app_id, actor_for(services, app_id))
+    index = len(app.items) - 1
+    assert post(client, f"{base}/operators", {"op": f"confirm:{index}"}).status_code == 303
+    assert post(client, f"{base}/agent", {"agent": "legal_rep", "agent_phone": "13900000001",
+                                          "action": "next"}).status_code == 303
+    assert post(client, f"{base}/pickup", {"method": "counter", "outlet": "shenzhen_east_hall",
+                                           "remarks": "", "action": "next"}).status_code == 303
+    return app_id
+
+
+def actor_for(services: Services, app_id: str):
+    from core.services import Actor
+
+    return Actor.system("test")
+
+
+def submit_via_portal(client: TestClient, services: Services, app_id: str):
+    assert post(client, f"/portal/apps/{app_id}/sms", token_from=f"/portal/apps/{app_id}/step/preview"
+                ).status_code == 303
+    code = last_code(services, "13900000001")
+    return post(client, f"/portal/apps/{app_id}/submit", {"declaration": "yes", "sms_code": code},
+                token_from=f"/portal/apps/{app_id}/step/preview")
