@@ -53,6 +53,7 @@ applications = Table(
     Index("ix_applications_state_due", "state", "due"),
     Index("ix_applications_region_state_due", "region", "state", "due"),
     Index("ix_applications_queue", "region", "state", "due", "created_at", "id"),  # covers the staff queue
+    Index("ix_applications_queue_order", "region", "due", "created_at", "id", "state"),  # ... over several states
     Index("ix_applications_enterprise", "enterprise_uscc"),
 )
 
