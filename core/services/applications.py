@@ -22,7 +22,7 @@ from core.privacy import mask_id
 from core.rules import Step
 from core.services.actors import Actor, authorise
 from core.store.blobs import check_upload, is_archived
-from core.store.records import ApplicationSummary
+from core.store.records import ApplicationProgress, ApplicationSummary
 
 if TYPE_CHECKING:
     from core.services.context import Services
@@ -301,6 +301,15 @@ class ApplicationService:
             raise NotFound("未查到该受理编号与统一社会信用代码对应的申请单",
                            "no application matches this acceptance number and USCC", field="acceptance_no")
         return app
+
+    def progress_record(self, acceptance_no: str, uscc: str) -> ApplicationProgress:
+        """:meth:`progress` without the whole aggregate: what the public JSON query shows."""
+        with self.s.store.transaction(readonly=True) as tx:
+            found = tx.applications.progress_of(acceptance_no.strip().upper())
+        if found is None or found.enterprise_uscc != uscc.strip().upper():
+            raise NotFound("未查到该受理编号与统一社会信用代码对应的申请单",
+                           "no application matches this acceptance number and USCC", field="acceptance_no")
+        return found
 
     def deadlines(self, app: Application) -> list[Due]:
         return due_dates(app, self.rules.timeframe(app.region, app.business), self.s.calendar, self.s.today())

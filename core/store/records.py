@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-from core.model import AppState, Business, CardKind
+from core.model import AppState, Business, CardKind, Delivery, Transition
 
 CertStatus = Literal["good", "hold", "revoked"]
 CERT_STATUSES: tuple[str, ...] = ("good", "hold", "revoked")
@@ -85,3 +85,21 @@ class ApplicationSummary:
     enterprise_name: str
     agent: PersonLine | None
     holders: tuple[HolderLine, ...]
+
+
+@frozen
+class ApplicationProgress:
+    """What the public progress query shows: state, due date, delivery and history; nothing personal.
+
+    Read from the columns and the history in the JSON, without building the whole aggregate.
+    """
+
+    acceptance_no: str
+    enterprise_uscc: str
+    business: Business
+    region: str
+    state: AppState
+    due: date | None
+    delivery: Delivery | None
+    tracking_no: str
+    history: tuple[Transition, ...]

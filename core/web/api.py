@@ -322,7 +322,7 @@ async def progress(request: Request) -> Response:
     """Acceptance number + USCC -> state and history; nothing personal."""
     services = web(request).services
     query = request.query_params
-    app = services.applications.progress(query.get("acceptance_no", ""), query.get("uscc", ""))
+    app = services.applications.progress_record(query.get("acceptance_no", ""), query.get("uscc", ""))
     return JSONResponse({
         "acceptance_no": app.acceptance_no, "state": app.state.value, "business": app.business.value,
         "region": app.region, "due": app.due.isoformat() if app.due else None,

@@ -102,3 +102,20 @@ def test_migration_0005_fills_the_summary_of_existing_rows(listed: Store):
     with listed.engine.connect() as conn:
         assert conn.execute(applications.select().where(applications.c.summary.is_(None))).all() == []
     _check_every_filter(listed)
+
+
+def test_progress_of_reads_what_the_aggregate_holds(listed: Store):
+    from core.model import Delivery
+
+    with listed.transaction() as tx:
+        app = tx.applications.get("A3")
+        tx.applications.update(attrs.evolve(app, delivery=Delivery.SHIPPED, tracking_no="EMS123456789CN"))
+    with listed.transaction(readonly=True) as tx:
+        app = tx.applications.get("A3")
+        found = tx.applications.progress_of("WSZ0000988")
+        assert tx.applications.progress_of("WSZ0000000") is None
+    assert found is not None and app.history  # the sample carries a history with reasons and notes
+    assert (found.acceptance_no, found.enterprise_uscc, found.business, found.region, found.state, found.due,
+            found.delivery, found.tracking_no, found.history) == (
+        app.acceptance_no, app.enterprise.uscc, app.business, app.region, app.state, app.due, app.delivery,
+        app.tracking_no, app.history)
