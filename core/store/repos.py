@@ -46,6 +46,10 @@ _converter = make_json_converter()
 # Applications that no longer count as "open" for a business (one open enrolment at a time).
 CLOSED_STATES = frozenset({AppState.DRAFT, AppState.DELETED, AppState.COMPLETED, AppState.REJECTED})
 ORDERS = ("due", "created", "updated")
+# Column text -> enum member by dict: calling the enum is ~20 times slower, and list rows do it a lot.
+_BUSINESSES = {b.value: b for b in Business}
+_STATES = {s.value: s for s in AppState}
+_KINDS = {k.value: k for k in CardKind}
 
 
 def _now() -> datetime:
@@ -241,11 +245,11 @@ class ApplicationRepo:
         extra = json.loads(derived or row.summary)
         agent = extra["agent"]
         return ApplicationSummary(
-            id=row.id, acceptance_no=row.acceptance_no or "", business=Business(row.business), region=row.region,
-            state=AppState(row.state), version=row.version, due=row.due, submitted_at=row.submitted_at,
-            enterprise_uscc=row.enterprise_uscc, enterprise_name=row.enterprise_name,
+            id=row.id, acceptance_no=row.acceptance_no or "", business=_BUSINESSES[row.business],
+            region=row.region, state=_STATES[row.state], version=row.version, due=row.due,
+            submitted_at=row.submitted_at, enterprise_uscc=row.enterprise_uscc, enterprise_name=row.enterprise_name,
             agent=PersonLine(agent["name"], agent["id_number"]) if agent else None,
-            holders=tuple(HolderLine(CardKind(h["kind"]), h["name"], h["id_number"]) for h in extra["holders"]))
+            holders=tuple(HolderLine(_KINDS[h["kind"]], h["name"], h["id_number"]) for h in extra["holders"]))
 
     def _page(self, region: str | None, states: Iterable[AppState] | None, enterprise: str | None,
               business: Business | None, search: str | None, order: str, limit: int,
@@ -292,8 +296,8 @@ class ApplicationRepo:
         data = json.loads(row.data)  # only its history and delivery are turned into objects
         delivery = data.get("delivery")
         return ApplicationProgress(
-            acceptance_no=row.acceptance_no, enterprise_uscc=row.enterprise_uscc, business=Business(row.business),
-            region=row.region, state=AppState(row.state), due=row.due,
+            acceptance_no=row.acceptance_no, enterprise_uscc=row.enterprise_uscc, business=_BUSINESSES[row.business],
+            region=row.region, state=_STATES[row.state], due=row.due,
             delivery=Delivery(delivery) if delivery else None, tracking_no=data.get("tracking_no", ""),
             history=_converter.structure(data.get("history", []), tuple[Transition, ...]))
 
