@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -601,46 +602,48 @@ class CardService:
             tx.audit.append(f"card:{legal.id}", "card_login", "card", legal.id, _card_summary(legal))
         return legal
 
-    def release_renewal(self, card_id: str, card_challenge: bytes, public_key_der: bytes, actor: Actor
-                        ) -> tuple[bytes, bytes]:
-        """Legal-card self-renewal through the agent: (admin cryptogram for the card's challenge, new certificate DER).
+    # ---- renewal through the agent: released on hold, confirmed once the card has it ----------------------
+    # Legal card (self-renewal in its window) and operator card (granted by the legal card) share these
+    # two halves; only the authorisation differs, passed in as ``authorise(tx, card, now)``.
 
-        Checks the 0-180-day window with the region's card policy; the key stays on the card, so
-        ``public_key_der`` must be the key of the card's current certificate. The new certificate is
-        registered ON HOLD (not in force yet) and the card record is not touched: only
-        :meth:`confirm_renewal`, after ``eport-card_Renew`` wrote it, puts it in force, renews the
-        record and supersedes the old certificate. A renewal never confirmed leaves the card as it was.
+    def _release_pending_renewal(self, card_id: str, card_challenge: bytes, public_key_der: bytes, actor: Actor,
+                                 authorise: Callable[[Transaction, Card, datetime], None], audit_action: str
+                                 ) -> tuple[bytes, bytes]:
+        """(admin cryptogram for the card's challenge, new certificate DER) for the SAME card key.
+
+        The new certificate is registered ON HOLD and the card record is not touched; ``authorise``
+        runs in the same transaction, so a refusal after it (another key) undoes what it did (a grant
+        it used up).
         """
         if len(card_challenge) != hw.CHALLENGE_LENGTH:
             raise InvalidInput("卡片挑战值长度错误", "the card challenge must be 8 bytes", field="card_challenge")
         now = self.s.clock()
         with self.s.store.transaction() as tx:
             card = tx.cards.get(card_id)
-            authorise_card(actor, "renew", card)
-            card_rules.check_self_renewal(card, now, self._policy(tx, card))
-            assert card.certificate is not None
-            registered = tx.certificates.get(card.certificate.serial)
+            authorise(tx, card, now)
+            registered = tx.certificates.get(card.certificate.serial) if card.certificate else None
             if registered is None or not registered.pem:
                 raise NotFound("找不到这张卡的证书记录", "the card's certificate is not on record", field="card")
             old = x509.load_pem_x509_certificate(registered.pem.encode())
             if public_key_der != _spki(old.public_key()):
-                raise InvalidInput("读卡器中的卡不是要延期的法人卡（密钥不符）",
-                                   "the card in the reader is not the legal card being renewed (another key)",
+                raise InvalidInput("读卡器中的卡不是要延期的卡（密钥不符）",
+                                   "the card in the reader is not the card being renewed (another key)",
                                    field="public_key")
             new_cert = self.ca.renew(old, public_key=old.public_key())  # type: ignore[arg-type]
             tx.certificates.add(record_for(new_cert, card_id=card.id))
             revocation.hold(tx.certificates, serial_hex(new_cert.serial_number), now)
-            tx.audit.append(actor.label, "release_renewal", "card", card.id,
+            tx.audit.append(actor.label, audit_action, "card", card.id,
                             {**_card_summary(card), "pending_certificate": serial_hex(new_cert.serial_number)})
         return admin_cryptogram(self._admin_key(card.card_no), card_challenge, card.card_no), _der(new_cert)
 
-    def confirm_renewal(self, card_id: str, certificate_der: bytes, actor: Actor) -> Card:
-        """The agent wrote the released certificate: put it in force, renew the record (PIN initial),
-        revoke the old certificate as superseded. Anything but this card's pending certificate is refused."""
+    def _confirm_pending_renewal(self, card_id: str, certificate_der: bytes, actor: Actor,
+                                 authorise: Callable[[Transaction, Card, datetime], None]) -> Card:
+        """Put the released certificate in force, renew the record (PIN initial), revoke the old one as
+        superseded. Anything but this card's pending certificate is refused."""
         now = self.s.clock()
         with self.s.store.transaction() as tx:
             card = tx.cards.get(card_id)
-            authorise_card(actor, "renew", card)
+            authorise(tx, card, now)
             try:
                 new_cert = x509.load_der_x509_certificate(certificate_der)
             except ValueError:
@@ -660,6 +663,71 @@ class CardService:
             saved = self._save(tx, actor, renewed, "renew", {"superseded": old_serial})
         self._announce(saved, [event])
         return saved
+
+    def _self_renewal_allowed(self, actor: Actor) -> Callable[[Transaction, Card, datetime], None]:
+        def authorise(tx: Transaction, card: Card, now: datetime) -> None:
+            authorise_card(actor, "renew", card)
+            card_rules.check_self_renewal(card, now, self._policy(tx, card))
+        return authorise
+
+    def release_renewal(self, card_id: str, card_challenge: bytes, public_key_der: bytes, actor: Actor
+                        ) -> tuple[bytes, bytes]:
+        """Legal-card self-renewal through the agent: (admin cryptogram for the card's challenge, new certificate DER).
+
+        Checks the 0-180-day window with the region's card policy; the key stays on the card, so
+        ``public_key_der`` must be the key of the card's current certificate. The new certificate is
+        registered ON HOLD (not in force yet) and the card record is not touched: only
+        :meth:`confirm_renewal`, after ``eport-card_Renew`` wrote it, puts it in force, renews the
+        record and supersedes the old certificate. A renewal never confirmed leaves the card as it was.
+        """
+        return self._release_pending_renewal(card_id, card_challenge, public_key_der, actor,
+                                             self._self_renewal_allowed(actor), "release_renewal")
+
+    def confirm_renewal(self, card_id: str, certificate_der: bytes, actor: Actor) -> Card:
+        """The agent wrote the released certificate: put it in force, renew the record (PIN initial),
+        revoke the old certificate as superseded. Anything but this card's pending certificate is refused."""
+        return self._confirm_pending_renewal(card_id, certificate_der, actor,
+                                             lambda tx, card, now: authorise_card(actor, "renew", card))
+
+    @staticmethod
+    def _granted_card(actor: Actor, card: Card, now: datetime) -> None:
+        """An operator (or declarant) card of the actor's enterprise, active and not expired."""
+        if actor.kind == "enterprise" and actor.uscc != card.enterprise_uscc:
+            raise Forbidden("只能管理本企业的操作员卡", "a legal card manages its own enterprise's cards only",
+                            field="card")
+        if actor.kind not in ("enterprise", "system") and not (actor.kind == "staff" and actor.roles & COUNTER_ROLES):
+            raise Forbidden("无权办理此卡的业务", "you may not act on this card", field="card")
+        if card.kind is CardKind.LEGAL:
+            raise Forbidden("法人卡请使用法人卡自助延期", "the legal card renews itself (legal-card renewal)",
+                            field="card")
+        if card_rules.effective_state(card, now) is CardState.EXPIRED:
+            raise RuleViolation("证书已过期的卡须到窗口办理延期", "a card whose certificate has expired is "
+                                "renewed at the counter", field="card")
+        card_rules.transition(card, "renew", actor.label, now)  # active only: the clear error otherwise
+
+    def release_operator_renewal(self, card_id: str, card_challenge: bytes, public_key_der: bytes,
+                                 grant_token: str, actor: Actor) -> tuple[bytes, bytes]:
+        """A renewal granted by the legal card (:meth:`operator_action` ``renew``), through the agent:
+        (admin cryptogram for the operator card's challenge, new certificate DER for the SAME card key).
+
+        The grant is used up here, in the same transaction that registers the new certificate ON HOLD;
+        any refusal (grant used, expired or for another card or enterprise; card not active or expired;
+        another key) leaves everything, the grant too, as it was. :meth:`confirm_operator_renewal`
+        puts the certificate in force once ``eport-card_Renew`` wrote it.
+        """
+        def authorise(tx: Transaction, card: Card, now: datetime) -> None:
+            self._granted_card(actor, card, now)
+            Challenges(tx).consume(grant_token, "grant", card.enterprise_uscc, now, card.id, "renew")
+
+        return self._release_pending_renewal(card_id, card_challenge, public_key_der, actor, authorise,
+                                             "release_operator_renewal")
+
+    def confirm_operator_renewal(self, card_id: str, certificate_der: bytes, actor: Actor) -> Card:
+        """The operator card has the released certificate: in force, record renewed (PIN back to initial),
+        old certificate revoked as superseded. Only the certificate released for this card on a used
+        grant is pending, so that certificate is the proof of the legal card's authorisation."""
+        return self._confirm_pending_renewal(card_id, certificate_der, actor,
+                                             lambda tx, card, now: self._granted_card(actor, card, now))
 
 
 def login_message(nonce: str) -> str:
