@@ -15,6 +15,11 @@ Decisions:
   with a card identity (``card-<device number>``) that is not stored as an account.
 * Renewal of the legal card: ``release_renewal`` registers the new certificate on hold; the page
   confirms after ``eport-card_Renew`` wrote it (``confirm_renewal``), and only then the record changes.
+* Renewal of an operator card goes through the same two endpoints with the legal card's ``grant``
+  (``release_operator_renewal`` / ``confirm_operator_renewal``): the card's kind picks the path.
+  ``eport-card_Renew`` checks the PIN of the card in the reader, so for an operator card the page asks
+  for the OPERATOR card's PIN (the holder or whoever keeps the card types it; it goes to the agent
+  only). A locked operator card is unlocked first; the renewed card's PIN is 88888888 again.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from core.web.security import CSP, require_csrf
 
 log = logging.getLogger(__name__)
 
-CARD_SESSION_ACTIONS = sorted(card_rules.OPERATOR_ACTIONS_BY_LEGAL_CARD - {"renew"})  # see allowed_actions
+CARD_SESSION_ACTIONS = sorted(card_rules.OPERATOR_ACTIONS_BY_LEGAL_CARD)
 ACTION_NAMES = {
     "unlock": ("解锁", "Unlock"), "freeze": ("冻结", "Freeze"), "unfreeze": ("解冻", "Unfreeze"),
     "report_lost": ("挂失", "Report lost"), "void": ("作废", "Void"), "renew": ("证书延期", "Renew"),
@@ -215,8 +220,8 @@ def card_json(card: Card, now: datetime) -> dict[str, Any]:
 def allowed_actions(card: Card, now: datetime) -> list[str]:
     """What the legal card may do to this card from the page: the state machine ∩ the legal card's powers.
 
-    An operator-card renewal needs the card's own key at the counter-side release, which the agent does
-    not offer yet, so the page leaves ``renew`` of operator cards to the counter.
+    An expired card is renewed at the counter; an active one may be renewed from the page at any time
+    (the 0-180-day window is the legal card's own self-service rule).
     """
     if card.kind is CardKind.LEGAL or card_rules.effective_state(card, now) is CardState.EXPIRED:
         return []
@@ -358,13 +363,21 @@ async def _release_unblock(request: Request, body: dict[str, Any]) -> dict[str, 
 
 
 async def _release_renewal(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Legal card: its own window. Operator card: the legal card's ``grant`` (used up here)."""
     user = _card_user(request)
     card = _enterprise_card(request, user, request.path_params["card_id"])
+    legal = card.kind is CardKind.LEGAL
     if _text(body, "serial").lower() != card.card_no.lower():
-        raise InvalidInput("读卡器中的卡不是要延期的法人卡", "the card in the reader is not the legal card being "
-                           "renewed", field="serial")
-    cryptogram, certificate = _cards(request).release_renewal(card.id, _hex(body, "challenge"),
-                                                              _b64(body, "publicKey"), user.actor())
+        raise InvalidInput("读卡器中的卡不是要延期的" + ("法人卡" if legal else "操作员卡") + "，请插入正确的卡",
+                           "the card in the reader is not the " + ("legal" if legal else "operator")
+                           + " card being renewed; insert that card", field="serial")
+    cards = _cards(request)
+    challenge, public_key = _hex(body, "challenge"), _b64(body, "publicKey")
+    if legal:
+        cryptogram, certificate = cards.release_renewal(card.id, challenge, public_key, user.actor())
+    else:
+        cryptogram, certificate = cards.release_operator_renewal(card.id, challenge, public_key,
+                                                                 _text(body, "grant"), user.actor())
     return {"cryptogram": cryptogram.hex(), "certificate": base64.b64encode(certificate).decode("ascii")}
 
 
@@ -372,7 +385,8 @@ async def _confirm_renewal(request: Request, body: dict[str, Any]) -> dict[str, 
     user = _card_user(request)
     card = _enterprise_card(request, user, request.path_params["card_id"])
     cards = _cards(request)
-    renewed = cards.confirm_renewal(card.id, _b64(body, "certificate"), user.actor())
+    confirm = cards.confirm_renewal if card.kind is CardKind.LEGAL else cards.confirm_operator_renewal
+    renewed = confirm(card.id, _b64(body, "certificate"), user.actor())
     return {"card": card_json(renewed, cards.s.clock())}
 
 

@@ -101,7 +101,7 @@
   let present = null;
 
   function setReady(ready) {
-    document.querySelectorAll("#card-login-button, .card-action, #renew-legal, #change-pin").forEach((b) => {
+    document.querySelectorAll("#card-login-button, .card-action, #renew-legal, #change-pin, #unlock-continue, #renew-continue").forEach((b) => {
       b.disabled = !ready;
     });
   }
@@ -182,16 +182,21 @@
       { action, nonce: challenge.nonce, signature, certificate });
     if (reply.grant) {
       grant = reply.grant;
-      document.getElementById("unlock-step").hidden = false;
-      say(L("法人卡已授权。请取出法人卡，插入要解锁的操作员卡，然后点“继续解锁”。",
-        "Authorised by the legal card. Take it out, insert the operator card to unlock, then press \"Continue unlock\"."));
+      const renewing = grant.action === "renew";
+      document.getElementById("unlock-step").hidden = renewing;
+      document.getElementById("renew-step").hidden = !renewing;
+      say(renewing
+        ? L("法人卡已授权。请取出法人卡，插入要延期的操作员卡，输入操作员卡密码，然后点“继续延期”。",
+          "Authorised by the legal card. Take it out, insert the operator card to renew, enter its PIN, then press \"Continue renewal\".")
+        : L("法人卡已授权。请取出法人卡，插入要解锁的操作员卡，然后点“继续解锁”。",
+          "Authorised by the legal card. Take it out, insert the operator card to unlock, then press \"Continue unlock\"."));
       return;
     }
     reloadWith(L("操作已完成。", "Done."));
   }
 
   async function continueUnlock() {
-    if (!grant) { throw new Error(L("请先用法人卡授权解锁", "authorise the unlock with the legal card first")); }
+    if (!grant || grant.action !== "unlock") { throw new Error(L("请先用法人卡授权解锁", "authorise the unlock with the legal card first")); }
     const [card] = await call("eport-card_GetChallenge");
     if (card.serial !== grant.serial) {
       throw new Error(L("读卡器中的卡不是要解锁的操作员卡，请插入正确的卡", "the card in the reader is not the operator card being unlocked; insert that card"));
@@ -202,6 +207,29 @@
     grant = null;
     reloadWith(L("操作员卡已解锁，密码已恢复为初始密码 88888888，请尽快修改。",
       "The operator card is unlocked; its PIN is the initial 88888888 again: change it soon."));
+  }
+
+  // The operator card's own challenge, released against the grant; eport-card_Renew checks the card's
+  // PIN (the operator card's, typed at this desk), writes the certificate; then the server confirms.
+  async function continueRenewal() {
+    if (!grant || grant.action !== "renew") {
+      throw new Error(L("请先用法人卡授权延期", "authorise the renewal with the legal card first"));
+    }
+    const pin = pinOf("operator-pin");
+    const [card] = await call("eport-card_GetChallenge");
+    if (card.serial !== grant.serial) {
+      throw new Error(L("读卡器中的卡不是要延期的操作员卡，请插入正确的卡", "the card in the reader is not the operator card being renewed; insert that card"));
+    }
+    if (card.blocked) {
+      throw new Error(L("这张操作员卡已锁定，请先解锁再延期", "this operator card is locked: unlock it first, then renew it"));
+    }
+    const base = "/portal/cards/" + encodeURIComponent(grant.cardId) + "/renewal";
+    const released = await server(base, { grant: grant.token, serial: card.serial, challenge: card.challenge, publicKey: card.publicKey });
+    grant = null;  // used up by the release
+    await call("eport-card_Renew", { passwd: pin, cryptogram: released.cryptogram, certificate: released.certificate });
+    await server(base + "/confirm", { certificate: released.certificate });
+    reloadWith(L("操作员卡证书已延期，密码已恢复为初始密码 88888888，请尽快修改。",
+      "The operator card is renewed; its PIN is the initial 88888888 again: change it soon."));
   }
 
   // ---- legal-card renewal and PIN change ---------------------------------------------------------------------
@@ -240,6 +268,8 @@
     button.addEventListener("click", () => guarded(() => operatorAction(row.dataset.cardId, button.dataset.action)));
   });
   if (continueButton) { continueButton.addEventListener("click", () => guarded(continueUnlock)); }
+  const renewContinue = document.getElementById("renew-continue");
+  if (renewContinue) { renewContinue.addEventListener("click", () => guarded(continueRenewal)); }
   const renewButton = document.getElementById("renew-legal");
   if (renewButton) { renewButton.addEventListener("click", () => guarded(() => renewLegal(renewButton))); }
   const pinButton = document.getElementById("change-pin");
