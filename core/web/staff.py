@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from core import lifecycle
 from core.errors import ConflictError, EportError, Forbidden, InvalidInput
-from core.model import Application, AppState, Delivery, Pickup, RejectionReason
+from core.model import Application, AppState, Card, Delivery, Pickup, RejectionReason
 from core.model.enums import REJECTION_REASON_NAMES
 from core.rules import Step
 from core.services import Actor, Services
@@ -77,6 +77,26 @@ STAFF_MESSAGES: dict[str, tuple[str, str]] = {
     "audit.actor": ("操作人", "Actor"),
     "audit.action": ("操作", "Action"),
     "audit.detail": ("内容", "Detail"),
+    "personalise.title": ("读卡器制卡", "Personalise with the reader"),
+    "personalise.hint": ("将空白卡插入读卡器后点击：卡内生成密钥，写入证书并回读核对，密码为初始密码 88888888。"
+                         "读卡器留空时使用配置的读卡器或第一个插了卡的读卡器。",
+                         "Insert a blank card and press the button: the key is made on the card, the certificate "
+                         "written and read back, the PIN is the initial 88888888. With no reader named, the "
+                         "configured reader or the first reader holding a card is used."),
+    "personalise.button": ("用读卡器制卡", "Personalise with the reader"),
+    "personalise.reader": ("读卡器", "Reader"),
+    "personalise.no_service": ("本系统未配置发卡CA或制卡主密钥，不能在此页制卡：请用 eportcard counter personalize "
+                               "制卡后“登记制卡”。",
+                               "No card CA or card master secret is configured, so cards cannot be made from this "
+                               "page: make the card with `eportcard counter personalize`, then use \"Mark made\"."),
+    "personalise.no_reader": ("未检测到读卡器（pcscd 未运行或未连接读卡器）：连接读卡器后刷新本页，或在别处制卡后"
+                              "“登记制卡”。",
+                              "No card reader found (pcscd is not running or no reader is connected): connect "
+                              "one and reload this page, or make the card elsewhere and use \"Mark made\"."),
+    "personalise.done": ("已用读卡器制卡", "Card personalised"),
+    "personalise.card_serial": ("芯片序列号", "Chip serial"),
+    "personalise.cert_serial": ("证书序列号", "Certificate serial"),
+    "personalise.device_no": ("设备编号", "Device no."),
 }
 
 # The transitions staff perform, in the order the console shows them.
@@ -168,6 +188,65 @@ def stale(current: int, seen: int) -> ConflictError:
     return ConflictError(f"申请单已被他人修改（版本 {current}，您看到的是 {seen}），请刷新后重试",
                          f"the application changed meanwhile (version {current}, you saw {seen}); "
                          "reload and try again", field="version")
+
+
+# ---- counter personalisation with a PC/SC reader ---------------------------------------------------------
+
+def readers_present() -> list[str]:
+    """The PC/SC readers pcscd lists now; none when pcscd or pyscard is missing (the page says so)."""
+    from core.hardware.errors import NoReader
+
+    try:
+        from core.hardware.readers import list_readers
+
+        return list_readers()
+    except (ImportError, NoReader):
+        return []
+
+
+def counter_reader(named: str) -> str:
+    """``named`` (the form's, else ``[card] reader``), or the first PC/SC reader holding a card."""
+    from core.hardware.errors import NoReader
+
+    if named:
+        return named
+    try:
+        from core.hardware.readers import slot_states
+
+        states = slot_states()
+    except ImportError:
+        states = []
+    for state in states:
+        if state.card_present:
+            return state.reader
+    raise NoReader("（没有插卡的读卡器 / no reader with a card）")
+
+
+def personalise_at_reader(cards: Any, app_id: str, item: int, reader: str, actor: Actor) -> Card:
+    """``CardService.personalize`` with the card in ``reader`` (blocking: run it in a worker thread)."""
+    from core.hardware.driver import CardDriver
+    from core.hardware.transport import PcscTransport
+
+    driver = CardDriver(PcscTransport(counter_reader(reader))).connect()
+    try:
+        made: Card = cards.personalize(app_id, item, driver, actor)
+        return made
+    finally:
+        driver.disconnect()
+
+
+def personalise_context(request: Request, app: Application, actions: list[str]) -> dict[str, Any]:
+    """What the production page offers: the reader form, or why there is none ("mark made" stays)."""
+    if "make" not in actions:
+        return {"available": False, "reason": ""}
+    services = web(request).services
+    if getattr(request.app.state, "cards", None) is None:
+        return {"available": False, "reason": "personalise.no_service"}
+    configured = services.settings.card.reader
+    readers = readers_present()
+    if not readers and not configured:
+        return {"available": False, "reason": "personalise.no_reader"}
+    return {"available": True, "reason": "", "reader": configured, "readers": readers}
 
 
 def audit_trail(services: Services, app_id: str, actor: Actor) -> list[AuditEntry]:
@@ -268,14 +347,29 @@ def _detail_context(request: Request, app: Application, actor: Actor) -> dict[st
         attachments = tx.attachments.for_application(app.id)
         audit = tx.audit.for_entity("application", app.id)
     archived = is_archived(app.submitted_at, services.clock(), services.settings.storage.archive_after_days)
+    actions = available_actions(services, app, actor)
     return _context(request, {
+        "personalise": personalise_context(request, app, actions), "made_card": _made_card(request, app),
         "app": app, "attachments": attachments, "archived": archived, "audit": audit,
-        "dues": services.applications.deadlines(app), "actions": available_actions(services, app, actor),
+        "dues": services.applications.deadlines(app), "actions": actions,
         "pending_steps": pending_steps(services, app), "steps": region_steps(services, app),
         "today": services.today(), "overdue": app.due is not None and app.due < services.today()
         and app.state not in (AppState.COMPLETED, AppState.REJECTED, AppState.DELETED),
         "is_mail": app.pickup.method is Pickup.MAIL, "delivery_names": {d: d.value for d in Delivery},
         "done": bool(request.query_params.get("done"))})
+
+
+def _made_card(request: Request, app: Application) -> Card | None:
+    """The card just personalised for this application (``?card=`` after the redirect), if it is one."""
+    card_id = request.query_params.get("card", "")
+    if not card_id:
+        return None
+    with web(request).services.store.transaction(readonly=True) as tx:
+        try:
+            card = tx.cards.get(card_id)
+        except EportError:
+            return None
+    return card if card.application_id == app.id else None
 
 
 async def detail_page(request: Request) -> Response:
@@ -313,6 +407,39 @@ async def action(request: Request) -> Response:
     return _redirect(f"/staff/apps/{app_id}?done={name}")
 
 
+async def personalize(request: Request) -> Response:
+    """POST /staff/apps/{app_id}/personalize: make item ``item``'s card in the reader (CSRF, version)."""
+    from starlette.concurrency import run_in_threadpool
+
+    user = _staff(request)
+    await require_csrf(request)
+    form = await request.form()
+    app_id = request.path_params["app_id"]
+    services = web(request).services
+    actor = user.actor()
+    try:
+        cards = getattr(request.app.state, "cards", None)
+        if cards is None:
+            key = "personalise.no_service"
+            raise Forbidden(staff_text(key, "zh"), staff_text(key, "en"), field="card")
+        item = _int_or_none(text(form, "item"))
+        if item is None:
+            raise InvalidInput("请选择要制作的卡。", "Choose the card to make.", field="item")
+        current = services.applications.get(app_id, actor)
+        version = _int_or_none(text(form, "version"))
+        if version is not None and version != current.version:
+            raise stale(current.version, version)
+        reader = text(form, "reader") or services.settings.card.reader
+        made = await run_in_threadpool(personalise_at_reader, cards, current.id, item, reader, actor)
+    except EportError as exc:
+        from core.web.app import status_for
+
+        app = services.applications.get(app_id, actor)
+        return render(request, "staff/detail.html", _detail_context(request, app, actor)
+                      | {"errors": error_lines(exc)}, status=status_for(exc))
+    return _redirect(f"/staff/apps/{app_id}?{urlencode({'done': 'personalize', 'card': made.id})}")
+
+
 async def attachment(request: Request) -> Response:
     from core.web.portal import content_disposition
 
@@ -326,10 +453,11 @@ routes: list[BaseRoute] = [
     Route("/staff/login", login_page, methods=["GET", "POST"], name="staff_login"),
     Route("/staff", queue_page, name="staff_queue"),
     Route("/staff/apps/{app_id}", detail_page, name="staff_application"),
+    Route("/staff/apps/{app_id}/personalize", personalize, methods=["POST"], name="staff_personalize"),
     Route("/staff/apps/{app_id}/{action}", action, methods=["POST"], name="staff_action"),
     Route("/staff/attachments/{att_id}", attachment, name="staff_attachment"),
 ]
 
 __all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "STAFF_MESSAGES", "audit_trail",
-           "available_actions", "pending_steps", "perform", "queue_rows", "queue_summary_rows", "region_steps",
+           "available_actions", "counter_reader", "pending_steps", "perform", "personalise_at_reader", "queue_rows", "queue_summary_rows", "region_steps",
            "routes", "staff_text"]
