@@ -265,8 +265,9 @@ def test_every_staff_post_needs_the_csrf_token(services):
     client = staff_client(services, ["branch_admin"])
     before = services.applications.get(app_id, SYSTEM)
     posts = [r for r in staff.routes if isinstance(r, Route) and "POST" in (r.methods or set())]
-    assert {r.path for r in posts} == {"/staff/login", "/staff/apps/{app_id}/{action}"}
-    for action in staff.STAFF_ACTIONS:
+    assert {r.path for r in posts} == {"/staff/login", "/staff/apps/{app_id}/{action}",
+                                       "/staff/apps/{app_id}/personalize"}
+    for action in (*staff.STAFF_ACTIONS, "personalize"):
         for bad in ({}, {"csrf_token": "forged"}):
             refused = client.post(f"/staff/apps/{app_id}/{action}", data={"version": str(before.version), **bad})
             assert refused.status_code == 403 and "CSRF" in refused.text
