@@ -3,7 +3,8 @@ over the REAL pcscd + vpcd reader, and virtual cards swapped in and out of that 
 
 The enterprise logs in with its legal card through the page; an operator card is locked by wrong PINs
 (the page's PIN change) and unlocked from the card page (legal-card grant, then the operator card's
-own challenge answered by the server); the legal card is renewed inside its window. The same page
+own challenge answered by the server) and renewed (legal-card grant, the operator card's PIN for the
+agent's write, then the server's confirmation); the legal card is renewed inside its window. The same page
 served from an origin not on the agent's allow-list cannot reach the agent and says so.
 Without chromium, pcscd or vpcd this FAILS. Screenshots go to ``test-artifacts/screenshots/``.
 """
@@ -172,6 +173,24 @@ def test_card_login_unlock_and_renewal_through_the_agent_in_chromium(rig: Rig, b
     expect(page.locator("#card-status")).to_contain_text("剩余尝试次数 3", timeout=WAIT_MS)
     shot(page, "card-04-operator-unlocked")
     assert world.card("operator").pin_is_initial
+
+    # ---- renew the operator card: the legal card grants, the operator card's PIN lets the agent write --
+    desk.insert(world.workdir / "legal.json")
+    wait_for_card_in_page(page, legal.card_no)
+    page.fill("#legal-pin", INITIAL_PIN)
+    page.click(f'tr[data-card-id="{op.id}"] button[data-action="renew"]')
+    expect(page.locator("#renew-continue")).to_be_visible(timeout=WAIT_MS)
+    desk.insert(world.workdir / "operator.json")
+    wait_for_card_in_page(page, op.card_no)
+    page.fill("#operator-pin", INITIAL_PIN)
+    page.click("#renew-continue")
+    expect(message(page)).to_contain_text("操作员卡证书已延期", timeout=WAIT_MS)
+    shot(page, "card-04b-operator-renewed")
+    renewed_op = world.card("operator")
+    assert renewed_op.certificate.serial != op.certificate.serial and renewed_op.pin_is_initial
+    with world.services.store.transaction(readonly=True) as tx:
+        assert tx.certificates.get(op.certificate.serial).reason == "superseded"
+        assert tx.certificates.get(renewed_op.certificate.serial).status == "good"
 
     # ---- renew the legal card inside its window -----------------------------------------------------------
     desk.insert(world.workdir / "legal.json")
