@@ -182,6 +182,10 @@ def test_card_login_unlock_and_renewal_through_the_agent_in_chromium(rig: Rig, b
     expect(page.locator("#renew-continue")).to_be_visible(timeout=WAIT_MS)
     desk.insert(world.workdir / "operator.json")
     wait_for_card_in_page(page, op.card_no)
+    page.fill("#operator-pin", "11112222")  # a wrong operator PIN: refused, the retry needs no new grant
+    page.click("#renew-continue")
+    expect(message(page)).to_contain_text("密码错误", timeout=WAIT_MS)
+    assert world.card("operator").certificate.serial == op.certificate.serial
     page.fill("#operator-pin", INITIAL_PIN)
     page.click("#renew-continue")
     expect(message(page)).to_contain_text("操作员卡证书已延期", timeout=WAIT_MS)

@@ -182,6 +182,7 @@
       { action, nonce: challenge.nonce, signature, certificate });
     if (reply.grant) {
       grant = reply.grant;
+      pendingRenewal = null;
       const renewing = grant.action === "renew";
       document.getElementById("unlock-step").hidden = renewing;
       document.getElementById("renew-step").hidden = !renewing;
@@ -211,22 +212,36 @@
 
   // The operator card's own challenge, released against the grant; eport-card_Renew checks the card's
   // PIN (the operator card's, typed at this desk), writes the certificate; then the server confirms.
+  // After a wrong PIN the release is kept: its cryptogram still answers the card's challenge while the
+  // card stays in the reader, so the retry needs no new grant.
+  let pendingRenewal = null;
+
   async function continueRenewal() {
-    if (!grant || grant.action !== "renew") {
-      throw new Error(L("请先用法人卡授权延期", "authorise the renewal with the legal card first"));
-    }
     const pin = pinOf("operator-pin");
-    const [card] = await call("eport-card_GetChallenge");
-    if (card.serial !== grant.serial) {
-      throw new Error(L("读卡器中的卡不是要延期的操作员卡，请插入正确的卡", "the card in the reader is not the operator card being renewed; insert that card"));
+    if (!pendingRenewal) {
+      if (!grant || grant.action !== "renew") {
+        throw new Error(L("请先用法人卡授权延期", "authorise the renewal with the legal card first"));
+      }
+      const [card] = await call("eport-card_GetChallenge");
+      if (card.serial !== grant.serial) {
+        throw new Error(L("读卡器中的卡不是要延期的操作员卡，请插入正确的卡", "the card in the reader is not the operator card being renewed; insert that card"));
+      }
+      if (card.blocked) {
+        throw new Error(L("这张操作员卡已锁定，请先解锁再延期", "this operator card is locked: unlock it first, then renew it"));
+      }
+      const base = "/portal/cards/" + encodeURIComponent(grant.cardId) + "/renewal";
+      const released = await server(base, { grant: grant.token, serial: card.serial, challenge: card.challenge, publicKey: card.publicKey });
+      pendingRenewal = { base, released };
+      grant = null;  // used up by the release
     }
-    if (card.blocked) {
-      throw new Error(L("这张操作员卡已锁定，请先解锁再延期", "this operator card is locked: unlock it first, then renew it"));
+    const { base, released } = pendingRenewal;
+    try {
+      await call("eport-card_Renew", { passwd: pin, cryptogram: released.cryptogram, certificate: released.certificate });
+    } catch (e) {
+      if (e.code !== "wrong_pin") { pendingRenewal = null; }  // anything else needs a new authorisation
+      throw e;
     }
-    const base = "/portal/cards/" + encodeURIComponent(grant.cardId) + "/renewal";
-    const released = await server(base, { grant: grant.token, serial: card.serial, challenge: card.challenge, publicKey: card.publicKey });
-    grant = null;  // used up by the release
-    await call("eport-card_Renew", { passwd: pin, cryptogram: released.cryptogram, certificate: released.certificate });
+    pendingRenewal = null;
     await server(base + "/confirm", { certificate: released.certificate });
     reloadWith(L("操作员卡证书已延期，密码已恢复为初始密码 88888888，请尽快修改。",
       "The operator card is renewed; its PIN is the initial 88888888 again: change it soon."));
