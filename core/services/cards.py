@@ -13,6 +13,9 @@ Decisions:
   valid certificate, so a relying party never sees two.
 * A card found blocked (PIN tries used up) is recorded as ``locked``: that is the card's real state
   and what the counter unlock later moves back to ``active``.
+* Renewal through the local agent (legal card in its window, operator card on a legal-card grant)
+  registers the new certificate ON HOLD and changes the record only when the page confirms the card
+  has it; both kinds share that release/confirm pair and differ only in the authorisation.
 * The master secret only derives per-card admin keys here; it is never logged, returned or stored
   per card. A remote card (local agent) gets one admin *cryptogram* for its own challenge.
 """
