@@ -105,8 +105,13 @@ class OcspResponder:
         return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(serialization.Encoding.DER)
 
 
-def make_ocsp_app(ca: CertificateAuthority, registry_factory: RegistryFactory,
-                  next_update_hours: int = 24) -> Starlette:
+def ocsp_routes(ca: CertificateAuthority, registry_factory: RegistryFactory, next_update_hours: int = 24,
+                prefix: str = "") -> list[Route]:
+    """POST ``{prefix}`` (DER request body) and GET ``{prefix}/{base64 request}``, per RFC 6960.
+
+    With a prefix the POST route is the prefix itself, no trailing slash: certificates carry that exact
+    URL, and OCSP clients do not follow redirects.
+    """
     responder = OcspResponder(ca, registry_factory, next_update_hours)
 
     def answer(der: bytes) -> Response:
@@ -127,10 +132,13 @@ def make_ocsp_app(ca: CertificateAuthority, registry_factory: RegistryFactory,
             der = b""
         return await run_in_threadpool(answer, der)
 
-    return Starlette(routes=[
-        Route("/", post, methods=["POST"]),
-        Route("/{encoded:path}", get, methods=["GET"]),
-    ])
+    return [Route(prefix or "/", post, methods=["POST"]), Route(f"{prefix}/{{encoded:path}}", get, methods=["GET"])]
 
 
-__all__ = ["OcspResponder", "make_ocsp_app"]
+def make_ocsp_app(ca: CertificateAuthority, registry_factory: RegistryFactory,
+                  next_update_hours: int = 24) -> Starlette:
+    """A stand-alone responder answering at ``/``."""
+    return Starlette(routes=ocsp_routes(ca, registry_factory, next_update_hours))
+
+
+__all__ = ["OcspResponder", "make_ocsp_app", "ocsp_routes"]

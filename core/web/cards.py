@@ -87,10 +87,9 @@ def card_service_from_settings(services: Services):
 def pki_routes(cards) -> list[BaseRoute]:
     """``/pki/ocsp`` (the OCSP responder) and ``/pki/crl.der`` (a fresh CRL from the registry)."""
     from starlette.concurrency import run_in_threadpool
-    from starlette.routing import Mount
 
     from core.pki.crl import build_crl
-    from core.pki.ocsp import make_ocsp_app
+    from core.pki.ocsp import ocsp_routes
     from core.pki.registry import store_registry_factory
 
     factory = store_registry_factory(cards.s.store)
@@ -106,7 +105,7 @@ def pki_routes(cards) -> list[BaseRoute]:
     async def crl(request: Request) -> Response:
         return Response(await run_in_threadpool(crl_der), media_type="application/pkix-crl")
 
-    return [Mount("/pki/ocsp", app=make_ocsp_app(cards.ca, factory, hours)),
+    return [*ocsp_routes(cards.ca, factory, hours, prefix="/pki/ocsp"),
             Route("/pki/crl.der", crl, methods=["GET"])]
 
 

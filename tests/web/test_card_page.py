@@ -240,16 +240,22 @@ def test_legal_card_renewal_is_released_on_hold_and_recorded_only_once_confirmed
     assert crl.get_revoked_certificate_by_serial_number(int(old_serial, 16)) is not None
 
 
-def test_the_ocsp_responder_is_mounted(world, card_client):
+def test_the_ocsp_responder_answers_at_the_url_the_certificate_carries(world, card_client):
+    from urllib.parse import urlsplit
+
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509 import ocsp
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
     legal = world.card("legal")
     with world.services.store.transaction(readonly=True) as tx:
         cert = x509.load_pem_x509_certificate(tx.certificates.get(legal.certificate.serial).pem.encode())
+    aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+    url = next(d.access_location.value for d in aia if d.access_method == AuthorityInformationAccessOID.OCSP)
     request = ocsp.OCSPRequestBuilder().add_certificate(cert, world.ca.certificate, hashes.SHA1()).build()
-    reply = card_client.post("/pki/ocsp/", content=request.public_bytes(serialization.Encoding.DER),
-                             headers={"content-type": "application/ocsp-request"})
+    # OCSP clients (openssl among them) do not follow redirects: the exact path must answer.
+    reply = card_client.post(urlsplit(url).path, content=request.public_bytes(serialization.Encoding.DER),
+                             headers={"content-type": "application/ocsp-request"}, follow_redirects=False)
     assert reply.status_code == 200 and reply.headers["content-type"] == "application/ocsp-response"
     answer = ocsp.load_der_ocsp_response(reply.content)
     assert answer.certificate_status is ocsp.OCSPCertStatus.GOOD
