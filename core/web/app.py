@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
@@ -29,6 +28,7 @@ from core.services import Services
 from core.web.auth import LoginRequired
 from core.web.render import HERE, WebState, error_lines, render
 from core.web.security import LanguageMiddleware, LoginLimiter, SecurityHeadersMiddleware
+from core.web.sessions import SessionMiddleware
 from core.web.sms import SmsGateway, gateway_for
 
 log = logging.getLogger(__name__)
