@@ -23,9 +23,13 @@ class WrongPin(CardError):
 
     def __init__(self, tries_left: int) -> None:
         self.tries_left = tries_left
-        super().__init__(0x63C0 | tries_left,
-                         f"密码错误，还可尝试 {tries_left} 次；次数用尽后卡将被锁定",
-                         f"wrong PIN; {tries_left} tries left before the card is locked", field="pin")
+        if tries_left:
+            zh = f"密码错误，还可尝试 {tries_left} 次；次数用尽后卡将被锁定"
+            en = f"wrong PIN; {tries_left} {'try' if tries_left == 1 else 'tries'} left before the card is locked"
+        else:  # 63C0: that was the last try
+            zh = "密码错误，次数已用尽，卡已锁定，请办理解锁（解锁后密码恢复为8个8）"
+            en = "wrong PIN; no tries left: the card is now locked; apply for an unlock (the PIN becomes 88888888)"
+        super().__init__(0x63C0 | tries_left, zh, en, field="pin")
 
 
 class CardBlocked(CardError):

@@ -92,9 +92,9 @@ def test_verify_pin_and_wrong_pin_tries_count_down_to_blocked(client):
         assert wrong["Result"] is False and wrong["Data"] == []
         message, code = wrong["Error"]
         assert code == "Err:wrong_pin"
-        assert f"还可尝试 {tries_left} 次" in message and f"{tries_left} tries left" in message
+        assert f"还可尝试 {tries_left} 次" in message and f"{tries_left} tr" in message
     last = client.call("cus-sec_SpcVerifyPIN", {"passwd": "11111111"})
-    assert last["Error"][1] == "Err:wrong_pin" and "0 tries left" in last["Error"][0]
+    assert last["Error"][1] == "Err:wrong_pin" and "the card is now locked" in last["Error"][0]
     # Now even the right PIN is refused: the card is locked.
     blocked = client.call("cus-sec_SpcVerifyPIN", {"passwd": PIN})
     assert blocked["Result"] is False and blocked["Error"][1] == "Err:card_blocked"
