@@ -11,16 +11,14 @@ Without chromium, pcscd or vpcd this FAILS. Screenshots go to ``test-artifacts/s
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import attrs
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browserkit import free_port, serving, shot
+from playwright.sync_api import Browser, Page, expect
 from test_card_login import World, make_world
 
 from core.agent.server import Agent, ReaderSlot, running_agent
@@ -33,19 +31,8 @@ from core.web.app import create_app
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 WAIT_MS = 30_000
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Desk:
@@ -87,35 +74,14 @@ def rig(pcscd, services: Services, tmp_path: Path) -> Iterator[Rig]:  # noqa: F8
     with running_agent(agent) as background:
         services.settings = attrs.evolve(services.settings, agent=AgentSettings(
             port=background.agent.port, allowed_origins=(base,)))
-        app = create_app(services, cards=world.cards)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        for _ in range(200):
-            if server.started:
-                break
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
         try:
-            yield Rig(world, base, desk)
+            with serving(create_app(services, cards=world.cards), port):
+                yield Rig(world, base, desk)
         finally:
-            server.should_exit = True
-            thread.join(10)
             desk.remove()
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_playwright() as p:
-        made = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield made
-        made.close()
 
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def wait_for_card_in_page(page: Page, serial: str) -> None:
