@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from attrs import define, field
 
 from core.calendar import CalendarOverrides, WorkCalendar
 from core.config import Settings
+from core.deadlines import china_date
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.store import Store, open_store
+
+if TYPE_CHECKING:
+    from core.services.applications import ApplicationService
 
 
 def utc_now() -> datetime:
@@ -38,11 +43,11 @@ class Services:
                    clock=clock)
 
     def today(self) -> date:
-        # Working days are counted on China's calendar date.
-        from core.deadlines import china_date
+        """Today on China's calendar (working days are counted there, whatever the server's zone)."""
         return china_date(self.clock())
 
     @property
-    def applications(self):
-        from core.services.applications import ApplicationService
+    def applications(self) -> ApplicationService:
+        from core.services.applications import ApplicationService  # imported here: it imports this module
+
         return ApplicationService(self)
