@@ -8,13 +8,25 @@ optimistic-concurrency counter: an update only lands if nobody changed the row s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 import attrs
 from cryptography import x509
-from sqlalchemy import Connection, Select, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -227,29 +239,23 @@ class ApplicationRepo:
                        search: str | None = None, order: str = "due", limit: int = 100,
                        offset: int = 0) -> list[ApplicationSummary]:
         """The rows :meth:`find` would return, as list-row summaries (no aggregate is built)."""
-        page, ordering = self._page(region, states, enterprise, business, search, order, limit, offset)
-        c = applications.c
-        # One statement: the page's ids (from the index) inside, only those rows' columns outside.
-        rows = self._conn.execute(
-            select(c.id, c.acceptance_no, c.business, c.region, c.state, c.version, c.due, c.submitted_at,
-                   c.enterprise_uscc, c.enterprise_name, c.summary)
-            .where(c.id.in_(page.scalar_subquery())).order_by(*ordering)).all()
-        missing = [r.id for r in rows if r.summary is None]
+        if search:  # rare: built each time (the LIKE patterns are escaped literals)
+            page, ordering = self._page(region, states, enterprise, business, search, order, limit, offset)
+            # One statement: the page's ids (from the index) inside, only those rows' columns outside.
+            stmt = select(*_SUMMARY_COLUMNS).where(_c.id.in_(page.scalar_subquery())).order_by(*ordering)
+            rows = [tuple(r) for r in self._conn.execute(stmt)]
+        else:
+            _check_page(order, limit, offset)
+            shape = (order, None if states is None else tuple(sorted({AppState(s).value for s in states})),
+                     region is not None, enterprise is not None, business is not None)
+            params = {"region": region, "enterprise": enterprise, "lim": limit, "off": offset,
+                      "business": None if business is None else Business(business).value}
+            rows = _run_prepared(self._conn, ("summaries", *shape), lambda: _summaries_statement(*shape), params)
+        missing = [r[0] for r in rows if r[-1] is None]
         # Rows written before migration 0005 filled them in have none: derive it from their JSON.
         derived = {r.id: _summary(json.loads(r.data)) for r in self._conn.execute(
-            select(c.id, c.data).where(c.id.in_(missing)))} if missing else {}
-        return [self._summary_row(r, derived.get(r.id)) for r in rows]
-
-    @staticmethod
-    def _summary_row(row: Any, derived: str | None) -> ApplicationSummary:
-        extra = json.loads(derived or row.summary)
-        agent = extra["agent"]
-        return ApplicationSummary(
-            id=row.id, acceptance_no=row.acceptance_no or "", business=_BUSINESSES[row.business],
-            region=row.region, state=_STATES[row.state], version=row.version, due=row.due,
-            submitted_at=row.submitted_at, enterprise_uscc=row.enterprise_uscc, enterprise_name=row.enterprise_name,
-            agent=PersonLine(agent["name"], agent["id_number"]) if agent else None,
-            holders=tuple(HolderLine(_KINDS[h["kind"]], h["name"], h["id_number"]) for h in extra["holders"]))
+            select(_c.id, _c.data).where(_c.id.in_(missing)))} if missing else {}
+        return [_summary_row(tuple(r) if r[-1] is not None else (*r[:-1], derived[r[0]])) for r in rows]
 
     def _page(self, region: str | None, states: Iterable[AppState] | None, enterprise: str | None,
               business: Business | None, search: str | None, order: str, limit: int,
@@ -257,20 +263,9 @@ class ApplicationRepo:
         """The query for one page of ids, and its ordering (to apply again to the rows it selects)."""
         # Two steps: the page's ids first (narrow rows, from the covering index when one fits), then
         # only those rows; sorting whole JSON rows made the 100,000-row queue ~200 times slower.
+        _check_page(order, limit, offset)
+        ordering = _ordering(order)
         c = applications.c
-        ordering: tuple[Any, ...]
-        if order == "due":
-            ordering = (c.due.asc().nulls_last(), c.created_at, c.id)
-        elif order == "created":
-            ordering = (c.created_at.desc(), c.id.desc())
-        elif order == "updated":
-            ordering = (c.updated_at.desc(), c.id.desc())
-        else:
-            raise InvalidInput(f"不支持的排序方式：{order}", f"Unknown order {order!r}; use one of {ORDERS}.",
-                               field="order")
-        if limit < 0 or offset < 0:
-            raise InvalidInput("分页参数不能为负数。", "limit and offset must not be negative.",
-                               field="limit")
         query = self._filtered(select(c.id), region, states, enterprise, business, search)
         return query.order_by(*ordering).limit(limit).offset(offset), ordering
 
@@ -288,18 +283,8 @@ class ApplicationRepo:
 
     def progress_of(self, no: str) -> ApplicationProgress | None:
         """The progress of the application with acceptance number ``no`` (the public query's view)."""
-        c = applications.c
-        row = self._conn.execute(select(c.acceptance_no, c.enterprise_uscc, c.business, c.region, c.state, c.due,
-                                        c.data).where(c.acceptance_no == no)).first()
-        if row is None:
-            return None
-        data = json.loads(row.data)  # only its history and delivery are turned into objects
-        delivery = data.get("delivery")
-        return ApplicationProgress(
-            acceptance_no=row.acceptance_no, enterprise_uscc=row.enterprise_uscc, business=_BUSINESSES[row.business],
-            region=row.region, state=_STATES[row.state], due=row.due,
-            delivery=Delivery(delivery) if delivery else None, tracking_no=data.get("tracking_no", ""),
-            history=_converter.structure(data.get("history", []), tuple[Transition, ...]))
+        rows = _run_prepared(self._conn, ("progress",), _progress_statement, {"no": no})
+        return _progress_row(tuple(rows[0])) if rows else None
 
     def open_for(self, uscc: str, business: Business) -> list[Application]:
         rows = self._conn.execute(
@@ -310,6 +295,118 @@ class ApplicationRepo:
             .order_by(applications.c.created_at, applications.c.id))
         return [_load(Application, r.data, r.version) for r in rows]
 
+
+# ---- hot list and progress reads ---------------------------------------------------------------------------
+# The staff queue and the public progress query run on every page view. Their statements are built
+# and compiled once per shape and dialect and run as driver SQL, and their rows are decoded by memos
+# keyed on the raw row values: an unchanged row decodes to the same frozen value, and any change in
+# the database changes the row and so the key, so a memo entry can never be stale.
+
+def _ordering(order: str) -> tuple[Any, ...]:
+    c = applications.c
+    if order == "due":
+        return (c.due.asc().nulls_last(), c.created_at, c.id)
+    if order == "created":
+        return (c.created_at.desc(), c.id.desc())
+    if order == "updated":
+        return (c.updated_at.desc(), c.id.desc())
+    raise InvalidInput(f"不支持的排序方式：{order}", f"Unknown order {order!r}; use one of {ORDERS}.",
+                       field="order")
+
+
+def _check_page(order: str, limit: int, offset: int) -> None:
+    _ordering(order)
+    if limit < 0 or offset < 0:
+        raise InvalidInput("分页参数不能为负数。", "limit and offset must not be negative.", field="limit")
+
+
+_c = applications.c
+# summary last: NULL only on rows written before migration 0005 (filled in from their JSON then).
+_SUMMARY_COLUMNS = (_c.id, _c.acceptance_no, _c.business, _c.region, _c.state, _c.version, _c.due,
+                    _c.submitted_at, _c.enterprise_uscc, _c.enterprise_name, _c.summary)
+
+
+def _summaries_statement(order: str, states: tuple[str, ...] | None, by_region: bool, by_enterprise: bool,
+                         by_business: bool) -> Select[Any]:
+    ordering = _ordering(order)
+    page = select(_c.id)
+    if by_region:
+        page = page.where(_c.region == bindparam("region"))
+    if states is not None:
+        # Literal enum values (plain identifiers), so the IN list needs no expansion at each run.
+        assert all(s.isidentifier() for s in states)
+        page = page.where(_c.state.in_([literal_column(f"'{s}'") for s in states]))
+    if by_enterprise:
+        page = page.where(_c.enterprise_uscc == bindparam("enterprise"))
+    if by_business:
+        page = page.where(_c.business == bindparam("business"))
+    page = page.order_by(*ordering).limit(bindparam("lim", type_=Integer)).offset(bindparam("off", type_=Integer))
+    return select(*_SUMMARY_COLUMNS).where(_c.id.in_(page.scalar_subquery())).order_by(*ordering)
+
+
+def _progress_statement() -> Select[Any]:
+    return select(_c.acceptance_no, _c.enterprise_uscc, _c.business, _c.region, _c.state, _c.due,
+                  _c.data).where(_c.acceptance_no == bindparam("no"))
+
+
+_PREPARED: dict[tuple[Any, ...], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _run_prepared(conn: Connection, key: tuple[Any, ...], build: Callable[[], Select[Any]],
+                  params: dict[str, Any]) -> list[Any]:
+    """Rows (raw driver values) of the statement ``build`` makes, compiled once per dialect and ``key``."""
+    dialect = conn.dialect
+    full_key = (dialect.name, dialect.driver, dialect.paramstyle, *key)
+    prepared = _PREPARED.get(full_key)
+    if prepared is None:
+        compiled = build().compile(dialect=dialect)
+        order = compiled.positiontup  # the parameters' order for positional paramstyles (SQLite's "?")
+        prepared = (compiled.string, tuple(order) if order is not None else None)
+        _PREPARED[full_key] = prepared  # a few dozen shapes at most: no bound needed
+    sql, positions = prepared
+    args: Any = tuple(params[n] for n in positions) if positions is not None else params
+    return list(conn.exec_driver_sql(sql, args).fetchall())
+
+
+def _date(value: Any) -> date | None:
+    """A Date column's raw driver value (SQLite: ISO text; PostgreSQL: a date)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def _utc(value: Any) -> datetime | None:
+    """A UTCDateTime column's raw driver value as ``UTCDateTime`` returns it (aware, UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite: naive UTC text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _summary_row(row: tuple[Any, ...]) -> ApplicationSummary:
+    app_id, acceptance_no, business, region, state, version, due, submitted_at, uscc, name, summary = row
+    extra = json.loads(summary)
+    agent = extra["agent"]
+    return ApplicationSummary(
+        id=app_id, acceptance_no=acceptance_no or "", business=_BUSINESSES[business], region=region,
+        state=_STATES[state], version=version, due=_date(due), submitted_at=_utc(submitted_at),
+        enterprise_uscc=uscc, enterprise_name=name,
+        agent=PersonLine(agent["name"], agent["id_number"]) if agent else None,
+        holders=tuple(HolderLine(_KINDS[h["kind"]], h["name"], h["id_number"]) for h in extra["holders"]))
+
+
+@lru_cache(maxsize=4096)
+def _progress_row(row: tuple[Any, ...]) -> ApplicationProgress:
+    acceptance_no, uscc, business, region, state, due, text = row
+    data = json.loads(text)  # only its history and delivery are turned into objects
+    delivery = data.get("delivery")
+    return ApplicationProgress(
+        acceptance_no=acceptance_no, enterprise_uscc=uscc, business=_BUSINESSES[business], region=region,
+        state=_STATES[state], due=_date(due), delivery=Delivery(delivery) if delivery else None,
+        tracking_no=data.get("tracking_no", ""),
+        history=_converter.structure(data.get("history", []), tuple[Transition, ...]))
 
 class CardRepo:
     def __init__(self, conn: Connection) -> None:
