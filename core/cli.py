@@ -193,9 +193,7 @@ def app_submit(obj: Ctx, file: Path, draft: bool, actor: str | None, as_json: bo
     svc = obj.services.applications
     who = _actor(actor)
     application = load_application(file)
-    with obj.services.store.transaction(readonly=True) as tx:
-        # Check before saving, so a file with problems leaves nothing behind.
-        problems = [] if draft else svc.check(tx, svc._derive_centres(application))
+    problems = [] if draft else svc.preflight(application)  # before saving: a bad file leaves nothing
     if problems:
         raise Problems(problems)
     saved = svc.create(application, who)

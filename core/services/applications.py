@@ -114,6 +114,11 @@ class ApplicationService:
             issuing = region
         return attrs.evolve(app, home_branch=home, region=region, issuing_centre=issuing or region)
 
+    def preflight(self, app: Application) -> list[EportError]:
+        """Everything that would stop ``app`` (saved or not) from being submitted; changes nothing."""
+        with self.s.store.transaction(readonly=True) as tx:
+            return self.check(tx, self._derive_centres(app))
+
     def check(self, tx: Transaction, app: Application) -> list[EportError]:
         """Every problem that stops ``app`` from being submitted: identifiers, core rules, region rules."""
         self.rules.offer(app.region, app.business)

@@ -467,8 +467,7 @@ async def submit_application(request: Request) -> Response:
     app = _owned_editable(request, user)
     state = web(request)
     services = state.services
-    with services.store.transaction(readonly=True) as tx:
-        problems = services.applications.check(tx, app)
+    problems = services.applications.preflight(app)
     if problems:
         from core.errors import Problems
         raise Problems(problems)

@@ -307,8 +307,7 @@ def _step_context(request: Request, app: Application, step: str) -> dict[str, An
         context["policy"] = rulebook.upload(app.region, app.business)
         context["limit"] = min(context["policy"].max_bytes, services.settings.storage.max_upload_bytes)
     elif step == "preview":
-        with services.store.transaction(readonly=True) as tx:
-            context["problems"] = services.applications.check(tx, app)
+        context["problems"] = services.applications.preflight(app)
         context["dues"] = services.applications.deadlines(app)
     return context
 
@@ -517,8 +516,7 @@ async def submit(request: Request) -> Response:
         problems.append(InvalidInput("请阅读并勾选承诺声明。", "Read and tick the declaration.", field="declaration"))
     if app.state not in EDITABLE_STATES:
         return _redirect(f"/portal/apps/{app.id}")
-    with services.store.transaction(readonly=True) as tx:
-        problems += services.applications.check(tx, app)
+    problems += services.applications.preflight(app)
     if not problems:
         try:
             sms.verify_code(services, state.secret, app.agent.phone if app.agent else "", _purpose(app),
