@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from core.store.audit import AuditLog, verify_chain
@@ -25,6 +28,8 @@ from core.store.tables import audit, audit_head, sequences
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 MIGRATION_LOCK_KEY = 0x45504F5254  # "EPORT"
+# A pooled PostgreSQL connection idle longer than this is pinged before use (see _ping_when_idle).
+IDLE_PING_SECONDS = 10.0
 
 
 class Transaction:
@@ -32,12 +37,31 @@ class Transaction:
 
     def __init__(self, conn: Connection) -> None:
         self.connection = conn
-        self.enterprises = EnterpriseRepo(conn)
-        self.applications = ApplicationRepo(conn)
-        self.cards = CardRepo(conn)
-        self.certificates = CertificateRepo(conn)
-        self.attachments = AttachmentRepo(conn)
-        self.audit = AuditLog(conn)
+
+    # Made on first use: most transactions touch one or two of them.
+    @cached_property
+    def enterprises(self) -> EnterpriseRepo:
+        return EnterpriseRepo(self.connection)
+
+    @cached_property
+    def applications(self) -> ApplicationRepo:
+        return ApplicationRepo(self.connection)
+
+    @cached_property
+    def cards(self) -> CardRepo:
+        return CardRepo(self.connection)
+
+    @cached_property
+    def certificates(self) -> CertificateRepo:
+        return CertificateRepo(self.connection)
+
+    @cached_property
+    def attachments(self) -> AttachmentRepo:
+        return AttachmentRepo(self.connection)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.connection)
 
     def next_sequence(self, name: str) -> int:
         """The next value of a named counter, starting at 1; atomic under concurrent callers."""
@@ -53,6 +77,13 @@ class Store:
     def __init__(self, engine: Engine, blob_dir: Path) -> None:
         self.engine = engine
         self.blobs = BlobStore(blob_dir)
+        # Reads on PostgreSQL run in autocommit: under READ COMMITTED every statement takes its own
+        # snapshot inside a transaction too, so BEGIN and COMMIT (two round trips) bought nothing.
+        # SQLite keeps a deferred BEGIN: there it gives several reads one snapshot, and costs no trip.
+        if engine.dialect.name == "postgresql":
+            self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            self._read_engine = engine.execution_options(sqlite_begin="BEGIN")
 
     @property
     def dialect(self) -> str:
@@ -92,11 +123,8 @@ class Store:
         must not write). Do not open a second writing transaction inside one on the same thread:
         on SQLite it waits for the first, which waits for it.
         """
-        with self.engine.connect() as conn:
-            if readonly:
-                conn = conn.execution_options(sqlite_begin="BEGIN")
-            with conn.begin():
-                yield Transaction(conn)
+        with (self._read_engine if readonly else self.engine).connect() as conn, conn.begin():
+            yield Transaction(conn)
 
     def audit_verify(self) -> AuditReport:
         """Recompute the audit chain: reports edited, inserted, deleted or cut-off rows."""
@@ -128,6 +156,36 @@ def _sqlite_events(engine: Engine) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE"))
 
 
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle longer than IDLE_PING_SECONDS.
+
+    ``pool_pre_ping`` pinged on every checkout: a round trip per request. A connection used moments
+    ago is almost always alive; one idle for a while may have been cut by a database restart or a
+    firewall, so that one is pinged, and a dead one is replaced (DisconnectionError makes the pool
+    retry with a fresh connection). If the database restarts while connections are busy, the
+    statements then running fail once; SQLAlchemy then invalidates every older pooled connection,
+    so the next requests connect afresh.
+    """
+    errors = engine.dialect.loaded_dbapi.Error
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_conn.rollback()
+        except errors as exc:
+            raise DisconnectionError("idle connection is gone") from exc
+
+
 def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: bool = False) -> Store:
     """A store on ``url`` (``sqlite:///path/eportcard.db`` or ``postgresql+psycopg://…``).
 
@@ -154,7 +212,9 @@ def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: boo
         connect_args["options"] = (connect_args["options"] + " -c timezone=UTC").strip()
     else:
         raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
-    engine = create_engine(parsed, connect_args=connect_args, echo=echo, pool_pre_ping=True, **engine_args)
+    engine = create_engine(parsed, connect_args=connect_args, echo=echo, **engine_args)
     if parsed.get_backend_name() == "sqlite":
-        _sqlite_events(engine)
+        _sqlite_events(engine)  # a local file: nothing to ping
+    else:
+        _ping_when_idle(engine)
     return Store(engine, Path(blob_dir))
