@@ -331,7 +331,7 @@ async def queue_page(request: Request) -> Response:
     context = _context(request, {"state": state, "q": search, "page": page, "states": QUEUE_STATES,
                                  "staff_user": user, "rows": [], "more": False})
     try:
-        rows, more = queue_rows(services, user.actor(), state, search, page)
+        rows, more = queue_summary_rows(services, user.actor(), state, search, page)  # no whole aggregates
     except EportError as exc:
         return render(request, "staff/queue.html", context | {"errors": error_lines(exc)}, status=400)
 
