@@ -12,7 +12,8 @@ the same process, event loop and server settings. Load comes from Debian's ``wrk
 Printed per backend: requests per second of bare / progress / queue, the ratios against bare
 (target >= 0.5) and the p99 latencies (target < 50 ms). Diagnostic rows show what the app's
 middleware alone costs (``/bench/mw``: an empty JSON route inside the app, with and without the
-session cookie). No assertions: numbers are printed. ``--quick`` seeds 10,000 rows and runs shorter.
+session cookie) and the HTML staff queue (``/staff``, diagnostic: it renders a Jinja page). No assertions:
+numbers are printed. ``--quick`` seeds 10,000 rows and runs shorter.
 PostgreSQL comes from EPORTCARD_TEST_PG_URL (default: the test URL of scripts/start-postgres.sh).
 """
 
@@ -253,6 +254,14 @@ def check_replies(base: str, cookie: str, progress: list[str], queue: list[str])
         raise RuntimeError(f"staff queue failed: {reply.status_code} {reply.text[:200]}")
 
 
+def check_html(base: str, cookie: str, path: str) -> None:
+    import httpx
+
+    reply = httpx.get(base + path, headers={"Cookie": cookie})
+    if reply.status_code != 200 or "data-app-id" not in reply.text:
+        raise RuntimeError(f"HTML staff queue failed: {reply.status_code} {reply.text[:200]}")
+
+
 def verdict(ratio: float, p99: float) -> str:
     return "ok" if ratio >= 0.5 and p99 < 50 else "BELOW TARGET"
 
@@ -271,12 +280,15 @@ def run_backend(name: str, url: str, schema: str) -> dict[str, tuple[float, floa
             progress = [f"/api/progress?acceptance_no={no}&uscc={uscc}" for no, uscc in queries]
             queue = [f"/api/staff/queue?page={p}&per_page=20" for p in range(1, 11)] + \
                 [f"/api/staff/queue?state=submitted&page={p}" for p in range(1, 6)]
+            html_queue = [f"/staff?page={p}" for p in range(1, 11)]
             check_replies(base, cookie, progress, queue)
+            check_html(base, cookie, html_queue[0])
             plan = [("bare Starlette JSON", [BARE_PATH], ""),
                     ("app middleware only", [MIDDLEWARE_PATH], ""),
                     ("  + staff session", [MIDDLEWARE_PATH], cookie),
                     ("progress query", progress, ""),
-                    ("staff queue", queue, cookie)]
+                    ("staff queue", queue, cookie),
+                    ("staff queue HTML", html_queue, cookie)]
             for label, paths, with_cookie in plan:
                 results[label] = measure(base, paths, workdir, with_cookie)
                 rps, p99, failed = results[label]

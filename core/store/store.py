@@ -153,7 +153,11 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE"))
+        begin = conn.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE")
+        if begin == "BEGIN":  # a deferred BEGIN takes no lock and cannot fail: straight to the driver
+            conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
+        else:
+            conn.exec_driver_sql(begin)
 
 
 def _ping_when_idle(engine: Engine) -> None:
