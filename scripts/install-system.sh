@@ -6,7 +6,7 @@
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 packages=(pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev
-          chromium postgresql openssl poppler-utils fonts-wqy-zenhei wrk)
+          chromium postgresql openssl poppler-utils fonts-wqy-zenhei wrk iproute2 procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
