@@ -17,8 +17,9 @@ if pgrep -x pcscd >/dev/null && [ -S "$SOCKET" ]; then
 fi
 
 mkdir -p /run/pcscd
-# --foreground keeps logs in our file; nohup + & detaches it from this shell.
-nohup pcscd --foreground --info >"$PCSCD_LOG" 2>&1 &
+rm -f "$SOCKET"   # left by a pcscd that did not stop cleanly; its presence is our readiness signal
+# --foreground keeps logs in our file; nohup + & + detach.py detach it from this shell and its pipes.
+nohup python3 "$(dirname "$0")/detach.py" pcscd --foreground --info >"$PCSCD_LOG" 2>&1 &
 for _ in $(seq 1 50); do
   if [ -S "$SOCKET" ]; then
     echo "start-pcscd: pcscd started (log: $PCSCD_LOG)"
