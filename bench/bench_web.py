@@ -10,9 +10,13 @@ the same process, event loop and server settings. Load comes from Debian's ``wrk
 50 connections, ``--latency``), so the load generator costs the server little of the 2 cores.
 
 Printed per backend: requests per second of bare / progress / queue, the ratios against bare
-(target >= 0.5) and the p99 latencies (target < 50 ms). Diagnostic rows show what the app's
+(target >= 0.5) and the p99 latencies (target < 50 ms). The app keeps finished progress and queue
+replies while the applications table is unchanged (core/web/replies.py), so diagnostic rows also
+show: the same reads with that cache off (``/cold/...``: a second app instance whose cache never
+keeps anything: every request reads and encodes), the queue while another process writes to the
+applications table 20 times a second (each write retires the kept replies), what the app's
 middleware alone costs (``/bench/mw``: an empty JSON route inside the app, with and without the
-session cookie) and the HTML staff queue (``/staff``, diagnostic: it renders a Jinja page). No assertions:
+session cookie) and the HTML staff queue (``/staff``: it renders a Jinja page). No assertions:
 numbers are printed. ``--quick`` seeds 10,000 rows and runs shorter.
 PostgreSQL comes from EPORTCARD_TEST_PG_URL (default: the test URL of scripts/start-postgres.sh).
 """
@@ -27,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -50,6 +55,8 @@ PASSWORD = "Bench-passw0rd"
 SECRET = "bench-secret-key"
 BARE_PATH = "/bench/bare"
 MIDDLEWARE_PATH = "/bench/mw"
+COLD_PREFIX = "/cold"  # the same app with its reply cache off
+WRITES_PER_SECOND = 20
 QUERY_SAMPLE = 500  # distinct progress queries wrk rotates through
 
 
@@ -72,13 +79,22 @@ def _services(url: str, schema: str | None, root: str):
                     calendar=WorkCalendar())
 
 
+class _NeverKnown:
+    """A change watch that never knows: the reply cache then makes every reply afresh."""
+
+    def token(self) -> None:
+        return None
+
+
 def bench_app(url: str, schema: str | None, root: str):
-    """The real app, plus ``/bench/bare`` (bare Starlette, outside the app) and ``/bench/mw`` (inside it)."""
+    """The real app, plus ``/bench/bare`` (bare Starlette, outside the app), ``/bench/mw`` (inside it)
+    and ``/cold/...`` (a second instance of the app with its reply cache off)."""
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     from core.web.app import create_app
+    from core.web.replies import ReplyCache
 
     async def hello(request):
         return JSONResponse({"state": "submitted", "acceptance_no": "WSZ0000001"})
@@ -86,10 +102,16 @@ def bench_app(url: str, schema: str | None, root: str):
     bare = Starlette(routes=[Route(BARE_PATH, hello)])
     real = create_app(_services(url, schema, root), login_limit_per_address=10_000)
     real.router.routes.insert(0, Route(MIDDLEWARE_PATH, hello))
+    cold = create_app(_services(url, schema, root), login_limit_per_address=10_000)
+    cold.state.web.replies = ReplyCache(_NeverKnown)
 
     async def dispatch(scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == BARE_PATH:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path == BARE_PATH:
             await bare(scope, receive, send)
+        elif scope["type"] == "http" and path.startswith(COLD_PREFIX + "/"):
+            inner = path[len(COLD_PREFIX):]
+            await cold(dict(scope, path=inner, raw_path=inner.encode()), receive, send)
         else:
             await real(scope, receive, send)
 
@@ -207,6 +229,26 @@ def measure(base: str, paths: list[str], workdir: Path, cookie: str = "") -> tup
 
 # ---- the run ------------------------------------------------------------------------------------------------------
 
+def write_continuously(url: str, schema: str, ids: list[str], stop) -> None:
+    """Another process's writes to the applications table, WRITES_PER_SECOND a second, until ``stop``."""
+    from sqlalchemy import update
+
+    from core.store import open_store
+    from core.store.tables import applications
+
+    with tempfile.TemporaryDirectory() as blobs:
+        store = open_store(url, Path(blobs), schema=schema or None)
+        try:
+            n = 0
+            while not stop.wait(1 / WRITES_PER_SECOND):
+                with store.engine.begin() as conn:
+                    conn.execute(update(applications).where(applications.c.id == ids[n % len(ids)])
+                                 .values(updated_at=datetime.now(UTC)))
+                n += 1
+        finally:
+            store.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -283,14 +325,28 @@ def run_backend(name: str, url: str, schema: str) -> dict[str, tuple[float, floa
             html_queue = [f"/staff?page={p}" for p in range(1, 11)]
             check_replies(base, cookie, progress, queue)
             check_html(base, cookie, html_queue[0])
-            plan = [("bare Starlette JSON", [BARE_PATH], ""),
-                    ("app middleware only", [MIDDLEWARE_PATH], ""),
-                    ("  + staff session", [MIDDLEWARE_PATH], cookie),
-                    ("progress query", progress, ""),
-                    ("staff queue", queue, cookie),
-                    ("staff queue HTML", html_queue, cookie)]
-            for label, paths, with_cookie in plan:
-                results[label] = measure(base, paths, workdir, with_cookie)
+            cold = [COLD_PREFIX + p for p in progress], [COLD_PREFIX + p for p in queue]
+            plan = [("bare Starlette JSON", [BARE_PATH], "", False),
+                    ("app middleware only", [MIDDLEWARE_PATH], "", False),
+                    ("  + staff session", [MIDDLEWARE_PATH], cookie, False),
+                    ("progress query", progress, "", False),
+                    ("staff queue", queue, cookie, False),
+                    ("progress, uncached", cold[0], "", False),
+                    ("queue, uncached", cold[1], cookie, False),
+                    (f"queue, {WRITES_PER_SECOND} writes/s", queue, cookie, True),
+                    ("staff queue HTML", html_queue, cookie, False)]
+            for label, paths, with_cookie, writing in plan:
+                stop = threading.Event()
+                writer = threading.Thread(target=write_continuously,
+                                          args=(url, schema, [f"B{i:09d}" for i in range(1000)], stop))
+                if writing:
+                    writer.start()
+                try:
+                    results[label] = measure(base, paths, workdir, with_cookie)
+                finally:
+                    stop.set()
+                    if writing:
+                        writer.join()
                 rps, p99, failed = results[label]
                 ratio = rps / results["bare Starlette JSON"][0]
                 target = f"   {verdict(ratio, p99)}" if label in ("progress query", "staff queue") else ""

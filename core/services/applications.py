@@ -309,8 +309,7 @@ class ApplicationService:
 
     def progress_record(self, acceptance_no: str, uscc: str) -> ApplicationProgress:
         """:meth:`progress` without the whole aggregate: what the public JSON query shows."""
-        with self.s.store.transaction(readonly=True) as tx:
-            found = tx.applications.progress_of(acceptance_no.strip().upper())
+        found = self.s.store.quick.progress_of(acceptance_no.strip().upper())
         if found is None or found.enterprise_uscc != uscc.strip().upper():
             raise NotFound("未查到该受理编号与统一社会信用代码对应的申请单",
                            "no application matches this acceptance number and USCC", field="acceptance_no")
@@ -338,9 +337,8 @@ class ApplicationService:
                       offset: int = 0, search: str | None = None,
                       business: Business | None = None) -> list[ApplicationSummary]:
         """The rows of :meth:`list_for` as list-row summaries: what list pages need, much faster to read."""
-        with self.s.store.transaction(readonly=True) as tx:
-            return tx.applications.find_summaries(states=states, search=search, business=business, limit=limit,
-                                                  offset=offset, order="due", **self._scope(actor))
+        return self.s.store.quick.find_summaries(states=states, search=search, business=business, limit=limit,
+                                                 offset=offset, order="due", **self._scope(actor))
 
     def queue(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100, offset: int = 0,
               search: str | None = None) -> list[QueueRow]:

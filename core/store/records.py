@@ -65,7 +65,7 @@ class HolderLine:
     id_number: str
 
 
-@frozen
+@frozen(cache_hash=True)  # hashed again and again as a memo key (the queue's row JSON)
 class ApplicationSummary:
     """One list row of an application, read from the columns and the small ``summary`` JSON.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +22,16 @@ from sqlalchemy.pool import StaticPool
 
 from core.store.audit import AuditLog, verify_chain
 from core.store.blobs import BlobStore
+from core.store.changes import ChangeWatch, watch_for
 from core.store.records import AuditReport
-from core.store.repos import ApplicationRepo, AttachmentRepo, CardRepo, CertificateRepo, EnterpriseRepo
+from core.store.repos import (
+    ApplicationRepo,
+    AttachmentRepo,
+    CardRepo,
+    CertificateRepo,
+    EnterpriseRepo,
+    QuickReads,
+)
 from core.store.tables import audit, audit_head, sequences
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -84,6 +93,18 @@ class Store:
             self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         else:
             self._read_engine = engine.execution_options(sqlite_begin="BEGIN")
+        self._changes: ChangeWatch | None = None
+        self._driver_errors = engine.dialect.loaded_dbapi.Error
+        self.quick = QuickReads(engine.dialect, self.driver_rows, lambda: self.transaction(readonly=True))
+        self._changes_lock = threading.Lock()
+
+    @property
+    def changes(self) -> ChangeWatch:
+        """Whether application rows may have changed (made on first use: see core/store/changes.py)."""
+        with self._changes_lock:
+            if self._changes is None:
+                self._changes = watch_for(self.engine)
+            return self._changes
 
     @property
     def dialect(self) -> str:
@@ -125,6 +146,37 @@ class Store:
         """
         with (self._read_engine if readonly else self.engine).connect() as conn, conn.begin():
             yield Transaction(conn)
+        if not readonly and self._changes is not None:
+            self._changes.bump()  # committed: this process's caches see it at once
+
+    def driver_rows(self, sql: str, args: Any) -> list[Any]:
+        """The rows of one read-only statement, run straight on a pooled driver connection.
+
+        No SQLAlchemy Connection and no transaction of ours: a single statement reads one consistent
+        snapshot by itself (on PostgreSQL it runs in autocommit, so no BEGIN and ROLLBACK round trips).
+        A connection the database dropped is invalidated, so the pool replaces it, and the error raised.
+        """
+        pooled = self.engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection
+            postgres = self.dialect == "postgresql"
+            cursor = pooled.cursor()
+            try:
+                if postgres:
+                    driver.autocommit = True
+                cursor.execute(sql, args)
+                return list(cursor.fetchall())
+            except self._driver_errors as exc:
+                if self.engine.dialect.is_disconnect(exc, driver, cursor):
+                    pooled.invalidate(exc)
+                raise
+            finally:
+                if pooled.is_valid:
+                    cursor.close()
+                    if postgres:
+                        driver.autocommit = False  # the pool's other users expect transactions
+        finally:
+            pooled.close()
 
     def audit_verify(self) -> AuditReport:
         """Recompute the audit chain: reports edited, inserted, deleted or cut-off rows."""
@@ -136,6 +188,9 @@ class Store:
             return verify_chain(rows, head)
 
     def dispose(self) -> None:
+        if self._changes is not None:
+            self._changes.close()
+            self._changes = None
         self.engine.dispose()
 
 

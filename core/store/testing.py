@@ -2,7 +2,7 @@
 
 Reuse from any test folder's conftest.py::
 
-    from core.store.testing import store, store_backend  # noqa: F401  (pytest fixtures)
+    from core.store.testing import pg_store, store, store_backend  # noqa: F401  (pytest fixtures)
 
 ``store`` is parametrised over ("sqlite", "postgres"); every test gets its own empty database
 (a fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards). PostgreSQL comes from
@@ -79,10 +79,20 @@ def store_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def store(store_backend: str, tmp_path: Path) -> Iterator[Store]:
+def _store_or_fail(backend: str, workdir: Path) -> Iterator[Store]:
     try:
-        with temporary_store(store_backend, tmp_path) as made:
+        with temporary_store(backend, workdir) as made:
             yield made
     except DatabaseUnavailable as exc:
         pytest.fail(str(exc))
+
+
+@pytest.fixture
+def store(store_backend: str, tmp_path: Path) -> Iterator[Store]:
+    yield from _store_or_fail(store_backend, tmp_path)
+
+
+@pytest.fixture
+def pg_store(tmp_path: Path) -> Iterator[Store]:
+    """A store on PostgreSQL only, for what only PostgreSQL has (connections, schemas, NOTIFY)."""
+    yield from _store_or_fail("postgres", tmp_path)

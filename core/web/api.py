@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from attrs import frozen
@@ -38,7 +39,7 @@ from core.model import (
 from core.privacy import mask_id, scrub
 from core.services import Actor
 from core.store.accounts import Accounts
-from core.store.records import ApplicationSummary, AuditEntry
+from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 from core.web import sms
 from core.web.auth import LoginRequired, SessionUser, authenticate, current_user, login, logout
 from core.web.render import MAX_PAGE, web
@@ -322,13 +323,18 @@ async def progress(request: Request) -> Response:
     """Acceptance number + USCC -> state and history; nothing personal."""
     services = web(request).services
     query = request.query_params
-    app = services.applications.progress_record(query.get("acceptance_no", ""), query.get("uscc", ""))
-    return JSONResponse({
+    number, uscc = query.get("acceptance_no", ""), query.get("uscc", "")
+    return web(request).replies.response(("progress", number, uscc),
+                                         lambda: progress_json(services.applications.progress_record(number, uscc)))
+
+
+def progress_json(app: ApplicationProgress) -> dict[str, Any]:
+    return {
         "acceptance_no": app.acceptance_no, "state": app.state.value, "business": app.business.value,
         "region": app.region, "due": app.due.isoformat() if app.due else None,
         "delivery": app.delivery.value if app.delivery else None, "tracking_no": app.tracking_no,
         "history": [{"action": h.action, "from": h.from_state.value, "to": h.to_state.value, "at": h.at.isoformat(),
-                     "reasons": [r.value for r in h.reasons]} for h in app.history]})
+                     "reasons": [r.value for r in h.reasons]} for h in app.history]}
 
 
 # ---- applications (enterprise and staff) ------------------------------------------------------------------------
@@ -502,14 +508,32 @@ def _staff_user(request: Request) -> SessionUser:
 
 async def staff_queue(request: Request) -> Response:
     user = _staff_user(request)
-    services = web(request).services
-    page = _query_int(request, "page", 1, highest=MAX_PAGE)
-    per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
-    rows, more = queue_summary_rows(services, user.actor(), request.query_params.get("state", ""),
-                                    request.query_params.get("q", "").strip(), page, per_page)
-    today = services.today()
-    return JSONResponse({"items": [summary_json(r.summary, today) | {"overdue": r.overdue} for r in rows],
-                         "page": page, "more": more})
+    state = web(request)
+    today = state.services.today()
+
+    def make() -> bytes:
+        page = _query_int(request, "page", 1, highest=MAX_PAGE)
+        per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
+        rows, more = queue_summary_rows(state.services, user.actor(), request.query_params.get("state", ""),
+                                        request.query_params.get("q", "").strip(), page, per_page)
+        items = ",".join(_queue_row_json(r.summary, today, r.overdue) for r in rows)
+        return f'{{"items":[{items}],"page":{page},"more":{_dumps(more)}}}'.encode()
+
+    # The queue is the same for every clerk of a branch; a bad query raises afresh and is never kept.
+    key = ("queue", user.region, today, request.scope["query_string"])
+    return Response(state.replies.body(key, make), media_type="application/json")
+
+
+@lru_cache(maxsize=8192)
+def _queue_row_json(row: ApplicationSummary, today: date, overdue: bool) -> str:
+    """One queue row as JSON text. An unchanged row comes back from the store's memo as the same
+    object, so this is a lookup for every row that did not change since it was last shown."""
+    return _dumps(summary_json(row, today) | {"overdue": overdue})
+
+
+def _dumps(value: Any) -> str:
+    """JSON text exactly as Starlette's JSONResponse writes it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
 
 
 def _staff_action(action: str) -> Endpoint:

@@ -27,6 +27,8 @@ from core.errors import ConflictError, EportError, Forbidden, InvalidInput, NotF
 from core.services import Services
 from core.web.auth import LoginRequired
 from core.web.render import HERE, WebState, error_lines, render
+from core.web.replies import ReplyCache
+from core.web.routing import FixedPathRouter
 from core.web.security import LanguageMiddleware, LoginLimiter, SecurityHeadersMiddleware
 from core.web.sessions import SessionMiddleware
 from core.web.sms import SmsGateway, gateway_for
@@ -102,7 +104,8 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         log.warning("web.secret_key is empty: sessions last until the server restarts")
         secret = secrets.token_urlsafe(32)
     state = WebState(services=services, sms=sms or gateway_for(settings.sms.gateway), secret=secret,
-                     limiter=LoginLimiter(limit=login_limit_per_address))
+                     limiter=LoginLimiter(limit=login_limit_per_address),
+                     replies=ReplyCache(lambda: services.store.changes))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, WebState]]:
@@ -119,6 +122,7 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         routes = pki_routes(cards) + routes
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={EportError: _eport_error, LoginRequired: _login_required})
+    app.router = FixedPathRouter(routes, lifespan=lifespan)
     app.state.web = state  # also reachable without the lifespan (plain TestClient use)
     app.state.cards = cards
     return app

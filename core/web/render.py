@@ -16,6 +16,7 @@ from core.privacy import mask_id, mask_phone
 from core.services import Services
 from core.web.auth import current_user
 from core.web.i18n import DEFAULT_LANG, normalise_lang, pick, t
+from core.web.replies import ReplyCache
 from core.web.security import LoginLimiter, csrf_token
 from core.web.sms import SmsGateway
 
@@ -39,6 +40,7 @@ class WebState:
     sms: SmsGateway
     secret: str  # signs sessions and keys the SMS code hashes
     limiter: LoginLimiter
+    replies: ReplyCache  # the hottest JSON reads, kept while the data is unchanged
 
 
 def web(request: Request) -> WebState:

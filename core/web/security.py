@@ -62,7 +62,7 @@ class LanguageMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and "session" in scope:
+        if scope["type"] == "http" and "session" in scope and b"lang=" in scope.get("query_string", b""):
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             chosen = normalise_lang((query.get("lang") or [None])[0])
             if chosen:

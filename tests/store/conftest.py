@@ -1,3 +1,3 @@
-"""Store fixtures: ``store`` runs each test on SQLite and on a real PostgreSQL."""
+"""Store fixtures: ``store`` runs each test on SQLite and on a real PostgreSQL; ``pg_store`` on PostgreSQL."""
 
-from core.store.testing import store, store_backend  # noqa: F401  (pytest fixtures)
+from core.store.testing import pg_store, store, store_backend  # noqa: F401  (pytest fixtures)

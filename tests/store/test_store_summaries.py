@@ -67,6 +67,9 @@ def _check_every_filter(store: Store) -> None:
             apps = tx.applications.find(**filters)
             assert apps, filters  # every filter selects something, so the comparison means something
             assert tx.applications.find_summaries(**filters) == [expected(a) for a in apps], filters
+            # the driver-level read the web front uses: the same rows (falling back for searches and
+            # for rows without a summary)
+            assert store.quick.find_summaries(**filters) == [expected(a) for a in apps], filters
 
 
 def test_summaries_are_the_rows_find_returns_in_the_same_order(listed: Store):
@@ -114,6 +117,7 @@ def test_progress_of_reads_what_the_aggregate_holds(listed: Store):
         app = tx.applications.get("A3")
         found = tx.applications.progress_of("WSZ0000988")
         assert tx.applications.progress_of("WSZ0000000") is None
+    assert listed.quick.progress_of("WSZ0000988") == found and listed.quick.progress_of("WSZ0000000") is None
     assert found is not None and app.history  # the sample carries a history with reasons and notes
     assert (found.acceptance_no, found.enterprise_uscc, found.business, found.region, found.state, found.due,
             found.delivery, found.tracking_no, found.history) == (

@@ -10,50 +10,18 @@ from pathlib import Path
 import attrs
 import pytest
 from starlette.testclient import TestClient
-from webkit import PASSWORD, PNG, make_services
+from webkit import PASSWORD, PNG, SYSTEM, draft, enterprise, make_services, staff, submitted
 
 from core.model import AppState, Delivery, Pickup
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.samples import make_enrol, make_person
-from core.services import Actor, Services
+from core.services import Services
 from core.services.actors import STAFF_ROLES
 from core.store.accounts import SmsOutbox
 from core.web.api import API_ROUTES
 from core.web.app import create_app
 from core.web.auth import create_user
-
-SYSTEM = Actor.system("test")
-
-
-def api_client(services: Services, username: str) -> tuple[TestClient, dict[str, str]]:
-    client = TestClient(create_app(services), base_url="http://testserver")
-    reply = client.post("/api/session", json={"username": username, "password": PASSWORD})
-    assert reply.status_code == 200, reply.text
-    return client, {"X-CSRF-Token": reply.json()["csrf_token"]}
-
-
-def enterprise(services: Services, n: int) -> tuple[TestClient, dict[str, str]]:
-    e = make_enrol(n).enterprise
-    with services.store.transaction() as tx:
-        if tx.enterprises.get(e.uscc) is None:
-            tx.enterprises.save(e)
-    create_user(services, f"ent{n}", PASSWORD, "enterprise", uscc=e.uscc, region="shenzhen", mobile="13800000000")
-    return api_client(services, f"ent{n}")
-
-
-def staff(services: Services, roles: list[str], region: str = "shenzhen") -> tuple[TestClient, dict[str, str]]:
-    name = f"{region}-{'-'.join(roles)}"
-    create_user(services, name, PASSWORD, "staff", region=region, roles=roles)
-    return api_client(services, name)
-
-
-def draft(services: Services, n: int, region: str = "shenzhen", pickup: Pickup = Pickup.COUNTER) -> str:
-    return services.applications.create(make_enrol(n, region, pickup=pickup), SYSTEM).id
-
-
-def submitted(services: Services, n: int, region: str = "shenzhen", pickup: Pickup = Pickup.COUNTER) -> str:
-    return services.applications.submit(draft(services, n, region, pickup), SYSTEM).id
 
 
 def snapshot(services: Services, app_id: str):

@@ -11,10 +11,13 @@ from starlette.testclient import TestClient
 
 from core.calendar import WorkCalendar
 from core.config import Settings, StorageSettings, WebSettings
+from core.model import Pickup
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
-from core.samples import make_enterprise
-from core.services import Services
+from core.samples import make_enrol, make_enterprise
+from core.services import Actor, Services
+from core.web.app import create_app
+from core.web.auth import create_user
 
 PASSWORD = "Passw0rd!x"
 MAX_UPLOAD = 64 * 1024
@@ -125,3 +128,40 @@ def submit_via_portal(client: TestClient, services: Services, app_id: str):
     code = last_code(services, "13900000001")
     return post(client, f"/portal/apps/{app_id}/submit", {"declaration": "yes", "sms_code": code},
                 token_from=f"/portal/apps/{app_id}/step/preview")
+
+
+# ---- the JSON API as a client sees it ----------------------------------------------------------------------
+
+SYSTEM = Actor.system("test")
+
+
+def api_client(services: Services, username: str, app=None) -> tuple[TestClient, dict[str, str]]:
+    """A client logged in as ``username`` (on ``app``, or on an app of its own) and its CSRF header."""
+    client = TestClient(app or create_app(services), base_url="http://testserver")
+    reply = client.post("/api/session", json={"username": username, "password": PASSWORD})
+    assert reply.status_code == 200, reply.text
+    return client, {"X-CSRF-Token": reply.json()["csrf_token"]}
+
+
+def enterprise(services: Services, n: int) -> tuple[TestClient, dict[str, str]]:
+    e = make_enrol(n).enterprise
+    with services.store.transaction() as tx:
+        if tx.enterprises.get(e.uscc) is None:
+            tx.enterprises.save(e)
+    create_user(services, f"ent{n}", PASSWORD, "enterprise", uscc=e.uscc, region="shenzhen", mobile="13800000000")
+    return api_client(services, f"ent{n}")
+
+
+def staff(services: Services, roles: list[str], region: str = "shenzhen",
+          app=None) -> tuple[TestClient, dict[str, str]]:
+    name = f"{region}-{'-'.join(roles)}"
+    create_user(services, name, PASSWORD, "staff", region=region, roles=roles)
+    return api_client(services, name, app)
+
+
+def draft(services: Services, n: int, region: str = "shenzhen", pickup: Pickup = Pickup.COUNTER) -> str:
+    return services.applications.create(make_enrol(n, region, pickup=pickup), SYSTEM).id
+
+
+def submitted(services: Services, n: int, region: str = "shenzhen", pickup: Pickup = Pickup.COUNTER) -> str:
+    return services.applications.submit(draft(services, n, region, pickup), SYSTEM).id

@@ -1,0 +1,55 @@
+"""Finished JSON bodies of the hottest reads (public progress query, staff queue), kept while valid.
+
+Every page view of the staff queue and every progress query used to read, decode and encode the same
+rows again. Here a body is kept with the store's change token (core/store/changes.py) read before it
+was made, and served again only while the token is unchanged: any committed change to the
+applications table, by any process, retires every entry. The key must hold everything else the body
+depends on (who may see it, the query, the day). Errors are never kept: they are raised afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+
+from core.store.changes import ChangeWatch
+
+DEFAULT_SIZE = 4096  # entries; a full cache starts again empty (simple, and refills in one pass)
+
+
+def json_body(content: Any) -> bytes:
+    """The bytes Starlette's JSONResponse would send for ``content``."""
+    return bytes(JSONResponse(content).body)
+
+
+class ReplyCache:
+    def __init__(self, watch: Callable[[], ChangeWatch], size: int = DEFAULT_SIZE) -> None:
+        self._watch = watch  # the store's watch is made on first use (a PostgreSQL one starts a thread)
+        self._size = size
+        self._entries: dict[Hashable, tuple[Hashable, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def body(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+        """The cached body for ``key``, or ``make()``'s (then kept) when there is none or it is stale."""
+        token = self._watch().token()
+        if token is None:
+            return make()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == token:
+            return entry[1]
+        body = make()
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+            self._entries[key] = (token, body)
+        return body
+
+    def response(self, key: Hashable, make: Callable[[], Any]) -> Response:
+        """A JSON response whose body is :meth:`body` of ``json_body(make())``."""
+        return Response(self.body(key, lambda: json_body(make())), media_type="application/json")
+
+
+__all__ = ["DEFAULT_SIZE", "ReplyCache", "json_body"]
