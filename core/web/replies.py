@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from core.store.changes import ChangeWatch
 
-DEFAULT_SIZE = 4096  # entries; a full cache starts again empty (simple, and refills in one pass)
+DEFAULT_BUDGET = 32 * 1024 * 1024  # bytes of kept bodies; a full cache starts again empty (refills in one pass)
 
 
 def json_body(content: Any) -> bytes:
@@ -26,9 +26,10 @@ def json_body(content: Any) -> bytes:
 
 
 class ReplyCache:
-    def __init__(self, watch: Callable[[], ChangeWatch], size: int = DEFAULT_SIZE) -> None:
+    def __init__(self, watch: Callable[[], ChangeWatch], budget: int = DEFAULT_BUDGET) -> None:
         self._watch = watch  # the store's watch is made on first use (a PostgreSQL one starts a thread)
-        self._size = size
+        self._budget = budget
+        self._held = 0  # bytes, counted when kept (a replaced entry still counts: the next clear evens it)
         self._entries: dict[Hashable, tuple[Hashable, bytes]] = {}
         self._lock = threading.Lock()
 
@@ -42,9 +43,11 @@ class ReplyCache:
             return entry[1]
         body = make()
         with self._lock:
-            if len(self._entries) >= self._size:
+            if self._held + len(body) > self._budget:
                 self._entries.clear()
+                self._held = 0
             self._entries[key] = (token, body)
+            self._held += len(body)
         return body
 
     def response(self, key: Hashable, make: Callable[[], Any]) -> Response:
@@ -52,4 +55,4 @@ class ReplyCache:
         return Response(self.body(key, lambda: json_body(make())), media_type="application/json")
 
 
-__all__ = ["DEFAULT_SIZE", "ReplyCache", "json_body"]
+__all__ = ["DEFAULT_BUDGET", "ReplyCache", "json_body"]

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 from webkit import SYSTEM, make_services, staff, submitted
@@ -139,3 +140,53 @@ def test_the_queue_body_is_what_jsonresponse_would_send(store: Store, tmp_path: 
     assert more and len(rows) == 2
     assert sent == JSONResponse(content).body
     assert json.loads(sent) == content
+
+
+# ---- the cache itself, over the in-memory store's watch (LocalWatch) ------------------------------------------
+
+class _Unknown:
+    """A watch that cannot tell (a PostgreSQL listener without its connection)."""
+
+    def token(self) -> None:
+        return None
+
+
+def _counting(bodies: list[bytes]) -> Callable[[], bytes]:
+    def make() -> bytes:
+        bodies.append(b"x%d" % len(bodies))
+        return bodies[-1]
+    return make
+
+
+def test_kept_until_the_token_moves_and_never_when_it_is_unknown():
+    from core.store.changes import LocalWatch
+    from core.web.replies import ReplyCache
+
+    watch, made = LocalWatch(), []
+    cache = ReplyCache(lambda: watch)
+    assert [cache.body("k", _counting(made)) for _ in range(3)] == [b"x0"] * 3
+    watch.bump()
+    assert cache.body("k", _counting(made)) == b"x1" and cache.body("other", _counting(made)) == b"x2"
+    unknown = ReplyCache(_Unknown)
+    assert [unknown.body("k", _counting(made)) for _ in range(2)] == [b"x3", b"x4"]
+
+
+def test_errors_are_not_kept_and_the_byte_budget_holds():
+    from core.errors import NotFound
+    from core.store.changes import LocalWatch
+    from core.web.replies import ReplyCache
+
+    watch = LocalWatch()
+    cache = ReplyCache(lambda: watch, budget=10)
+
+    def missing() -> bytes:
+        raise NotFound("没有", "none", field="k")
+
+    for _ in range(2):
+        with pytest.raises(NotFound):
+            cache.body("gone", missing)
+    made: list[bytes] = []
+    cache.body("a", lambda: b"123456")
+    cache.body("b", lambda: b"abcdef")  # over the budget: what was kept is dropped first
+    assert cache.body("a", _counting(made)) == b"x0" and made == [b"x0"]
+    assert cache.body("a", _counting(made)) == b"x0"  # kept again
