@@ -11,8 +11,9 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from attrs import frozen
@@ -25,8 +26,10 @@ from core.pki import revocation
 from core.pki.ca import CertificateAuthority, serial_hex
 from core.pki.crl import build_crl, write_crl
 from core.pki.profiles import HolderSubject, ProfileSettings, profile_for
-from core.pki.registry import CertificateRegistry
 from core.pki.signer import ALGORITHMS
+
+if TYPE_CHECKING:
+    from core.store.repos import CertificateRepo
 
 
 @frozen
@@ -46,7 +49,7 @@ class _Env:
         return CertificateAuthority.load(self.ca_dir, self.passphrase())
 
     @contextmanager
-    def registry(self) -> Iterator[CertificateRegistry]:
+    def registry(self) -> Iterator[CertificateRepo]:
         from core.store import open_store  # imported late: `ca init` needs no database
 
         store = open_store(self.db_url, self.settings.blob_dir)
@@ -169,6 +172,24 @@ def release_command(env: _Env, serial: str) -> None:
     with env.registry() as registry:
         record = revocation.release(registry, serial)
     click.echo(f"{record.serial} released")
+
+
+@ca.command("expire-renewals")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1),
+              help="revoke renewals released this many days ago or earlier and never confirmed")
+@_common
+def expire_renewals_command(env: _Env, days: int) -> None:
+    """Revoke renewed certificates released to a card but never confirmed (run it daily from cron).
+
+    A renewal through the card agent registers the new certificate on hold until the page confirms
+    the card holds it; a browser closed half-way leaves it on hold. The card keeps its old
+    certificate, still in force, and may be renewed again.
+    """
+    with env.registry() as registry:
+        expired = revocation.expire_pending_renewals(registry, datetime.now(UTC) - timedelta(days=days))
+    for record in expired:
+        click.echo(f"{record.serial} revoked (cessationOfOperation): renewal of card {record.card_id} never confirmed")
+    click.echo(f"{len(expired)} 张未确认的延期证书已吊销 / unconfirmed renewal certificate(s) revoked")
 
 
 @ca.command("crl")

@@ -6,7 +6,7 @@ Status rules: good -> hold -> good (release) | revoked; good -> revoked. Revoked
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from attrs import frozen
 from cryptography import x509
@@ -130,3 +130,15 @@ def apply_card_action(registry: CertificateRegistry, serial: str, action: str,
         return None
     # Revoking twice is a no-op here: e.g. a voided card being replaced is already revoked.
     return apply_cert_effect(registry, serial, effect.effect, effect.reason.name if effect.reason else "", at)
+
+
+class RenewalRegistry(CertificateRegistry, Protocol):
+    def pending_renewals(self, held_before: datetime) -> list[CertificateRecord]: ...
+
+
+def expire_pending_renewals(registry: RenewalRegistry, held_before: datetime,
+                            at: datetime | None = None) -> list[CertificateRecord]:
+    """Revoke (cessation of operation) renewed certificates released to a card but never confirmed before
+    ``held_before``. The card keeps its old certificate, still in force; the holder may renew again."""
+    return [revoke(registry, record.serial, x509.ReasonFlags.cessation_of_operation, at)
+            for record in registry.pending_renewals(held_before)]

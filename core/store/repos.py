@@ -598,6 +598,18 @@ class CertificateRepo:
         for row in rows:
             yield _certificate(row)
 
+    def pending_renewals(self, held_before: datetime) -> list[CertificateRecord]:
+        """Renewed certificates released to a card (on hold) before ``held_before`` whose card record still
+        names another certificate: renewals never confirmed. A frozen or lost card's own certificate is on
+        hold too, but its card names it, so it is not among them."""
+        current = cards.c.certificate_serial
+        rows = self._conn.execute(
+            select(certificates).join(cards, cards.c.id == certificates.c.card_id)
+            .where(certificates.c.status == "hold", certificates.c.revoked_at < held_before,
+                   or_(current.is_(None), current != certificates.c.serial))
+            .order_by(certificates.c.revoked_at, certificates.c.serial))
+        return [_certificate(r) for r in rows]
+
     def for_card(self, card_id: str) -> list[CertificateRecord]:
         rows = self._conn.execute(select(certificates).where(certificates.c.card_id == card_id)
                                   .order_by(certificates.c.not_before))
