@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -30,6 +31,8 @@ BEIJING = timezone(timedelta(hours=8))  # the control reports certificate times 
 TIME_FORMAT = "%Y%m%d%H%M%S"  # szStartTime / szEndTime, e.g. 20190120195948
 
 Args = Mapping[str, Any]
+
+log = logging.getLogger(__name__)
 
 
 class CardSlot(Protocol):
@@ -331,6 +334,10 @@ def dispatch(slot: CardSlot, request: protocol.Request) -> dict[str, Any]:
     except ValueError as exc:  # a certificate on the card that does not parse
         return _failure(request, CardError(SW.WRONG_DATA, f"卡内数据无法解析：{exc}",
                                            f"the data on the card cannot be read: {exc}"))
+    except Exception as exc:  # the PC/SC layer failed in a way not foreseen: answer, keep the connection
+        log.exception("%s id=%s failed", request.method, request.id)  # the args (PINs) are never logged
+        return _failure(request, CardError(0, f"读卡服务异常（{type(exc).__name__}），请稍后重试",
+                                           f"the card service failed ({type(exc).__name__}); try again"))
 
 
 def _failure(request: protocol.Request, error: EportError) -> dict[str, Any]:

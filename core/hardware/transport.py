@@ -60,7 +60,10 @@ class PcscTransport:
     def connect(self) -> None:
         from smartcard.System import readers
 
-        matches = [r for r in readers() if str(r) == self.reader_name]
+        try:
+            matches = [r for r in readers() if str(r) == self.reader_name]
+        except Exception as exc:  # EstablishContextException: pcscd is not running (or restarting)
+            raise NoReader("(pcscd)") from exc
         if not matches:
             raise NoReader(self.reader_name)
         connection = matches[0].createConnection()

@@ -449,6 +449,30 @@ class CardService:
         self._announce(saved, [event])
         return saved
 
+    def report_status(self, cert_serial: str, pin_is_initial: bool, tries_left: int, actor: Actor) -> Card:
+        """What the card agent read from a card of the actor's own enterprise (``eport-card_Status``): a PIN
+        the holder changed there, or a card that blocked itself (no tries left). Recorded as a ``change_pin``
+        or ``lock`` move noted as reported; anything else changes nothing. A report can only move the
+        record the way the card itself went, and only for the enterprise's own active card."""
+        now = self.s.clock()
+        with self.s.store.transaction() as tx:
+            card = tx.cards.by_certificate(cert_serial.lower())
+            if card is None or actor.kind != "enterprise" or card.enterprise_uscc != actor.uscc:
+                raise Forbidden("只能报告本企业的卡", "you may report your own enterprise's cards only",
+                                field="certNo")
+            if card.state is not CardState.ACTIVE:
+                return card
+            if tries_left == 0:
+                action, note = "lock", "读卡控件报告：密码重试次数已用完 / reported by the card agent: PIN retries exhausted"
+            elif card.pin_is_initial and not pin_is_initial:
+                action, note = "change_pin", "读卡控件报告：持卡人已修改密码 / reported by the card agent: PIN changed"
+            else:
+                return card
+            moved, event, _ = card_rules.transition(card, action, actor.label, now, note=note)
+            saved = self._save(tx, actor, moved, action)
+        self._announce(saved, [event])
+        return saved
+
     def self_renew(self, driver: CardDriver, pin: str, actor: Actor) -> Card:
         """Legal card only, 0-180 days before expiry, not expired, not locked; the PIN returns to initial."""
         with self.s.store.transaction(readonly=True) as tx:

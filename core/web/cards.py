@@ -389,12 +389,28 @@ async def _confirm_renewal(request: Request, body: dict[str, Any]) -> dict[str, 
     return {"card": card_json(renewed, cards.s.clock())}
 
 
+async def _report_status(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """cards.js passes on what the agent read from the card in the reader (``eport-card_Status``)."""
+    user = _card_user(request)
+    tries, initial = body.get("triesLeft"), body.get("pinIsInitial")
+    if not isinstance(tries, int) or isinstance(tries, bool) or not 0 <= tries <= 15:
+        raise InvalidInput("triesLeft 须为 0 至 15 的整数", "triesLeft must be a whole number from 0 to 15",
+                           field="triesLeft")
+    if not isinstance(initial, bool):
+        raise InvalidInput("pinIsInitial 须为 true 或 false", "pinIsInitial must be true or false",
+                           field="pinIsInitial")
+    cards = _cards(request)
+    card = cards.report_status(_text(body, "certNo"), initial, tries, user.actor())
+    return {"card": card_json(card, cards.s.clock())}
+
+
 routes: list[BaseRoute] = [
     Route("/portal/card-login", card_login_page, methods=["GET"]),
     Route("/portal/card-login", json_endpoint(_card_login), methods=["POST"]),
     Route("/portal/card-login/challenge", json_endpoint(_login_challenge), methods=["POST"]),
     Route("/portal/cards", cards_page, methods=["GET"]),
     Route("/portal/cards/challenge", json_endpoint(_action_challenge), methods=["POST"]),
+    Route("/portal/cards/status", json_endpoint(_report_status), methods=["POST"]),
     Route("/portal/cards/{card_id}/action", json_endpoint(_operator_action), methods=["POST"]),
     Route("/portal/cards/{card_id}/unblock", json_endpoint(_release_unblock), methods=["POST"]),
     Route("/portal/cards/{card_id}/renewal", json_endpoint(_release_renewal), methods=["POST"]),

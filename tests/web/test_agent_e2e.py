@@ -11,6 +11,7 @@ Without chromium, pcscd or vpcd this FAILS. Screenshots go to ``test-artifacts/s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from core.agent.server import Agent, ReaderSlot, running_agent
 from core.config import AgentSettings
 from core.hardware.profile import INITIAL_PIN
 from core.hardware.testing import FIRST_SLOT, CardRig, pcscd  # noqa: F401  (pcscd: the reader fixture)
+from core.model import CardState
 from core.services import Services
 from core.web.app import create_app
 
@@ -123,6 +125,11 @@ def test_card_login_unlock_and_renewal_through_the_agent_in_chromium(rig: Rig, b
         expect(message(page)).to_have_attribute("data-kind", "error")
     expect(page.locator("#card-status")).to_contain_text("已锁定", timeout=WAIT_MS)
     shot(page, "card-03-operator-locked")
+    # the page passed on what the agent read from the card: the server knows it blocked itself
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while world.card("operator").state is not CardState.LOCKED:
+        assert time.monotonic() < deadline, "the server never learnt that the operator card blocked itself"
+        time.sleep(0.1)
 
     # ---- unlock it: the legal card authorises, the operator card's challenge is answered ---------------
     desk.insert(world.workdir / "legal.json")

@@ -128,6 +128,11 @@
       ].filter(Boolean).join(" · ");
     }
     setReady(Boolean(status.present));
+    if (status.present && status.certNo && document.getElementById("change-pin")) {  // card session page
+      // The server learns of a PIN changed or a card blocked here only from this report.
+      server("/portal/cards/status", { certNo: status.certNo, pinIsInitial: status.pinIsInitial, triesLeft: status.triesLeft })
+        .catch(() => {});  // another enterprise's card in the reader: nothing to record
+    }
   }
 
   listeners.push(() => { refreshStatus(); });
