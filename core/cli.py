@@ -353,6 +353,7 @@ from core.hardware.cli import virtual_card  # noqa: E402
 from core.pki.cli import ca  # noqa: E402
 from core.services.card_cli import card, counter  # noqa: E402
 from core.web.cli import demo, serve  # noqa: E402
+from core.web.staff_cli import staff  # noqa: E402
 
-for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent):
+for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent, staff):
     main.add_command(_command)

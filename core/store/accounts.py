@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from attrs import field, frozen
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     insert,
     select,
     update,
@@ -52,6 +54,8 @@ users = Table(
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("first_failed_at", UTCDateTime, nullable=True),
     Column("locked_until", UTCDateTime, nullable=True),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
     CheckConstraint("kind IN ('enterprise', 'staff')", name="ck_users_kind"),
     UniqueConstraint("username", name="uq_users_username"),
     Index("ix_users_uscc", "uscc"),
@@ -92,6 +96,8 @@ class User:
     failed_logins: int = 0
     first_failed_at: datetime | None = None
     locked_until: datetime | None = None
+    disabled: bool = False
+    session_epoch: int = 0  # sessions issued before it was raised have ended
 
     def locked_at(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
@@ -114,7 +120,7 @@ def _user(row: Any) -> User:
                 uscc=row.uscc, region=row.region, roles=frozenset(r for r in row.roles.split(",") if r),
                 display_name=row.display_name, mobile=row.mobile, created_at=row.created_at,
                 failed_logins=row.failed_logins, first_failed_at=row.first_failed_at,
-                locked_until=row.locked_until)
+                locked_until=row.locked_until, disabled=bool(row.disabled), session_epoch=row.session_epoch)
 
 
 class Accounts:
@@ -166,8 +172,21 @@ class Accounts:
         self._conn.execute(update(users).where(users.c.id == user.id).values(
             failed_logins=0, first_failed_at=None, locked_until=None))
 
-    def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        self._conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+    def change(self, user: User, *, password_hash: str | None = None, roles: Iterable[str] | None = None,
+               disabled: bool | None = None) -> User:
+        """Set what a session relies on and raise the session epoch: every session of the account
+        issued before ends at its next request."""
+        values: dict[str, Any] = {"session_epoch": users.c.session_epoch + 1}
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if roles is not None:
+            values["roles"] = ",".join(sorted(set(roles)))
+        if disabled is not None:
+            values["disabled"] = disabled
+        self._conn.execute(update(users).where(users.c.id == user.id).values(**values))
+        changed = self.get(user.id)
+        assert changed is not None
+        return changed
 
 
 def _message(row: Any) -> SmsMessage:

@@ -1,17 +1,18 @@
-"""Knowing cheaply whether application rows may have changed: the token behind read caches.
+"""Knowing cheaply whether a table may have changed: the token behind read caches.
 
-``watch.token()`` returns a value that differs from every earlier one once a committed write may
-have changed the ``applications`` table (in this process or any other), or ``None`` while that
-cannot be known; then nothing may be served from a cache. A cache reads the token *before* it
-queries and serves an entry only while the token is still the one stored with it, so an entry is
-never older than its token.
+``watch.token(table)`` returns a value that differs from every earlier one once a committed write may
+have changed ``table`` ("applications" or "users"), in this process or any other, or ``None`` while that
+cannot be known; then nothing may be served from a cache. A cache reads the token *before* it queries
+and serves an entry only while the token is still the one stored with it, so an entry is never older
+than its token.
 
 * SQLite file: ``PRAGMA data_version`` on a connection of the watch's own that never writes. SQLite
-  changes it whenever another connection, of this process or any other, commits to the file.
-* PostgreSQL: a statement trigger (migration 0007) sends ``NOTIFY eportcard_applications`` with the
-  table's schema when a transaction that changed the table commits; a listener thread counts them.
-  Delivery takes a moment, so this process's own writes also bump the token at their commit
-  (read-your-writes); a write by another process is seen once its notification arrives
+  changes it whenever another connection, of this process or any other, commits to the file (any
+  table: a cache then refills once more than it had to).
+* PostgreSQL: statement triggers (migration 0007) send ``NOTIFY eportcard_changes`` with
+  ``schema.table`` when a transaction that changed the table commits; a listener thread counts them
+  per table. Delivery takes a moment, so this process's own writes also bump every token at their
+  commit (read-your-writes); a write by another process is seen once its notification arrives
   (milliseconds). While the listener is not connected the token is ``None``.
 * in-memory SQLite: no other process can write to it, so this process's own count is enough.
 """
@@ -29,13 +30,13 @@ from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "eportcard_applications"
+CHANNEL = "eportcard_changes"
 RECONNECT_AFTER = 1.0  # seconds between attempts when the listener's connection is gone
 POLL = 0.25  # seconds the listener waits for notifications before checking whether to stop
 
 
 class ChangeWatch(Protocol):
-    def token(self) -> Hashable | None: ...
+    def token(self, table: str = "applications") -> Hashable | None: ...
 
     def bump(self) -> None:
         """This process committed a write (called after the commit)."""
@@ -50,7 +51,7 @@ class LocalWatch:
         self._count = 0
         self._lock = threading.Lock()
 
-    def token(self) -> Hashable | None:
+    def token(self, table: str = "applications") -> Hashable | None:
         return self._count
 
     def bump(self) -> None:
@@ -69,7 +70,7 @@ class SqliteFileWatch(LocalWatch):
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._read_lock = threading.Lock()
 
-    def token(self) -> Hashable | None:
+    def token(self, table: str = "applications") -> Hashable | None:
         with self._read_lock:
             version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         return version, self._count
@@ -80,12 +81,13 @@ class SqliteFileWatch(LocalWatch):
 
 
 class PostgresWatch(LocalWatch):
-    """Counts ``NOTIFY eportcard_applications`` for this store's schema on a listening connection."""
+    """Counts ``NOTIFY eportcard_changes`` per table of this store's schema on a listening connection."""
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self._engine = engine
-        self._state: tuple[int, int] | None = None  # (connection epoch, notifications) while listening
+        # (connection epoch, notifications per table) while listening
+        self._state: tuple[int, dict[str, int]] | None = None
         self.listener_pid: int | None = None  # the listening connection's server process
         self._stop = threading.Event()
         self._listening = threading.Event()
@@ -96,9 +98,9 @@ class PostgresWatch(LocalWatch):
         """True once the listener is connected (tests and start-up checks)."""
         return self._listening.wait(timeout)
 
-    def token(self) -> Hashable | None:
+    def token(self, table: str = "applications") -> Hashable | None:
         state = self._state
-        return None if state is None else (*state, self._count)
+        return None if state is None else (state[0], state[1].get(table, 0), self._count)
 
     def close(self) -> None:
         self._stop.set()
@@ -123,14 +125,14 @@ class PostgresWatch(LocalWatch):
             try:
                 conn, schema = self._listen()
                 epoch += 1  # anything may have changed while nobody listened
-                seen = 0
+                seen: dict[str, int] = {}
                 self._state = (epoch, seen)
                 self._listening.set()
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=POLL):
-                        if note.payload == schema:
-                            seen += 1
-                            self._state = (epoch, seen)
+                        noted_schema, _, table = note.payload.rpartition(".")
+                        if noted_schema == schema:
+                            seen[table] = seen.get(table, 0) + 1  # one int store: readers see old or new
             except Exception as exc:  # the database went away: caches off until it is back
                 log.warning("change listener lost its PostgreSQL connection (%s); retrying", type(exc).__name__)
             finally:

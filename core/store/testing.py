@@ -74,6 +74,21 @@ def temporary_store(backend: str, workdir: Path, *, migrate: bool = True) -> Ite
         admin.dispose()
 
 
+@contextmanager
+def other_store(store: Store, blob_dir: Path) -> Iterator[Store]:
+    """Another engine with its own pool on ``store``'s database (and schema): as another web worker."""
+    url = store.engine.url.render_as_string(hide_password=False)
+    schema = None
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    other = open_store(url, blob_dir, schema=schema)
+    try:
+        yield other
+    finally:
+        other.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def store_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

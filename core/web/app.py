@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from core.config import Settings
 from core.errors import ConflictError, EportError, Forbidden, InvalidInput, NotFound, TransitionError
 from core.services import Services
-from core.web.auth import LoginRequired
+from core.web.auth import LoginRequired, SessionCheck
 from core.web.render import HERE, WebState, error_lines, render
 from core.web.replies import ReplyCache
 from core.web.routing import FixedPathRouter
@@ -105,7 +105,7 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         secret = secrets.token_urlsafe(32)
     state = WebState(services=services, sms=sms or gateway_for(settings.sms.gateway), secret=secret,
                      limiter=LoginLimiter(limit=login_limit_per_address),
-                     replies=ReplyCache(lambda: services.store.changes))
+                     replies=ReplyCache(lambda: services.store.changes), sessions=SessionCheck(services))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, WebState]]:

@@ -106,6 +106,9 @@ def authenticate(services: Services, username: str, password: str, address: str,
             accounts.record_failure(user, now, services.settings.web.login_attempts, LOCK_WINDOW)
             limiter.failed(address, now)
             failure: EportError = _wrong()
+        elif user.disabled:  # said only after the right password: a guesser learns nothing
+            raise Forbidden("该账号已停用，请联系分中心管理员。",
+                            "This account is disabled; ask the branch administrator.", field="username")
         else:
             accounts.clear_failures(user)
             limiter.succeeded(address)
@@ -131,15 +134,20 @@ class SessionUser:
                      roles=frozenset(self.roles))
 
 
-def login(request: Request, user: User, auth_method: str = "password") -> None:
-    """Start a fresh session for ``user`` (a new CSRF token; the language choice is kept)."""
+def login(request: Request, user: User, auth_method: str = "password", *, stored: bool = True) -> None:
+    """Start a fresh session for ``user`` (a new CSRF token; the language choice is kept).
+
+    A ``stored`` account's session holds its session epoch and ends when the account is disabled or
+    its password or roles change (:class:`SessionCheck`); a card identity without an account is not
+    checked against the accounts table."""
     lang = request.session.get("lang")
     request.session.clear()
     if lang:
         request.session["lang"] = lang
     request.session["user"] = {"id": user.id, "username": user.username, "kind": user.kind, "uscc": user.uscc,
                                "region": user.region, "roles": sorted(user.roles),
-                               "display_name": user.display_name, "auth_method": auth_method}
+                               "display_name": user.display_name, "auth_method": auth_method,
+                               "epoch": user.session_epoch if stored else None}
     request.session["csrf_token"] = secrets.token_urlsafe(32)
 
 
@@ -150,9 +158,54 @@ def logout(request: Request) -> None:
         request.session["lang"] = lang
 
 
+class SessionCheck:
+    """Whether a session's account still stands: not disabled, and its session epoch unchanged.
+
+    Asked on every request that reads the user, so it answers from memory: an account's state is read
+    again only when the users table may have changed since (the store's change token), e.g. after
+    ``eportcard staff disable`` in another process.
+    """
+
+    LIMIT = 10_000  # accounts remembered; more and the memory starts again empty
+
+    def __init__(self, services: Services) -> None:
+        self._store = services.store
+        self._known: dict[str, tuple[object, tuple[bool, int] | None]] = {}
+
+    def _read(self, user_id: str) -> tuple[bool, int] | None:
+        from sqlalchemy import bindparam, select
+
+        from core.store.accounts import users
+        from core.store.repos import prepared_sql
+
+        sql, args = prepared_sql(self._store.engine.dialect, ("account_state",),
+                                 lambda: select(users.c.disabled, users.c.session_epoch)
+                                 .where(users.c.id == bindparam("id")), {"id": user_id})
+        rows = self._store.driver_rows(sql, args)
+        return (bool(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def stands(self, user_id: str, epoch: int) -> bool:
+        token = self._store.changes.token("users")
+        known = self._known.get(user_id)
+        if token is not None and known is not None and known[0] == token:
+            state = known[1]
+        else:
+            state = self._read(user_id)
+            if token is not None:
+                if len(self._known) >= self.LIMIT:
+                    self._known.clear()
+                self._known[user_id] = (token, state)
+        return state is not None and not state[0] and state[1] == epoch
+
+
 def current_user(request: Request) -> SessionUser | None:
     data = request.session.get("user")
     if not isinstance(data, dict):
+        return None
+    epoch = data.get("epoch", 0)
+    check = getattr(getattr(request.app.state, "web", None), "sessions", None)
+    if epoch is not None and check is not None and not check.stands(data["id"], epoch):
+        logout(request)  # disabled, or its password or roles changed since this session began
         return None
     return SessionUser(id=data["id"], username=data["username"], kind=data["kind"], uscc=data.get("uscc", ""),
                        region=data.get("region", ""), roles=tuple(data.get("roles", ())),
@@ -175,6 +228,6 @@ def require_user(request: Request, kind: str) -> SessionUser:
     return user
 
 
-__all__ = ["LOCK_WINDOW", "MIN_PASSWORD_LENGTH", "LoginRequired", "SessionUser", "authenticate",
+__all__ = ["LOCK_WINDOW", "MIN_PASSWORD_LENGTH", "LoginRequired", "SessionCheck", "SessionUser", "authenticate",
            "check_password", "check_username", "create_user", "current_user", "hash_password", "login",
            "logout", "new_user", "require_user", "verify_password"]

@@ -270,7 +270,8 @@ async def _card_login(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     cards = _cards(request)
     nonce, signature, certificate = _text(body, "nonce"), _b64(body, "signature"), _b64(body, "certificate")
     legal = cards.verify_login(nonce, signature, certificate)
-    login(request, _account_for(cards.s, legal), auth_method="card")
+    account = _account_for(cards.s, legal)
+    login(request, account, auth_method="card", stored=bool(account.password_hash))
     target = body.get("next")
     safe = isinstance(target, str) and target.startswith("/portal") and "//" not in target
     return {"ok": True, "redirect": target if safe else "/portal/cards"}

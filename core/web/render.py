@@ -14,7 +14,7 @@ from core.errors import EportError, Problems
 from core.model.enums import APP_STATE_NAMES, BUSINESS_NAMES, REJECTION_REASON_NAMES
 from core.privacy import mask_id, mask_phone
 from core.services import Services
-from core.web.auth import current_user
+from core.web.auth import SessionCheck, current_user
 from core.web.i18n import DEFAULT_LANG, normalise_lang, pick, t
 from core.web.replies import ReplyCache
 from core.web.security import LoginLimiter, csrf_token
@@ -41,6 +41,7 @@ class WebState:
     secret: str  # signs sessions and keys the SMS code hashes
     limiter: LoginLimiter
     replies: ReplyCache  # the hottest JSON reads, kept while the data is unchanged
+    sessions: SessionCheck  # a session ends when its account is disabled or changed
 
 
 def web(request: Request) -> WebState:

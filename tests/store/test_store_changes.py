@@ -7,8 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Hashable
 from pathlib import Path
 
 from sqlalchemy import create_engine, text, update
@@ -17,6 +16,7 @@ from store_samples import make_application
 from core.store import Store, open_store
 from core.store.changes import LocalWatch, PostgresWatch, SqliteFileWatch
 from core.store.tables import applications
+from core.store.testing import other_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTLES_WITHIN = 10.0  # seconds for a PostgreSQL notification or a listener reconnect (a wait, not a timing)
@@ -28,17 +28,6 @@ def _url_and_schema(store: Store) -> tuple[str, str | None]:
         return url, None
     with store.engine.connect() as conn:
         return url, conn.exec_driver_sql("SELECT current_schema()").scalar_one()
-
-
-@contextmanager
-def _other_store(store: Store, tmp_path: Path) -> Iterator[Store]:
-    """Another engine with its own pool on the same database: as another web worker would be."""
-    url, schema = _url_and_schema(store)
-    other = open_store(url, tmp_path / "other-blobs", schema=schema)
-    try:
-        yield other
-    finally:
-        other.dispose()
 
 
 def _ready(store: Store) -> Hashable:
@@ -90,7 +79,7 @@ def test_a_write_by_another_store_moves_the_token(store: Store, tmp_path: Path):
     with store.transaction() as tx:
         tx.applications.add(make_application("C2"))
     before = _ready(store)
-    with _other_store(store, tmp_path) as other:
+    with other_store(store, tmp_path / "other-blobs") as other:
         _rename(other, "C2", "另一个工作进程改名")
     _moves_from(store, before)
 
@@ -138,3 +127,16 @@ def test_a_postgres_listener_that_lost_its_connection_reports_unknown_then_recov
         assert time.monotonic() < deadline, "the change listener did not reconnect"
         time.sleep(0.05)
     assert after[0] == before[0] + 1  # a new epoch: whatever changed while nobody listened counts as changed
+
+
+def test_postgres_tokens_are_per_table(pg_store: Store):
+    from core.store.accounts import users
+
+    before_apps, before_users = _ready(pg_store), pg_store.changes.token("users")
+    with pg_store.engine.begin() as conn:  # not through transaction(): only the notification tells
+        conn.execute(update(users).values(display_name="x"))  # no rows: the statement trigger fires all the same
+    deadline = time.monotonic() + SETTLES_WITHIN
+    while pg_store.changes.token("users") == before_users:
+        assert time.monotonic() < deadline, "the users token did not move"
+        time.sleep(0.01)
+    assert pg_store.changes.token("applications") == before_apps

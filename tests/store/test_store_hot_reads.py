@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from store_samples import T0, make_application
 
 from core.model import AppState
-from core.store import Store, open_store
+from core.store import Store
 from core.store.tables import applications
+from core.store.testing import other_store
 
 
 def _fill(store: Store) -> None:
@@ -52,14 +53,7 @@ def test_a_write_that_keeps_the_version_is_still_seen(store: Store):
 def test_a_write_through_another_store_is_seen(store: Store, tmp_path):
     _fill(store)
     assert [n for _, n in _queue_names(store)] == ["深圳市测试贸易有限公司"] * 2
-    # Another engine (its own pool) on the same database: as another web worker would be.
-    url = store.engine.url.render_as_string(hide_password=False)
-    schema = None
-    if store.dialect == "postgresql":
-        with store.engine.connect() as conn:
-            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
-    other = open_store(url, tmp_path / "other-blobs", schema=schema)
-    try:
+    with other_store(store, tmp_path / "other-blobs") as other:  # as another web worker would be
         with other.transaction() as tx:
             app = tx.applications.get("H2")
             tx.applications.update(attrs.evolve(app, enterprise=attrs.evolve(app.enterprise, name="另一个进程写的"),
@@ -67,8 +61,6 @@ def test_a_write_through_another_store_is_seen(store: Store, tmp_path):
         assert _queue_names(store) == [("H2", "另一个进程写的"), ("H1", "深圳市测试贸易有限公司")]
         with store.transaction(readonly=True) as tx:
             assert tx.applications.progress_of("WSZ0000702").state is AppState.IN_PRODUCTION
-    finally:
-        other.dispose()
 
 
 def test_bad_paging_is_refused_on_the_prepared_path_too(store: Store):

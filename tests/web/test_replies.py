@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from starlette.testclient import TestClient
 from webkit import SYSTEM, make_services, staff, submitted
 
 from core.services import Actor, Services
-from core.store import Store, open_store
+from core.store import Store
+from core.store.testing import other_store
 from core.web.api import summary_json
 from core.web.app import create_app
 from core.web.staff import queue_summary_rows
@@ -31,16 +33,11 @@ def _eventually(probe: Callable[[], bool], what: str) -> None:
         time.sleep(0.02)
 
 
-def _another_worker(services: Services, tmp_path: Path, clock) -> Services:
+@contextmanager
+def _another_worker(services: Services, tmp_path: Path, clock) -> Iterator[Services]:
     """Services over their own engine and pool on the same database: another web worker."""
-    store = services.store
-    url = store.engine.url.render_as_string(hide_password=False)
-    schema = None
-    if store.dialect == "postgresql":
-        with store.engine.connect() as conn:
-            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
-    other: Store = open_store(url, tmp_path / "worker-blobs", schema=schema)
-    return make_services(other, tmp_path / "worker", clock)
+    with other_store(services.store, tmp_path / "worker-blobs") as other:
+        yield make_services(other, tmp_path / "worker", clock)
 
 
 def _listening(services: Services) -> None:
@@ -61,11 +58,8 @@ def test_progress_shows_another_workers_change(store: Store, tmp_path: Path, clo
     assert first.json()["state"] == "submitted"
     assert client.get("/api/progress", params=query).content == first.content  # kept
 
-    worker = _another_worker(services, tmp_path, clock)
-    try:
+    with _another_worker(services, tmp_path, clock) as worker:
         worker.applications.accept(app.id, SYSTEM)
-    finally:
-        worker.store.dispose()
     _eventually(lambda: client.get("/api/progress", params=query).json()["state"] == "accepted",
                 "the progress reply still shows the state before another worker's change")
     assert [h["action"] for h in client.get("/api/progress", params=query).json()["history"]][-1] == "accept"
@@ -89,11 +83,8 @@ def test_the_queue_shows_another_workers_write(store: Store, tmp_path: Path, clo
     _listening(services)
     client, _ = staff(services, ["reviewer"])
     assert [r["state"] for r in client.get("/api/staff/queue").json()["items"]] == ["submitted"]
-    worker = _another_worker(services, tmp_path, clock)
-    try:
+    with _another_worker(services, tmp_path, clock) as worker:
         worker.applications.accept(app_id, SYSTEM)
-    finally:
-        worker.store.dispose()
     _eventually(lambda: [r["state"] for r in client.get("/api/staff/queue").json()["items"]] == ["accepted"],
                 "the queue still shows the state before another worker's change")
 
