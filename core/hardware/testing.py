@@ -189,10 +189,23 @@ def _empty_or_recovered(slot: VpcdSlot) -> bool:
                       capture_output=True, text=True).stdout.strip():
         return False  # a virtual card really is connected: not the wedge
     print(f"\n[eportcard tests] vpcd wedged on {slot.name!r}: restarting pcscd", file=sys.stderr)
+    restart_pcscd()
+    return wait_for_card(slot.name, present=False, timeout=CARD_LEAVES_WITHIN)
+
+
+def stop_pcscd() -> None:
+    """Stop pcscd (as a crash, an update or socket activation's idle exit would)."""
     subprocess.run(["pkill", "-x", "pcscd"], check=False)
     time.sleep(0.5)
+
+
+def start_pcscd() -> None:
     subprocess.run(["bash", str(ROOT / "scripts" / "start-pcscd.sh")], capture_output=True, check=False)
-    return wait_for_card(slot.name, present=False, timeout=CARD_LEAVES_WITHIN)
+
+
+def restart_pcscd() -> None:
+    stop_pcscd()
+    start_pcscd()
 
 
 def _wait_until_empty(slot: VpcdSlot) -> None:

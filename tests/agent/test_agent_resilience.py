@@ -3,8 +3,11 @@ gets a bilingual ``Result:false`` reply; the page's WebSocket stays open and the
 
 from __future__ import annotations
 
+import pytest
+
 from core.agent.server import Agent, VirtualSlot, running_agent
 from core.hardware.driver import CardDriver
+from core.hardware.testing import start_pcscd, stop_pcscd
 from core.hardware.virtual_card import VirtualCard
 
 from .conftest import ORIGIN, PIN, Client, personalise
@@ -36,3 +39,28 @@ def test_an_unforeseen_failure_is_answered_and_the_connection_stays(tmp_path, ca
             assert client.call("cus-sec_SpcVerifyPIN", {"passwd": PIN})["Result"] is True
         finally:
             client.close()
+
+
+@pytest.mark.parametrize("transport", ["pcsc"], indirect=True)
+def test_the_agent_carries_on_after_pcscd_restarts(make_rig):
+    """The card out, pcscd restarted (a crash, an update, socket activation's idle exit), the card in
+    again: the page's connection still answers and is told of the card."""
+    rig = make_rig(watch=True)
+    client = Client(rig.url)
+    try:
+        first = client.call("cus-sec_SpcGetCertNo")
+        assert first["Result"] is True
+        rig.remove()
+        client.wait_push("removed")
+        stop_pcscd()
+        try:  # the page asks while pcscd is away: an answer, not a dropped connection
+            down = client.call("cus-sec_SpcGetCertNo")
+            assert down["Result"] is False and down["Error"][1] in ("Err:no_reader", "Err:card_removed"), down
+        finally:
+            start_pcscd()
+        rig.insert()
+        client.wait_push("inserted")
+        assert client.call("cus-sec_SpcGetCertNo") == first
+        assert client.call("cus-sec_SpcVerifyPIN", {"passwd": PIN})["Result"] is True
+    finally:
+        client.close()
