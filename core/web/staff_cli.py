@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from core.errors import InvalidInput, NotFound
 from core.services import Services
 from core.services.actors import STAFF_ROLES
 from core.store.accounts import Accounts, User
@@ -34,22 +33,10 @@ def _password(env_name: str | None) -> str:
     return str(click.prompt("密码 / password", hide_input=True, confirmation_prompt=True, err=True))
 
 
-def _staff_account(accounts: Accounts, username: str) -> User:
-    user = accounts.by_username(username.strip())
-    if user is None or user.kind != "staff":
-        raise NotFound(f"没有工作人员账号“{username}”", f"no staff account {username!r}", field="username")
-    return user
-
-
 def _change(obj: Any, username: str, action: str, **change: Any) -> User:
-    """Apply ``change`` to a staff account in one transaction, audited; its sessions end."""
-    services = _services(obj)
-    with services.store.transaction() as tx:
-        accounts = Accounts(tx)
-        changed = accounts.change(_staff_account(accounts, username), **change)
-        details = {k: sorted(v) if k == "roles" else v for k, v in change.items() if k != "password_hash"}
-        tx.audit.append("cli", action, "user", changed.id, {"username": changed.username, **details})
-    return changed
+    from core.web.staff_accounts import change_staff
+
+    return change_staff(_services(obj), "cli", username, action, **change)
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,13 +61,9 @@ def staff() -> None:
 def add(obj: Any, username: str, region: str, roles: tuple[str, ...], display_name: str,
         password_env: str | None) -> None:
     """Create a staff account."""
-    from core.web.auth import create_user
+    from core.web.staff_accounts import add_staff
 
-    services = _services(obj)
-    if region not in services.rulebook.regions():
-        raise InvalidInput(f"本部署未启用地区 {region}", f"the region {region!r} is not enabled here", field="region")
-    user = create_user(services, username, _password(password_env), "staff", region=region, roles=list(roles),
-                       display_name=display_name)
+    user = add_staff(_services(obj), username, _password(password_env), region, roles, display_name)
     click.echo(f"{user.username} ({user.region}: {', '.join(sorted(user.roles))}) added")
 
 
