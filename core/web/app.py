@@ -35,8 +35,8 @@ from core.web.sms import SmsGateway, gateway_for
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = ("core.web.public", "core.web.portal", "core.web.staff", "core.web.staff_accounts", "core.web.api",
-                 "core.web.cards")
+ROUTE_MODULES = ("core.web.public", "core.web.portal", "core.web.password_reset", "core.web.staff",
+                 "core.web.staff_accounts", "core.web.api", "core.web.cards")
 SESSION_COOKIE = "eportcard_session"
 SESSION_MAX_AGE = int(timedelta(hours=8).total_seconds())
 LOGIN_PAGES = {"enterprise": "/portal/login", "staff": "/staff/login"}

@@ -81,6 +81,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "register.legal_rep": ("法定代表人", "Legal representative"),
     "register.admin": ("管理员账号", "Administrator account"),
     "register.done": ("注册成功，请登录。", "Registered. Please log in."),
+    "reset.done": ("新密码已设置，请登录。", "The new password is set. Please log in."),
+    "login.forgot": ("忘记密码？", "Forgot the password?"),
     "field.uscc": ("统一社会信用代码", "Unified social credit code"),
     "field.org_code": ("组织机构代码", "Organisation code"),
     "field.name": ("单位中文名称", "Enterprise name (Chinese)"),

@@ -185,6 +185,8 @@ async def login_page(request: Request) -> Response:
     context: dict[str, Any] = {"form": {}, "next": request.query_params.get("next", "")}
     if request.query_params.get("registered"):
         context["notice_key"] = "register.done"
+    elif request.query_params.get("reset"):
+        context["notice_key"] = "reset.done"
     if request.method == "GET":
         return render(request, "portal/login.html", context)
     form = await _form(request)
