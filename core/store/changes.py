@@ -59,7 +59,7 @@ class LocalWatch:
             self._count += 1
 
     def close(self) -> None:
-        pass
+        """Nothing to release: a counter."""
 
 
 class SqliteFileWatch(LocalWatch):
