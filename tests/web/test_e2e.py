@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from browserkit import serving, shot
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 from webkit import PASSWORD, PNG, registration
 
 from core.model import AppState, Delivery
@@ -199,3 +199,44 @@ def test_the_whole_story_in_chromium(server: str, browser: Browser, services: Se
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True,
                           text=True).stdout
     assert re.search(rf"受理编号\s*[:：]?\s*{number}", text), text
+
+
+def test_staff_accounts_and_a_forgotten_password_in_chromium(server: str, browser: Browser, services: Services):
+    base = server
+    create_user(services, "boss-sz", PASSWORD, "staff", region="shenzhen", roles=["branch_admin"],
+                display_name="管理员")
+    admin = browser.new_page()
+    login(admin, base, "staff", "boss-sz")
+    admin.click("#staff-accounts-link")
+    admin.fill("#f-username", "wang-sz")
+    admin.fill("#f-display_name", "王")
+    admin.fill("#f-password", PASSWORD)
+    admin.check('#add-staff input[name="roles"][value="reviewer"]')
+    admin.click("#add-staff-submit")
+    row = admin.locator('tr[data-username="wang-sz"]')
+    expect(row).to_have_attribute("data-status", "active")
+    row.locator('button:has-text("停用")').click()
+    expect(admin.locator('tr[data-username="wang-sz"]')).to_have_attribute("data-status", "disabled")
+    shot(admin, "12-staff-accounts")
+
+    sample = registration(5)
+    create_user(services, "ent5", PASSWORD, "enterprise", uscc=sample["uscc"], region="shenzhen",
+                mobile="13800000005")
+    ent = browser.new_page()
+    ent.goto(f"{base}/portal/login")
+    ent.click("#password-reset-link")
+    ent.fill("#f-username", "ent5")
+    ent.fill("#f-mobile", "13800000005")
+    ent.click("#reset-send")
+    expect(ent.locator("#reset-sent")).to_be_visible()
+    code = latest_code(browser.new_page(), base, f"{base}/")  # the phone: the development outbox
+    ent.fill("#f-sms_code", code)
+    ent.fill("#f-password", "N3w-passw0rd-e2e")
+    ent.fill("#f-password2", "N3w-passw0rd-e2e")
+    shot(ent, "13-password-reset")
+    ent.click("#reset-submit")
+    expect(ent.locator(".notice")).to_contain_text("新密码已设置")
+    ent.fill('input[name="username"]', "ent5")
+    ent.fill('input[name="password"]', "N3w-passw0rd-e2e")
+    ent.click('form[method="post"] button[type="submit"]')
+    ent.wait_for_url(f"{base}/portal")
