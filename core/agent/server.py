@@ -107,6 +107,17 @@ class ReaderSlot:
             self._driver.disconnect()
         self._driver = None
 
+    def reset_if_gone(self) -> None:
+        """After a removal event: drop the session only if its card no longer answers. The event can
+        arrive late, when the next card is already in and in use; dropping that card's session would
+        reset it and lose its pending challenge (an unlock or renewal released for it)."""
+        if self._driver is None:
+            return
+        try:
+            self._driver.serial()
+        except (CardRemoved, NoReader):
+            self.reset()
+
 
 class VirtualSlot:
     """The virtual card in this process, no pcscd (development and tests)."""
@@ -136,6 +147,10 @@ class VirtualSlot:
         if self._driver is not None:
             self._driver.disconnect()
         self._driver = None
+
+    def reset_if_gone(self) -> None:
+        if not self.card.present:
+            self.reset()
 
 
 # -- the server --------------------------------------------------------------------------------------
@@ -240,7 +255,7 @@ class Agent:
 
     async def _card_removed(self, reader: str) -> None:
         async with self.lock:
-            reset = getattr(self.slot, "reset", None)
+            reset = getattr(self.slot, "reset_if_gone", None)
             if reset is not None:
                 await asyncio.to_thread(reset)
         log.info("card removed from %s", reader)
@@ -280,7 +295,7 @@ class Agent:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        reset = getattr(self.slot, "reset", None)
+        reset = getattr(self.slot, "reset_if_gone", None)
         if reset is not None:
             reset()
 

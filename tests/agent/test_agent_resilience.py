@@ -3,6 +3,8 @@ gets a bilingual ``Result:false`` reply; the page's WebSocket stays open and the
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core.agent.server import Agent, VirtualSlot, running_agent
@@ -11,6 +13,7 @@ from core.hardware.testing import start_pcscd, stop_pcscd
 from core.hardware.virtual_card import VirtualCard
 
 from .conftest import ORIGIN, PIN, Client, personalise
+from .test_agent_ws import server_cryptogram
 
 
 class RestartingPcscdSlot(VirtualSlot):
@@ -62,5 +65,22 @@ def test_the_agent_carries_on_after_pcscd_restarts(make_rig):
         client.wait_push("inserted")
         assert client.call("cus-sec_SpcGetCertNo") == first
         assert client.call("cus-sec_SpcVerifyPIN", {"passwd": PIN})["Result"] is True
+    finally:
+        client.close()
+
+
+def test_a_late_removal_event_does_not_reset_the_card_now_in_use(make_rig):
+    """A removal event handled after the next card is already in (a busy agent, a slow poll) must not drop
+    that card's session: it would reset the card and lose the challenge a released unlock answers."""
+    rig = make_rig(kind="operator")
+    client = Client(rig.url)
+    try:
+        challenge = client.call("eport-card_GetChallenge")["Data"][0]
+        background = rig.background
+        assert background is not None and rig.slot is not None
+        asyncio.run_coroutine_threadsafe(background.agent._card_removed(rig.slot.reader),
+                                         background._loop).result(timeout=30)
+        unlocked = client.call("eport-card_ApplyUnblock", {"cryptogram": server_cryptogram(challenge)})
+        assert unlocked["Result"] is True, unlocked
     finally:
         client.close()
