@@ -94,17 +94,19 @@ class Store:
         else:
             self._read_engine = engine.execution_options(sqlite_begin="BEGIN")
         self._changes: ChangeWatch | None = None
+        self._changes_lock = threading.Lock()
         self._driver_errors = engine.dialect.loaded_dbapi.Error
         self.quick = QuickReads(engine.dialect, self.driver_rows, lambda: self.transaction(readonly=True))
-        self._changes_lock = threading.Lock()
 
     @property
     def changes(self) -> ChangeWatch:
-        """Whether application rows may have changed (made on first use: see core/store/changes.py)."""
-        with self._changes_lock:
-            if self._changes is None:
-                self._changes = watch_for(self.engine)
-            return self._changes
+        """Whether the applications or users table may have changed (made on first use: a PostgreSQL
+        watch starts a listener thread; see core/store/changes.py)."""
+        if self._changes is None:  # asked on every request: lock only to make it
+            with self._changes_lock:
+                if self._changes is None:
+                    self._changes = watch_for(self.engine)
+        return self._changes
 
     @property
     def dialect(self) -> str:
