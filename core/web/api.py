@@ -42,7 +42,7 @@ from core.store.accounts import Accounts
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 from core.web import sms
 from core.web.auth import LoginRequired, SessionUser, authenticate, current_user, login, logout
-from core.web.render import MAX_PAGE, web
+from core.web.render import MAX_PAGE, client_address, web
 from core.web.security import csrf_token, require_csrf
 from core.web.staff import audit_trail, available_actions, perform, queue_summary_rows
 
@@ -259,7 +259,7 @@ async def session_login(request: Request) -> Response:
         raise InvalidInput("请以 application/json 提交。", "Send the body as application/json.", field="body")
     body = await _json_body(request)
     state = web(request)
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     user = authenticate(state.services, _str(body, "username", required=True), _str(body, "password", required=True),
                         address, state.limiter)
     login(request, user, "password")

@@ -9,12 +9,14 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from attrs import frozen
+from sqlalchemy import bindparam, select
 from starlette.requests import Request
 
 from core.errors import EportError, Forbidden, InvalidInput
 from core.services import Actor, Services
 from core.services.actors import STAFF_ROLES
-from core.store.accounts import Accounts, User
+from core.store.accounts import Accounts, User, users
+from core.store.repos import prepared_sql
 
 LOCK_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
@@ -173,11 +175,6 @@ class SessionCheck:
         self._known: dict[str, tuple[object, tuple[bool, int] | None]] = {}
 
     def _read(self, user_id: str) -> tuple[bool, int] | None:
-        from sqlalchemy import bindparam, select
-
-        from core.store.accounts import users
-        from core.store.repos import prepared_sql
-
         sql, args = prepared_sql(self._store.engine.dialect, ("account_state",),
                                  lambda: select(users.c.disabled, users.c.session_epoch)
                                  .where(users.c.id == bindparam("id")), {"id": user_id})

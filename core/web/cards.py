@@ -44,7 +44,7 @@ from core.privacy import mask_id
 from core.services import Services
 from core.store.accounts import Accounts, User
 from core.web.auth import SessionUser, current_user, login, require_user
-from core.web.render import lang_of, render, web
+from core.web.render import bilingual, lang_of, render, web
 from core.web.security import CSP, require_csrf
 
 log = logging.getLogger(__name__)
@@ -128,15 +128,10 @@ def agent_origin_csp(port: int) -> str:
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     port = web(request).services.settings.agent.port
-    context = {"agent_url": f"ws://127.0.0.1:{port}", "L": _bilingual(request), **context}
+    context = {"agent_url": f"ws://127.0.0.1:{port}", "L": bilingual(request), **context}
     response = render(request, name, context, status=status)
     response.headers["content-security-policy"] = agent_origin_csp(port)
     return response
-
-
-def _bilingual(request: Request) -> Callable[[str, str], str]:
-    english = lang_of(request) == "en"
-    return lambda zh, en: en if english else zh
 
 
 def _status(exc: EportError) -> int:

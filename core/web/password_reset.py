@@ -22,11 +22,8 @@ from core.web import sms
 from core.web.app import status_for
 from core.web.auth import check_password, hash_password
 from core.web.forms import text
-from core.web.render import error_lines, lang_of, render, web
+from core.web.render import bilingual, client_address, error_lines, render, web
 from core.web.security import require_csrf
-
-SENT = ("如用户名与注册手机号相符，验证码已发送到该手机。",
-        "If the username and the registered mobile number match, a code has been sent to that phone.")
 
 
 def _purpose(user: User) -> str:
@@ -43,10 +40,8 @@ def _account(request: Request, username: str, mobile: str) -> User | None:
 
 def _page(request: Request, form: dict[str, str], *, sent: bool = False, errors: list[EportError] | None = None,
           status: int = 200) -> Response:
-    english = lang_of(request) == "en"
     return render(request, "portal/password_reset.html", {
-        "form": form, "sent": sent, "errors": errors or [], "sent_text": SENT[1 if english else 0],
-        "L": lambda zh, en: en if english else zh}, status=status)
+        "form": form, "sent": sent, "errors": errors or [], "L": bilingual(request)}, status=status)
 
 
 async def reset_page(request: Request) -> Response:
@@ -58,7 +53,7 @@ async def _posted(request: Request) -> tuple[Any, dict[str, str], str]:
     while that address has failed too often (as logins are)."""
     await require_csrf(request)
     form = await request.form()
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     if web(request).limiter.blocked(address, web(request).services.clock()):
         raise Forbidden("尝试次数过多，请15分钟后再试。", "Too many tries; try again in 15 minutes.", field="username")
     return form, {"username": text(form, "username"), "mobile": text(form, "mobile")}, address

@@ -51,7 +51,7 @@ from core.web.auth import (
 )
 from core.web.forms import address_fields, address_from, check, person_fields, person_from, text
 from core.web.i18n import t
-from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
+from core.web.render import PAGE_SIZE, client_address, error_lines, lang_of, page_number, render, web
 from core.web.security import require_csrf
 
 STEPS = ("enterprise", "legal", "operators", "agent", "pickup", "uploads", "preview")
@@ -90,10 +90,6 @@ def steps_for(business: Business) -> tuple[str, ...]:
 
 def _enterprise_user(request: Request) -> SessionUser:
     return require_user(request, "enterprise")
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "-"
 
 
 async def _form(request: Request) -> Mapping[str, Any]:
@@ -194,7 +190,7 @@ async def login_page(request: Request) -> Response:
     password = form.get("password", "")
     try:
         user = authenticate(state.services, text(form, "username"), password if isinstance(password, str) else "",
-                            _address(request), state.limiter)
+                            client_address(request), state.limiter)
         if user.kind != "enterprise":
             raise Forbidden("此账号不是企业账号，请从工作人员入口登录。",
                             "This is not an enterprise account; use the staff login.", field="username")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,16 @@ class WebState:
 
 def web(request: Request) -> WebState:
     return request.app.state.web
+
+
+def bilingual(request: Request) -> Callable[[str, str], str]:
+    """``L(zh, en)`` for templates: the text in the request's language."""
+    english = lang_of(request) == "en"
+    return lambda zh, en: en if english else zh
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "-"
 
 
 def lang_of(request: Request) -> str:

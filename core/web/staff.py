@@ -29,7 +29,7 @@ from core.store.records import AuditEntry
 from core.web.auth import SessionUser, authenticate, login, require_user
 from core.web.forms import text
 from core.web.i18n import pick
-from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
+from core.web.render import PAGE_SIZE, client_address, error_lines, lang_of, page_number, render, web
 from core.web.security import require_csrf
 
 # Staff wording lives here (the console's own catalogue), Chinese first like web A's messages.
@@ -307,7 +307,7 @@ async def login_page(request: Request) -> Response:
     form = await request.form()
     state = web(request)
     password = form.get("password", "")
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     try:
         user = authenticate(state.services, text(form, "username"), password if isinstance(password, str) else "",
                             address, state.limiter)

@@ -22,7 +22,7 @@ from core.store.accounts import Accounts, User
 from core.web.app import status_for
 from core.web.auth import SessionUser, check_password, create_user, hash_password, require_user
 from core.web.forms import text
-from core.web.render import error_lines, lang_of, render, web
+from core.web.render import bilingual, error_lines, lang_of, render, web
 from core.web.security import require_csrf
 
 ADMIN_ROLE = "branch_admin"
@@ -89,7 +89,7 @@ def _page(request: Request, admin: SessionUser, *, errors: list[EportError] | No
     english = lang_of(request) == "en"
     return render(request, "staff/accounts.html", {
         "staff": staff, "admin": admin, "roles": list(STAFF_ROLES), "errors": errors or [], "form": form or {},
-        "L": lambda zh, en: en if english else zh,
+        "L": bilingual(request),
         "role_name": lambda r: ROLE_NAMES.get(r, (r, r))[1 if english else 0],
         "done": request.query_params.get("done", "")}, status=status)
 

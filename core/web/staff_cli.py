@@ -33,10 +33,10 @@ def _password(env_name: str | None) -> str:
     return str(click.prompt("密码 / password", hide_input=True, confirmation_prompt=True, err=True))
 
 
-def _change(obj: Any, username: str, action: str, **change: Any) -> User:
-    from core.web.staff_accounts import change_staff
+def _change(obj: Any, username: str, operation: str, **change: Any) -> User:
+    from core.web.staff_accounts import ACTIONS, change_staff
 
-    return change_staff(_services(obj), "cli", username, action, **change)
+    return change_staff(_services(obj), "cli", username, ACTIONS[operation], **change)
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,7 +87,7 @@ def list_staff(obj: Any, region: str | None) -> None:
 @_friendly
 def set_roles(obj: Any, username: str, roles: tuple[str, ...]) -> None:
     """Replace a staff account's roles (its sessions end)."""
-    changed = _change(obj, username, "set_roles", roles=frozenset(roles))
+    changed = _change(obj, username, "roles", roles=frozenset(roles))
     click.echo(f"{changed.username}: {', '.join(sorted(changed.roles))}")
 
 
@@ -102,7 +102,7 @@ def set_password(obj: Any, username: str, password_env: str | None) -> None:
 
     password = _password(password_env)
     check_password(password)
-    changed = _change(obj, username, "set_password", password_hash=hash_password(password))
+    changed = _change(obj, username, "password", password_hash=hash_password(password))
     click.echo(f"{changed.username}: password changed")
 
 
