@@ -74,6 +74,25 @@ sms_outbox = Table(
     Index("ix_sms_outbox_purpose", "purpose", "mobile"),
 )
 
+web_sessions = Table(
+    "web_sessions", accounts_metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the cookie's session id
+    Column("user_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # "account" | "card"
+    Column("address", String(64), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Index("ix_web_sessions_user", "user_id"),
+)
+
+rate_counters = Table(
+    "rate_counters", accounts_metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("hits", Integer, nullable=False, server_default="0"),
+    Column("blocked_until", UTCDateTime, nullable=True),
+)
+
 USER_KINDS = ("enterprise", "staff")
 
 
