@@ -18,12 +18,13 @@ import click
 from core.appfile import load_application
 from core.config import CONFIG_NAME, Settings, load_settings, starter_config
 from core.convert import make_json_converter
-from core.errors import EportError, Problems
+from core.errors import ConfigError, EportError, Problems
 from core.lifecycle import state_name
 from core.model import Application, AppState, RejectionReason
 from core.model.enums import BUSINESS_NAMES, REJECTION_REASON_NAMES
 from core.privacy import mask_id
 from core.services import Actor, Services
+from core.store.audit import KEY_ENV, Checkpoint, ensure_key
 
 JSON = make_json_converter()
 
@@ -91,9 +92,28 @@ def init(obj: Ctx, region: str, enable: tuple[str, ...], force: bool) -> None:
         raise click.ClickException(f"{obj.config} 已存在（--force 覆盖）/ {obj.config} exists (use --force)")
     obj.config.parent.mkdir(parents=True, exist_ok=True)
     obj.config.write_text(starter_config(secrets.token_urlsafe(32), region, enable or None), encoding="utf-8")
+    created = ensure_key(obj.settings.path(obj.settings.audit.key_file))  # before the store opens: it reads it
     obj.services.store.upgrade()
+    key_lines = _start_keyed_audit(obj, created)
     obj.settings.blob_dir.mkdir(parents=True, exist_ok=True)
-    click.echo(f"wrote {obj.config}\ndatabase ready: {obj.settings.database_url}")
+    click.echo(f"wrote {obj.config}\n{key_lines}\ndatabase ready: {obj.settings.database_url}")
+
+
+def _start_keyed_audit(obj: Ctx, created: bool) -> str:
+    """Key the audit chain from now on (an existing trail gets a keyed row at once, which covers every
+    row before it). A key just ``created`` is removed again if the chain is keyed with another (lost) one."""
+    path = obj.settings.path(obj.settings.audit.key_file)
+    try:
+        started = obj.services.store.start_keyed_audit(_actor(None).label)
+    except ConfigError:
+        if created:
+            path.unlink()
+        raise
+    key = (f"审计密钥已生成 / audit key created: {path} (0600); keep a copy apart from the database and its "
+           "backups (docs/security.md)" if created else f"审计密钥沿用 / audit key kept: {path} (or {KEY_ENV})")
+    keyed = (f"审计链自第 {started.seq} 行起加密钥 / the audit chain is keyed from row {started.seq}" if started
+             else "审计链已加密钥（或为空）/ the audit chain is keyed already (or empty: its first row will be)")
+    return f"{key}\n{keyed}"
 
 
 @main.group()
@@ -127,16 +147,65 @@ def audit() -> None:
     """审计记录（只增、哈希链）/ The append-only, hash-chained audit trail."""
 
 
+class CannotCheck(click.ClickException):
+    """Exit 2: the audit trail could not be checked (exit 1 means it was, and it is broken)."""
+
+    exit_code = 2
+
+
 @audit.command("verify")
+@click.option("--checkpoint", "checkpoint_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint from `eportcard audit checkpoint` the chain must still contain (repeatable).")
+@click.pass_obj
+def audit_verify(obj: Ctx, checkpoint_files: tuple[Path, ...]) -> None:
+    """Recompute the hash chain. Exit 1: a row was edited, inserted or deleted, or rows a checkpoint
+    saw are gone; exit 2: it could not be checked (no key, no database, a refused checkpoint)."""
+    try:
+        kept = [Checkpoint.read(path) for path in checkpoint_files]
+        report = obj.services.store.audit_verify(kept)
+    except EportError as exc:
+        raise CannotCheck(f"无法核验审计记录：{exc.zh} / cannot check the audit trail: {exc.en}") from None
+    for warning in report.warnings:
+        click.echo(warning, err=True)
+    details = "".join(f"\n  {line}" for line in report.problems + report.unverified)
+    if report.problems:
+        raise click.ClickException(f"审计记录被篡改 / audit trail tampered ({report.checked} rows):{details}")
+    if report.unverified:
+        raise CannotCheck(f"审计记录未能全部核验 / the audit trail could not be fully checked "
+                          f"({report.checked} rows):{details}")
+    keyed = f", keyed from row {report.keyed_from}" if report.keyed_from else ""
+    against = f", contains {len(kept)} checkpoint(s)" if kept else ""
+    click.echo(f"audit trail intact: {report.checked} rows{keyed}{against} / 审计记录完整")
+
+
+@audit.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write it to this file (default: print it).")
 @click.pass_obj
 @friendly
-def audit_verify(obj: Ctx) -> None:
-    """Recompute the hash chain; exit 1 if any row was edited, inserted or deleted."""
-    report = obj.services.store.audit_verify()
-    if not report.ok:
-        raise click.ClickException(f"审计记录被篡改 / audit trail tampered ({report.checked} rows):\n  "
-                                   + "\n  ".join(report.problems))
-    click.echo(f"audit trail intact: {report.checked} rows / 审计记录完整")
+def audit_checkpoint(obj: Ctx, out: Path | None) -> None:
+    """Export the chain's head (row, hash, time) signed with the audit key, to keep away from the
+    database; `audit verify --checkpoint FILE` later proves the chain still holds that row."""
+    checkpoint = obj.services.store.audit_checkpoint(obj.services.clock())
+    if out is None:
+        click.echo(checkpoint.to_json(), nl=False)
+        return
+    try:
+        out.write_text(checkpoint.to_json(), encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"无法写入 {out}：{exc.strerror} / cannot write {out}: {exc.strerror}") from None
+    click.echo(f"checkpoint of row {checkpoint.seq} written to {out} / 检查点已写入")
+
+
+@audit.command("init-key")
+@click.pass_obj
+@friendly
+def audit_init_key(obj: Ctx) -> None:
+    """Create the audit key ([audit] key_file, owner-only; an existing key is kept) and key the chain
+    from now on: an existing trail gets a keyed row at once, which covers every row before it."""
+    created = ensure_key(obj.settings.path(obj.settings.audit.key_file))
+    click.echo(_start_keyed_audit(obj, created))
 
 
 # ---- applications ------------------------------------------------------------------------------------------

@@ -81,6 +81,13 @@ class SmsSettings:
 
 
 @frozen
+class AuditSettings:
+    # Keys the audit chain (HMAC-SHA256): kept out of the database, so a database writer cannot
+    # re-hash the chain. A missing file means an unkeyed chain; EPORTCARD_AUDIT_KEY (hex) overrides it.
+    key_file: str = "audit.key"
+
+
+@frozen
 class Settings:
     root: str = "."  # folder of the config file (set by load_settings, not written in the file)
     database: DatabaseSettings = DatabaseSettings()
@@ -92,6 +99,7 @@ class Settings:
     card: CardSettings = CardSettings()
     agent: AgentSettings = AgentSettings()
     sms: SmsSettings = SmsSettings()
+    audit: AuditSettings = AuditSettings()
 
     def path(self, relative: str) -> Path:
         p = Path(relative)
@@ -174,4 +182,9 @@ master_key_file = "card-master.key"
 [agent]
 port = 61232
 allowed_origins = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+[audit]
+# Keys the audit trail's hash chain; `eportcard init` creates it (owner-only). Keep a copy apart
+# from the database and its backups (docs/security.md). EPORTCARD_AUDIT_KEY (hex) overrides it.
+key_file = "audit.key"
 '''

@@ -14,6 +14,7 @@ from core.deadlines import china_date
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.store import Store, open_store
+from core.store.audit import load_key
 
 if TYPE_CHECKING:
     from core.services.applications import ApplicationService
@@ -34,7 +35,8 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now,
                       upgrade: bool = False) -> Services:
-        store = open_store(settings.database_url, settings.blob_dir)
+        store = open_store(settings.database_url, settings.blob_dir,
+                           audit_key=load_key(settings.path(settings.audit.key_file)))
         if upgrade:
             store.upgrade()
         pm = get_plugin_manager(settings.regions.enabled)

@@ -45,9 +45,16 @@ class AuditEntry:
 
 @frozen
 class AuditReport:
+    """``ok``: nothing wrong and everything checked. ``problems``: evidence of tampering;
+    ``unverified``: what could not be checked (no key, another key, an unusable checkpoint);
+    ``warnings``: intact, but weaker than it should be (an unkeyed chain)."""
+
     ok: bool
     checked: int
     problems: list[str] = field(factory=list, hash=False)
+    unverified: list[str] = field(factory=list, hash=False)
+    warnings: list[str] = field(factory=list, hash=False)
+    keyed_from: int | None = None  # the first row carrying the key's HMAC
 
 
 @frozen

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
-from core.store.audit import AuditLog, verify_chain
+from core.errors import ConfigError
+from core.store.audit import AuditLog, CannotVerify, Checkpoint, verify_chain
 from core.store.blobs import BlobStore
 from core.store.changes import ChangeWatch, watch_for
-from core.store.records import AuditReport
+from core.store.records import AuditEntry, AuditReport
 from core.store.repos import (
     ApplicationRepo,
     AttachmentRepo,
@@ -44,8 +46,9 @@ IDLE_PING_SECONDS = 10.0
 class Transaction:
     """One database transaction and the repositories working inside it."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, audit_key: bytes | None = None) -> None:
         self.connection = conn
+        self._audit_key = audit_key
 
     # Made on first use: most transactions touch one or two of them.
     @cached_property
@@ -70,7 +73,7 @@ class Transaction:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.connection)
+        return AuditLog(self.connection, self._audit_key)
 
     def next_sequence(self, name: str) -> int:
         """The next value of a named counter, starting at 1; atomic under concurrent callers."""
@@ -83,8 +86,9 @@ class Transaction:
 
 
 class Store:
-    def __init__(self, engine: Engine, blob_dir: Path) -> None:
+    def __init__(self, engine: Engine, blob_dir: Path, audit_key: bytes | None = None) -> None:
         self.engine = engine
+        self._audit_key = audit_key  # None: the audit chain is not keyed (see core/store/audit.py)
         self.blobs = BlobStore(blob_dir)
         # Reads on PostgreSQL run in autocommit: under READ COMMITTED every statement takes its own
         # snapshot inside a transaction too, so BEGIN and COMMIT (two round trips) bought nothing.
@@ -147,7 +151,7 @@ class Store:
         on SQLite it waits for the first, which waits for it.
         """
         with (self._read_engine if readonly else self.engine).connect() as conn, conn.begin():
-            yield Transaction(conn)
+            yield Transaction(conn, self._audit_key)
         if not readonly and self._changes is not None:
             self._changes.bump()  # committed: this process's caches see it at once
 
@@ -180,14 +184,38 @@ class Store:
         finally:
             pooled.close()
 
-    def audit_verify(self) -> AuditReport:
-        """Recompute the audit chain: reports edited, inserted, deleted or cut-off rows."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_begin="BEGIN")
-            conn.begin()
-            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
-            rows = conn.execution_options(yield_per=1000).execute(select(audit).order_by(audit.c.seq))
-            return verify_chain(rows, head)
+    def audit_verify(self, checkpoints: Sequence[Checkpoint] = ()) -> AuditReport:
+        """Recompute the audit chain: reports edited, inserted, deleted or cut-off rows, and rows
+        missing that ``checkpoints`` (exported earlier) saw. Raises CannotVerify when the database
+        cannot be read."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_begin="BEGIN")
+                conn.begin()
+                head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+                rows = conn.execution_options(yield_per=1000).execute(select(audit).order_by(audit.c.seq))
+                return verify_chain(rows, head, self._audit_key, checkpoints)
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise CannotVerify(f"无法读取审计记录（{reason}）；数据库是否可达、是否已执行 eportcard db upgrade？",
+                               f"cannot read the audit trail ({reason}): is the database reachable and "
+                               "migrated (`eportcard db upgrade`)?") from None
+
+    def audit_checkpoint(self, now: datetime) -> Checkpoint:
+        """The head of the audit chain signed with the audit key, to keep outside the database."""
+        if self._audit_key is None:
+            raise ConfigError("未配置审计密钥，无法签发检查点：请恢复密钥文件，或执行 eportcard audit init-key",
+                              "no audit key is configured, so no checkpoint can be signed: restore the key "
+                              "file, or run `eportcard audit init-key`", field="audit.key_file")
+        with self.transaction(readonly=True) as tx:
+            head = tx.connection.execute(select(audit_head.c.seq, audit_head.c.hash)
+                                         .where(audit_head.c.id == 1)).one()
+        return Checkpoint.sign(head.seq, head.hash, now, self._audit_key)
+
+    def start_keyed_audit(self, actor: str) -> AuditEntry | None:
+        """Key the audit chain from now on (see AuditLog.start_keyed); None if nothing was needed."""
+        with self.transaction() as tx:
+            return tx.audit.start_keyed(actor)
 
     def dispose(self) -> None:
         if self._changes is not None:
@@ -247,11 +275,12 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("idle connection is gone") from exc
 
 
-def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: bool = False) -> Store:
+def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: bool = False,
+               audit_key: bytes | None = None) -> Store:
     """A store on ``url`` (``sqlite:///path/eportcard.db`` or ``postgresql+psycopg://…``).
 
     ``schema`` (PostgreSQL only) puts every table in that schema via ``search_path``; tests use it
-    to give each test a clean database.
+    to give each test a clean database. ``audit_key`` keys the audit chain (see core/store/audit.py).
     """
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
@@ -278,4 +307,4 @@ def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: boo
         _sqlite_events(engine)  # a local file: nothing to ping
     else:
         _ping_when_idle(engine)
-    return Store(engine, Path(blob_dir))
+    return Store(engine, Path(blob_dir), audit_key)

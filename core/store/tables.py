@@ -117,6 +117,9 @@ audit = Table(
     Column("payload", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Names the audit key whose HMAC ``hash`` is (NULL: plain sha256, written before the deployment
+    # had a key). See core/store/audit.py.
+    Column("key_id", String(16)),
     Index("ix_audit_entity", "entity", "entity_id"),
 )
 
@@ -127,6 +130,7 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("key_id", String(16)),  # the last row's: appending without that key is refused
 )
 
 sequences = Table(

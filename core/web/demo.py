@@ -17,6 +17,7 @@ from core.model import Application, Pickup, RejectionReason
 from core.samples import make_enrol
 from core.services import Actor, Services
 from core.store.accounts import Accounts
+from core.store.audit import ensure_key
 from core.web.auth import create_user
 
 DEMO_PASSWORD = "Demo2026pass"
@@ -51,6 +52,8 @@ def prepare_config(folder: Path) -> Path:
     config = folder / CONFIG_NAME
     if not config.exists():
         config.write_text(starter_config(secrets.token_urlsafe(32), region=DEMO_REGION), encoding="utf-8")
+    settings = load_settings(config)
+    ensure_key(settings.path(settings.audit.key_file))  # a keyed audit chain, as `eportcard init` makes
     return config
 
 
@@ -192,6 +195,7 @@ def build_demo(folder: Path) -> tuple[Services, DemoLogins, str]:
     config = prepare_config(folder)
     settings = load_settings(config)
     services = Services.from_settings(settings, upgrade=True)
+    services.store.start_keyed_audit(SYSTEM.label)  # a demo folder from before the audit key
     region = settings.regions.default or DEMO_REGION
     logins = seed(services, region)
     ca_line = init_ca(settings, folder)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from core.store import GENESIS_HASH, Store
 from core.store.audit import entry_hash
 from core.store.tables import audit
+from core.store.testing import drop_audit_triggers
 
 FULL_ID = "440902199001011234"
 
@@ -19,16 +20,6 @@ def _fill(store: Store, n: int = 5) -> None:
     with store.transaction() as tx:
         for i in range(1, n + 1):
             tx.audit.append("staff:王", "accept", "application", f"A{i}", {"step": i, "note": "ok"})
-
-
-def _drop_append_only_triggers(store: Store) -> None:
-    """What an attacker with direct database access would do first."""
-    with store.engine.begin() as conn:
-        if store.dialect == "postgresql":
-            conn.execute(text("DROP TRIGGER audit_no_update_delete ON audit"))
-        else:
-            conn.execute(text("DROP TRIGGER audit_no_update"))
-            conn.execute(text("DROP TRIGGER audit_no_delete"))
 
 
 def test_entries_chain_from_genesis(store: Store):
@@ -71,7 +62,7 @@ def test_truncate_is_refused_on_postgres(store: Store):
 
 def test_edited_row_is_detected(store: Store):
     _fill(store)
-    _drop_append_only_triggers(store)
+    drop_audit_triggers(store)
     with store.engine.begin() as conn:
         conn.execute(update(audit).where(audit.c.seq == 3).values(payload='{"note":"ok","step":99}'))
     report = store.audit_verify()
@@ -81,7 +72,7 @@ def test_edited_row_is_detected(store: Store):
 
 def test_edited_actor_is_detected(store: Store):
     _fill(store)
-    _drop_append_only_triggers(store)
+    drop_audit_triggers(store)
     with store.engine.begin() as conn:
         conn.execute(update(audit).where(audit.c.seq == 1).values(actor="staff:nobody"))
     assert store.audit_verify().problems == ["row 1: content does not match its hash (edited)"]
@@ -89,7 +80,7 @@ def test_edited_actor_is_detected(store: Store):
 
 def test_deleted_row_is_detected(store: Store):
     _fill(store)
-    _drop_append_only_triggers(store)
+    drop_audit_triggers(store)
     with store.engine.begin() as conn:
         conn.execute(delete(audit).where(audit.c.seq == 2))
     report = store.audit_verify()
@@ -100,7 +91,7 @@ def test_deleted_row_is_detected(store: Store):
 
 def test_rows_cut_off_the_end_are_detected(store: Store):
     _fill(store)
-    _drop_append_only_triggers(store)
+    drop_audit_triggers(store)
     with store.engine.begin() as conn:
         conn.execute(delete(audit).where(audit.c.seq >= 4))
     report = store.audit_verify()
