@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core import ids
-from core.convert import describe_errors, make_config_converter
+from core.convert import describe_errors, make_config_converter, parse_json, refuse_deep, too_deep
 from core.errors import InvalidInput
 from core.model import Application
 
@@ -58,7 +58,9 @@ def _prepare(raw: dict[str, Any]) -> dict[str, Any]:
 
 def parse_application(text: str, fmt: str) -> Application:
     try:
-        raw = json.loads(text) if fmt == "json" else tomllib.loads(text)
+        raw = parse_json(text, "file") if fmt == "json" else refuse_deep(tomllib.loads(text), "file")
+    except RecursionError:  # tomllib recurses into nested arrays and tables
+        raise too_deep("file") from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         kind = "JSON" if fmt == "json" else "TOML"
         raise InvalidInput(f"申请文件不是合法的 {kind}：{exc}", f"the application file is not valid {kind}: {exc}",

@@ -50,6 +50,7 @@ class WebSettings:
     secret_key: str = ""  # signs sessions; `eportcard init` writes a random one
     secure_cookies: bool = False  # set true behind HTTPS
     login_attempts: int = 5  # per 15 minutes, then throttled
+    max_body_bytes: int = 1024 * 1024  # any request body but an upload ([storage] max_upload_bytes); 413 over it
 
 
 @frozen
@@ -169,6 +170,7 @@ port = 8000
 base_url = "http://127.0.0.1:8000"
 secret_key = "{secret_key}"
 secure_cookies = false
+max_body_bytes = 1048576
 
 [pki]
 ca_dir = "ca"

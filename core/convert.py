@@ -2,10 +2,12 @@
 
 * ``make_json_converter``: domain objects <-> JSON-safe dicts (database rows, API, files).
 * ``make_config_converter``: TOML documents -> frozen objects, unknown keys rejected.
+* ``parse_json`` / ``refuse_deep``: JSON text in, nested no deeper than ``MAX_NESTING``.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any, get_args, get_origin
 
@@ -13,7 +15,12 @@ import cattrs
 from cattrs.preconf.json import make_converter as _make_json
 from cattrs.v import format_exception
 
+from core.errors import InvalidInput
 from core.rules import Text
+
+# Our documents nest at most six deep (application -> items -> holder -> ...); 32 leaves room for any
+# client, while 2,000 nested brackets would exhaust Python's recursion in the parser or the converter.
+MAX_NESTING = 32
 
 
 class Unreadable(ValueError):
@@ -92,3 +99,42 @@ def describe_errors(exc: BaseException) -> list[str]:
     if isinstance(exc, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
         return list(cattrs.transform_error(exc, path="$", format_exception=_reason))
     return [f"$: {exc}"]
+
+
+def nesting(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deep lists and objects nest in ``value`` (``[]`` is 1), counted without recursion and
+    given up as ``limit + 1`` once past ``limit``."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return depth
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def refuse_deep(value: Any, field: str = "body") -> Any:
+    """``value`` (parsed JSON or TOML) unless it nests deeper than :data:`MAX_NESTING`."""
+    if nesting(value) > MAX_NESTING:
+        raise too_deep(field)
+    return value
+
+
+def parse_json(text: str | bytes, field: str = "body") -> Any:
+    """``json.loads`` that refuses nesting deeper than :data:`MAX_NESTING` with a bilingual
+    :class:`InvalidInput`, never a ``RecursionError``. Malformed text raises ``ValueError`` as before."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise too_deep(field) from None
+    return refuse_deep(value, field)
+
+
+def too_deep(field: str) -> InvalidInput:
+    return InvalidInput(f"内容嵌套过深（最多 {MAX_NESTING} 层）。",
+                        f"The content nests too deeply (at most {MAX_NESTING} levels).", field=field)

@@ -31,6 +31,7 @@ from core.model import (
     Transition,
 )
 from core.model.enums import APP_STATE_NAMES
+from core.model.limits import overlong, overlong_fields, refuse_overlong
 from core.rules import CardPolicy, Problem, Step
 
 S = AppState
@@ -95,6 +96,7 @@ def _move(app: Application, action: str, actor: str, at: datetime, steps: Sequen
                 field="steps")
     entry = Transition(action=action, from_state=app.state, to_state=move.target, actor=actor, at=at,
                        reasons=tuple(reasons), note=note)
+    refuse_overlong(overlong(entry))
     return attrs.evolve(app, state=move.target, history=(*app.history, entry), **changes)
 
 
@@ -117,6 +119,7 @@ def complete_step(app: Application, code: str, steps: Sequence[Step], actor: str
         raise TransitionError(f"步骤“{step.name.zh}”已完成", f"step {code!r} is already done", field="step")
     entry = Transition(action=f"step:{code}", from_state=app.state, to_state=app.state, actor=actor, at=at,
                        note=note)
+    refuse_overlong(overlong(entry))
     return attrs.evolve(app, steps_done=(*app.steps_done, code), history=(*app.history, entry))
 
 
@@ -285,6 +288,7 @@ def edit(app: Application, **changes) -> Application:
     if unknown:
         raise TransitionError(f"这些内容不可编辑：{sorted(unknown)}", f"not editable: {sorted(unknown)}",
                               field=sorted(unknown)[0])
+    refuse_overlong(overlong_fields(Application, changes))
     return attrs.evolve(app, **changes)
 
 
@@ -328,5 +332,6 @@ def deliver(app: Application, action: str, actor: str, at: datetime, tracking_no
             raise RuleViolation("寄出须填写快递单号", "shipping needs a tracking number", field="tracking_no")
     entry = Transition(action=action, from_state=app.state, to_state=app.state, actor=actor, at=at,
                        note=note or tracking_no)
+    refuse_overlong(overlong_fields(Application, {"tracking_no": tracking_no.strip()}) or overlong(entry))
     return attrs.evolve(app, delivery=target, tracking_no=tracking_no.strip() or app.tracking_no,
                         history=(*app.history, entry))

@@ -16,8 +16,9 @@ from attrs import frozen
 
 from core import ids, lifecycle
 from core.deadlines import FINISHED, Due, due_dates, final_due, is_overdue
-from core.errors import ConflictError, EportError, Forbidden, NotFound, Problems
+from core.errors import ConflictError, EportError, Forbidden, InvalidInput, NotFound, Problems
 from core.model import Application, AppState, Attachment, AttachmentRef, Business, RejectionReason
+from core.model.limits import overlong, refuse_overlong
 from core.privacy import mask_id
 from core.rules import Step
 from core.services.actors import Actor, authorise
@@ -122,7 +123,7 @@ class ApplicationService:
     def check(self, tx: Transaction, app: Application) -> list[EportError]:
         """Every problem that stops ``app`` from being submitted: identifiers, core rules, region rules."""
         self.rules.offer(app.region, app.business)
-        problems: list[EportError] = list(ids.validate_enterprise(app.enterprise))
+        problems: list[EportError] = [*overlong(app), *ids.validate_enterprise(app.enterprise)]
         for n, item in enumerate(app.items, start=1):
             problems += ids.validate_person(item.holder, f"items[{n}].holder")
         if app.agent is not None:
@@ -137,6 +138,7 @@ class ApplicationService:
     # ---- enterprise side ----------------------------------------------------------------------------------
     def create(self, app: Application, actor: Actor) -> Application:
         """Save a new draft (暂存). Identifiers are checked at submission, so a draft may be incomplete."""
+        refuse_overlong(overlong(app))  # but never too long: a draft is stored as it is
         app = attrs.evolve(app, id=app.id or new_id(), state=AppState.DRAFT, history=(), version=0,
                            created_at=app.created_at or self.s.clock())
         app = self._derive_centres(app)
@@ -264,9 +266,12 @@ class ApplicationService:
 
     # ---- attachments ------------------------------------------------------------------------------------------
     def attach(self, app_id: str, material: str, filename: str, content: bytes, actor: Actor) -> Attachment:
-        """Store an upload after checking it by content (type and size) against the region's policy."""
+        """Store an upload for one of the materials the region defines for the application's business,
+        after checking it by content (type and size) against the region's policy."""
         with self.s.store.transaction() as tx:
             app = self._load(tx, app_id, actor, "attach", None)
+            self._check_material(app, material)
+            refuse_overlong(overlong(AttachmentRef("", material, filename)))
             policy = self.rules.upload(app.region, app.business)
             limit = min(policy.max_bytes, self.s.settings.storage.max_upload_bytes)
             media_type = check_upload(content, filename, attrs.evolve(policy, max_bytes=limit))
@@ -278,6 +283,21 @@ class ApplicationService:
             ref = AttachmentRef(attachment.id, material, filename)
             self._save(tx, actor, lifecycle.edit(app, attachments=(*app.attachments, ref)), "attach")
         return attachment
+
+    def _check_material(self, app: Application, material: str) -> None:
+        """Only a material the region's rules define for the application's business (or the further
+        businesses lodged with it); conditional ones count, as the enterprise may upload them early."""
+        defined = {m.code: m for business in (app.business, *app.also)
+                   for m in self.rules.materials(app.region, business)}
+        if material in defined:
+            return
+        if not defined:
+            raise InvalidInput("本业务无需上传证明材料。", "This business takes no uploaded materials.",
+                               field="material")
+        raise InvalidInput(
+            "请选择本分中心为此业务规定的材料：" + "、".join(f"{code}（{m.name.zh}）" for code, m in defined.items()),
+            "Choose one of the materials the branch centre defines for this business: "
+            + ", ".join(f"{code} ({m.name.en or m.name.zh})" for code, m in defined.items()), field="material")
 
     def attachment(self, att_id: str, actor: Actor) -> tuple[Attachment, bytes]:
         """An attachment's content; refused once archived (30 days after submission)."""

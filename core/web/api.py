@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core.convert import describe_errors, make_json_converter
+from core.convert import describe_errors, make_json_converter, parse_json
 from core.errors import EportError, Forbidden, InvalidInput, NotFound
 from core.guide import build_guide, deadline, guide_json
 from core.guide.build import parse_business, resolve_region
@@ -30,11 +30,13 @@ from core.model import (
     Application,
     AppState,
     Attachment,
+    AttachmentRef,
     Business,
     CardKind,
     CardRequest,
     Person,
     PickupChoice,
+    Transition,
 )
 from core.privacy import mask_id, scrub
 from core.services import Actor
@@ -42,6 +44,7 @@ from core.store.accounts import Accounts
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 from core.web import sms
 from core.web.auth import LoginRequired, SessionUser, authenticate, current_user, login, logout
+from core.web.openapi import limited
 from core.web.render import MAX_PAGE, client_address, web
 from core.web.security import csrf_token, require_csrf
 from core.web.staff import audit_trail, available_actions, perform, queue_summary_rows
@@ -107,7 +110,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("请求体不是有效的 JSON。", "The request body is not valid JSON.", field="body") from None
     if not isinstance(data, dict):
@@ -574,7 +577,7 @@ def _ref(name: str) -> dict[str, Any]:
 
 
 VERSION = {"type": ["integer", "null"], "minimum": 0, "description": "the application version you saw"}
-NOTE = {"type": "string", "maxLength": 2000}
+NOTE = limited(Transition, "note")
 NOTE_BODY: dict[str, Any] = {"type": "object", "properties": {"version": VERSION, "note": NOTE}}
 PAGE = QueryParam("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, description="page number, from 1")
 PER_PAGE = QueryParam("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})
@@ -626,7 +629,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", f"{APP_PATH}/attachments", add_attachment, "add_attachment",
              "Upload a material (checked by content against the region's types and size)", "enterprise, staff",
              _ref("Attachment"), {"type": "object", "required": ["material", "file"], "properties": {
-                 "material": {"type": "string"}, "file": {"type": "string", "format": "binary"}}},
+                 "material": limited(AttachmentRef, "material"), "file": {"type": "string", "format": "binary"}}},
              body_type="multipart/form-data", status=201),
     ApiRoute("GET", "/api/attachments/{att_id}", download_attachment, "download_attachment",
              "Download an attachment (refused once archived)", "enterprise, staff", {},
@@ -661,10 +664,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     _staff_route("complete", "Complete (办结) the application"),
     _staff_route("ship", "Ship the cards with a tracking number", {
         "type": "object", "required": ["tracking_no"], "properties": {
-            "version": VERSION, "tracking_no": {"type": "string", "minLength": 1}}}),
+            "version": VERSION, "tracking_no": limited(Application, "tracking_no") | {"minLength": 1}}}),
     _staff_route("hand_over", "Hand the cards over at the counter after checking the receipt", {
         "type": "object", "required": ["acceptance_no"], "properties": {
-            "version": VERSION, "acceptance_no": {"type": "string", "minLength": 1}}}),
+            "version": VERSION, "acceptance_no": limited(Application, "acceptance_no") | {"minLength": 1}}}),
     _staff_route("step", "Complete a region workflow step", suffix="steps/{step}"),
     _staff_route("make", "Record that one card of the application was made", {
         "type": "object", "properties": {"version": VERSION}}, suffix="items/{index:int}/made"),

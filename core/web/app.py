@@ -26,6 +26,7 @@ from core.config import Settings
 from core.errors import ConflictError, EportError, Forbidden, InvalidInput, NotFound, TransitionError
 from core.services import Services
 from core.web.auth import LoginRequired, SessionCheck
+from core.web.limits import BodyLimitMiddleware, BodyTooLarge
 from core.web.render import HERE, WebState, error_lines, render
 from core.web.replies import ReplyCache
 from core.web.routing import FixedPathRouter
@@ -58,6 +59,8 @@ def collect_routes(modules: tuple[str, ...] = ROUTE_MODULES) -> list[BaseRoute]:
 
 
 def status_for(exc: EportError) -> int:
+    if isinstance(exc, BodyTooLarge):
+        return 413
     if isinstance(exc, Forbidden):
         return 403
     if isinstance(exc, NotFound):
@@ -117,6 +120,9 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
                    same_site="lax", https_only=settings.web.secure_cookies),
         Middleware(LanguageMiddleware),
+        # Inside the session middleware, so a refusal is a page in the visitor's language.
+        Middleware(BodyLimitMiddleware, max_body_bytes=settings.web.max_body_bytes,
+                   max_upload_bytes=settings.storage.max_upload_bytes, refuse=_eport_error),
     ]
     routes = collect_routes()
     if cards is not None:

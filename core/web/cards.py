@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -38,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core import cards as card_rules
+from core.convert import parse_json
 from core.errors import EportError, Forbidden, InvalidInput
 from core.model import Card, CardKind, CardState
 from core.privacy import mask_id
@@ -150,7 +150,7 @@ def json_endpoint(handler: JsonEndpoint) -> Callable[[Request], Awaitable[Respon
             await require_csrf(request)
             raw = await request.body()
             try:
-                body = json.loads(raw) if raw.strip() else {}
+                body = parse_json(raw) if raw.strip() else {}
             except (ValueError, UnicodeDecodeError):
                 body = None
             if not isinstance(body, dict):

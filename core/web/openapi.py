@@ -6,7 +6,17 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from core.model import AppState, Business, RejectionReason
+from core.model import (
+    Application,
+    AppState,
+    Business,
+    CardRequest,
+    MailAddress,
+    Person,
+    PickupChoice,
+    RejectionReason,
+)
+from core.model.limits import max_length
 
 if TYPE_CHECKING:
     from core.web.api import ApiRoute
@@ -15,6 +25,13 @@ _PARAM = re.compile(r"{([a-z_]+)(?::([a-z]+))?}")
 
 _TEXT = {"type": "string"}
 _ZH_EN = {"type": "object", "properties": {"zh": _TEXT, "en": _TEXT}}
+
+
+def limited(cls: type, name: str) -> dict[str, Any]:
+    """A string field with the domain's maximum length (``core.model.limits``)."""
+    return {"type": "string", "maxLength": max_length(cls, name)}
+
+
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
@@ -58,23 +75,26 @@ SCHEMAS: dict[str, Any] = {
         "overdue": {"type": "boolean"}, "actions": {"type": "array", "items": _TEXT},
         "deadlines": {"type": "array", "items": {"$ref": "#/components/schemas/Due"}}}}]},
     "Person": {"type": "object", "required": ["name", "id_number"], "properties": {
-        "name": _TEXT, "id_number": _TEXT, "id_type": _TEXT, "phone": _TEXT, "nationality": _TEXT,
+        "name": limited(Person, "name"), "id_number": limited(Person, "id_number"), "id_type": _TEXT,
+        "phone": limited(Person, "phone"), "nationality": limited(Person, "nationality"),
         "id_valid_from": {"type": ["string", "null"], "format": "date"},
         "id_valid_to": {"type": ["string", "null"], "format": "date"}}},
     "CardRequest": {"type": "object", "required": ["kind", "holder"], "properties": {
         "kind": {"type": "string", "enum": ["legal", "operator", "declarant"]},
         "holder": {"$ref": "#/components/schemas/Person"},
         "medium": {"type": "string", "enum": ["ic_card", "usb_key", "shared_shield"]},
-        "device_no": _TEXT, "declarant_no": _TEXT, "confirmed": {"type": "boolean"}}},
+        "device_no": limited(CardRequest, "device_no"), "declarant_no": limited(CardRequest, "declarant_no"),
+        "confirmed": {"type": "boolean"}}},
     "ApplicationEdit": {"type": "object", "properties": {
         "version": {"type": ["integer", "null"], "minimum": 0},
         "items": {"type": "array", "items": {"$ref": "#/components/schemas/CardRequest"}},
         "agent": {"oneOf": [{"$ref": "#/components/schemas/Person"}, {"type": "null"}]},
         "pickup": {"type": "object", "properties": {
-            "method": {"type": "string", "enum": ["counter", "mail"]}, "outlet": _TEXT,
+            "method": {"type": "string", "enum": ["counter", "mail"]}, "outlet": limited(PickupChoice, "outlet"),
             "mail_to": {"type": ["object", "null"], "properties": {
-                "recipient": _TEXT, "phone": _TEXT, "address": _TEXT}}}},
-        "remarks": _TEXT, "making_centre": _TEXT}},
+                "recipient": limited(MailAddress, "recipient"), "phone": limited(MailAddress, "phone"),
+                "address": limited(MailAddress, "address")}}}},
+        "remarks": limited(Application, "remarks"), "making_centre": limited(Application, "making_centre")}},
     "ApplicationCreate": {"allOf": [{"$ref": "#/components/schemas/ApplicationEdit"}, {
         "type": "object", "required": ["business"], "properties": {
             "business": {"$ref": "#/components/schemas/Business"}}}]},
@@ -93,6 +113,7 @@ SCHEMAS: dict[str, Any] = {
 _ERRORS = {
     "400": "invalid input or malformed body", "401": "not logged in", "403": "forbidden (or CSRF check failed)",
     "404": "not found", "409": "conflict: stale version or illegal transition",
+    "413": "the request body is over its size limit (not read, nothing changed)",
     "422": "problems (several validation problems) or a business rule refused the request",
 }
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -34,6 +34,7 @@ from core.model import (
     Pickup,
     PickupChoice,
 )
+from core.model.limits import overlong, refuse_overlong
 from core.rules import Text
 from core.services import Actor
 from core.store.accounts import Accounts
@@ -160,6 +161,7 @@ async def register(request: Request) -> Response:
     user = new_user(username, password, "enterprise", uscc=uscc, region=region, display_name=display_name,
                     mobile=mobile, services=state.services)
     try:
+        refuse_overlong(overlong(enterprise))
         with state.services.store.transaction() as tx:
             accounts = Accounts(tx)
             if accounts.for_enterprise(uscc):
@@ -448,7 +450,7 @@ async def step_page(request: Request) -> Response:
             app = services.applications.edit(app.id, user.actor(), expected_version=_version(form), **changes)
         except EportError as exc:
             return render(request, "portal/step.html", _step_context(request, app, step)
-                          | {"errors": error_lines(exc)}, status=409)
+                          | {"errors": error_lines(exc)}, status=400 if isinstance(exc, InvalidInput) else 409)
     if text(form, "action") == "next":
         order = steps_for(app.business)
         following = order[min(order.index(step) + 1, len(order) - 1)]

@@ -147,13 +147,13 @@ def test_uploads_are_checked_by_content_and_size(client, services):
     register_and_login(client)
     app_id = fill_enrolment(client, services)
     step = f"/portal/apps/{app_id}/step/uploads"
-    ok = post(client, step, {"material": "licence_upload"}, files={"file": ("licence.png", PNG, "image/png")})
+    ok = post(client, step, {"material": "licence_photo"}, files={"file": ("licence.png", PNG, "image/png")})
     assert ok.status_code == 303
-    disguised = post(client, step, {"material": "licence_upload"},
+    disguised = post(client, step, {"material": "licence_photo"},
                      files={"file": ("licence.pdf", PNG, "application/pdf")})
     assert disguised.status_code == 400 and "扩展名" in errors_of(disguised)["attachment"]
     huge = PNG + b"\x00" * MAX_UPLOAD
-    oversize = post(client, step, {"material": "licence_upload"}, files={"file": ("big.png", huge, "image/png")})
+    oversize = post(client, step, {"material": "licence_photo"}, files={"file": ("big.png", huge, "image/png")})
     assert oversize.status_code == 400 and "MB" in errors_of(oversize)["attachment"]
     me = Actor(id="ent1", kind="enterprise", uscc=registration(1)["uscc"])
     app = services.applications.get(app_id, me)
@@ -168,7 +168,7 @@ def test_uploads_are_checked_by_content_and_size(client, services):
 def test_archived_attachments_are_shown_as_archived_and_not_served(client, services, clock):
     register_and_login(client)
     app_id = fill_enrolment(client, services)
-    post(client, f"/portal/apps/{app_id}/step/uploads", {"material": "licence_upload"},
+    post(client, f"/portal/apps/{app_id}/step/uploads", {"material": "licence_photo"},
          files={"file": ("licence.png", PNG, "image/png")})
     assert submit_via_portal(client, services, app_id).status_code == 303
     me = Actor(id="ent1", kind="enterprise", uscc=registration(1)["uscc"])

@@ -123,7 +123,7 @@ def matrix(store, tmp_path: Path, clock):
         register_and_login(a, 1)
         register_and_login(b, 2)
         app_id = fill_enrolment(a, services)
-        post(a, f"/portal/apps/{app_id}/step/uploads", {"material": "licence_upload"},
+        post(a, f"/portal/apps/{app_id}/step/uploads", {"material": "licence_photo"},
              files={"file": ("licence.png", PNG, "image/png")})
         yield services, a, b, app_id
 
