@@ -25,6 +25,7 @@ from core.model.enums import BUSINESS_NAMES, REJECTION_REASON_NAMES
 from core.privacy import mask_id
 from core.services import Actor, Services
 from core.store.audit import KEY_ENV, Checkpoint, ensure_key
+from core.store.permissions import make_private_dir, secure_database, write_private
 
 JSON = make_json_converter()
 
@@ -90,12 +91,16 @@ def init(obj: Ctx, region: str, enable: tuple[str, ...], force: bool) -> None:
     """初始化：写入配置并建库 / Write a starter config (random session key) and create the database."""
     if obj.config.exists() and not force:
         raise click.ClickException(f"{obj.config} 已存在（--force 覆盖）/ {obj.config} exists (use --force)")
-    obj.config.parent.mkdir(parents=True, exist_ok=True)
-    obj.config.write_text(starter_config(secrets.token_urlsafe(32), region, enable or None), encoding="utf-8")
+    # The config holds the session key (and perhaps the database password), the database every
+    # account: readable by this user only, from the first byte.
+    make_private_dir(obj.config.parent)
+    write_private(obj.config, starter_config(secrets.token_urlsafe(32), region, enable or None))
+    secure_database(obj.settings)
     created = ensure_key(obj.settings.path(obj.settings.audit.key_file))  # before the store opens: it reads it
     obj.services.store.upgrade()
     key_lines = _start_keyed_audit(obj, created)
-    obj.settings.blob_dir.mkdir(parents=True, exist_ok=True)
+    secure_database(obj.settings)  # and the -wal/-shm files the upgrade made
+    make_private_dir(obj.settings.blob_dir)
     click.echo(f"wrote {obj.config}\n{key_lines}\ndatabase ready: {obj.settings.database_url}")
 
 

@@ -49,6 +49,7 @@ class WebSettings:
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""  # signs sessions; `eportcard init` writes a random one
     secure_cookies: bool = False  # set true behind HTTPS
+    development: bool = False  # a developer's machine: the outbox SMS gateway and /dev/outbox (loopback only)
     login_attempts: int = 5  # per 15 minutes, then throttled
     max_body_bytes: int = 1024 * 1024  # any request body but an upload ([storage] max_upload_bytes); 413 over it
 
@@ -78,7 +79,15 @@ class AgentSettings:
 
 @frozen
 class SmsSettings:
-    gateway: str = "outbox"  # development gateway: messages land in the outbox table
+    gateway: str = "none"  # no codes sent; "outbox" (development only): messages land in the outbox table
+    # Codes sent per number, per account asking and per client address (see docs/security.md).
+    per_mobile_hour: int = 5
+    per_mobile_day: int = 10
+    per_account_hour: int = 20
+    per_account_day: int = 50
+    per_address_hour: int = 30
+    per_address_day: int = 100
+
 
 
 @frozen
@@ -141,10 +150,13 @@ def load_settings(path: Path | str) -> Settings:
     return parse_settings(text, path.parent)
 
 
-def starter_config(secret_key: str, region: str = "", enabled: tuple[str, ...] | None = None) -> str:
-    """The config `eportcard init` writes: every section with its defaults, commented."""
+def starter_config(secret_key: str, region: str = "", enabled: tuple[str, ...] | None = None,
+                   development: bool = False) -> str:
+    """The config `eportcard init` writes: every section with its defaults, commented.
+    ``development``: the demo's (outbox SMS gateway, codes readable at /dev/outbox from this machine)."""
     enabled_line = ("# enabled = [\"shenzhen\", \"changchun\", \"xiamen\", \"hangzhou\", \"xian\"]"
                     if enabled is None else "enabled = [" + ", ".join(f'"{c}"' for c in enabled) + "]")
+    sms = SmsSettings()
     return f'''# eportcard deployment configuration (see docs/deployment.md)
 
 [database]
@@ -171,6 +183,7 @@ base_url = "http://127.0.0.1:8000"
 secret_key = "{secret_key}"
 secure_cookies = false
 max_body_bytes = 1048576
+development = {"true" if development else "false"}   # true only on a developer's machine (loopback)
 
 [pki]
 ca_dir = "ca"
@@ -184,6 +197,15 @@ master_key_file = "card-master.key"
 [agent]
 port = 61232
 allowed_origins = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+[sms]
+gateway = "{"outbox" if development else "none"}"   # "none": no codes can be sent (see docs/deployment.md)
+per_mobile_hour = {sms.per_mobile_hour}      # codes per number, per account asking and per client address
+per_mobile_day = {sms.per_mobile_day}
+per_account_hour = {sms.per_account_hour}
+per_account_day = {sms.per_account_day}
+per_address_hour = {sms.per_address_hour}
+per_address_day = {sms.per_address_day}
 
 [audit]
 # Keys the audit trail's hash chain; `eportcard init` creates it (owner-only). Keep a copy apart

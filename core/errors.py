@@ -56,6 +56,18 @@ class ConfigError(EportError):
     code = "config"
 
 
+class TooManyRequests(EportError):
+    """A cap on how often something may be done (e.g. SMS codes per number per hour) is reached."""
+
+    code = "too_many_requests"
+
+
+class Unavailable(EportError):
+    """The deployment cannot do this (e.g. no SMS gateway is configured)."""
+
+    code = "unavailable"
+
+
 class Problems(InvalidInput):
     """Several validation problems at once; each names its field."""
 

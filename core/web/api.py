@@ -39,10 +39,9 @@ from core.model import (
     Transition,
 )
 from core.privacy import mask_id, scrub
-from core.services import Actor
+from core.services import Actor, sms
 from core.store.accounts import Accounts
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
-from core.web import sms
 from core.web.auth import LoginRequired, SessionUser, authenticate, current_user, login, logout
 from core.web.openapi import limited
 from core.web.render import MAX_PAGE, client_address, web
@@ -460,11 +459,10 @@ def _owned_editable(request: Request, user: SessionUser) -> Application:
 async def send_sms_code(request: Request) -> Response:
     user, _body = await _unsafe(request)
     app = _owned_editable(request, user)
-    if app.agent is None or not app.agent.phone:
-        raise InvalidInput("请先指定经办人及其手机号码。", "Choose the agent and their mobile first.", field="agent")
-    state = web(request)
-    sms.send_code(state.services, state.sms, state.secret, app.agent.phone, f"submit:{app.id}")
-    return JSONResponse({"sent_to": app.agent.phone[:3] + "****" + app.agent.phone[-4:]}, status_code=202)
+    state = web(request)  # to the agent's mobile of this application, whatever the body carries
+    sent_to = sms.send_submission_code(state.services, state.sms, state.secret, app,
+                                       sms.Asker(user.actor().label, client_address(request)))
+    return JSONResponse({"sent_to": sent_to}, status_code=202)
 
 
 async def submit_application(request: Request) -> Response:
@@ -480,7 +478,7 @@ async def submit_application(request: Request) -> Response:
     if problems:
         from core.errors import Problems
         raise Problems(problems)
-    sms.verify_code(services, state.secret, app.agent.phone if app.agent else "", f"submit:{app.id}", code)
+    sms.verify_submission_code(services, state.sms, state.secret, app, code)
     saved = services.applications.submit(app.id, user.actor(), expected_version=version)
     return _detail(request, saved, user.actor())
 

@@ -23,8 +23,18 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from core.config import Settings
-from core.errors import ConflictError, EportError, Forbidden, InvalidInput, NotFound, TransitionError
+from core.errors import (
+    ConflictError,
+    EportError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    TransitionError,
+    Unavailable,
+)
 from core.services import Services
+from core.services.sms import SmsGateway, gateway_for
 from core.web.auth import LoginRequired, SessionCheck
 from core.web.limits import BodyLimitMiddleware, BodyTooLarge
 from core.web.render import HERE, WebState, error_lines, render
@@ -32,7 +42,6 @@ from core.web.replies import ReplyCache
 from core.web.routing import FixedPathRouter
 from core.web.security import LanguageMiddleware, LoginLimiter, SecurityHeadersMiddleware
 from core.web.sessions import SessionMiddleware
-from core.web.sms import SmsGateway, gateway_for
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,10 @@ def status_for(exc: EportError) -> int:
         return 404
     if isinstance(exc, ConflictError | TransitionError):
         return 409
+    if isinstance(exc, TooManyRequests):
+        return 429
+    if isinstance(exc, Unavailable):
+        return 503
     if isinstance(exc, InvalidInput):
         return 400
     return 422
@@ -107,7 +120,7 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
     if not secret:
         log.warning("web.secret_key is empty: sessions last until the server restarts")
         secret = secrets.token_urlsafe(32)
-    state = WebState(services=services, sms=sms or gateway_for(settings.sms.gateway), secret=secret,
+    state = WebState(services=services, sms=sms or gateway_for(settings), secret=secret,
                      limiter=LoginLimiter(limit=login_limit_per_address),
                      replies=ReplyCache(lambda: services.store.changes), sessions=SessionCheck(services))
 

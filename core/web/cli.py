@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
 
-from core.config import load_settings
-from core.errors import EportError
+from core.config import Settings, load_settings
+from core.errors import ConfigError, EportError
+
+log = logging.getLogger(__name__)
+
+
+def check_development(settings: Settings, host: str) -> None:
+    """Refuse to publish SMS codes: the outbox gateway without development mode (``gateway_for``
+    says how to configure one), development mode on an address other machines reach."""
+    from core.services.sms import gateway_for
+    from core.web.render import is_loopback
+
+    gateway_for(settings)
+    if settings.web.development and not is_loopback(host):
+        raise ConfigError(
+            f"开发模式（[web] development = true）会让本机读到所有短信验证码，只能监听 127.0.0.1 或 ::1，不能监听 {host}",
+            f"development mode ([web] development = true) shows every SMS code to this machine: listen on "
+            f"127.0.0.1 or ::1, not {host}", field="web.development")
+
+
+def warn_exposed(settings: Settings, config: Path) -> None:
+    """Say loudly which secret files (config, database, keys) other users of the machine may read."""
+    from core.store.permissions import exposed
+
+    files = " ".join(str(path) for path in exposed(settings, config))
+    if files:
+        log.warning("secret files readable by other users: %s", files)
+        click.secho(f"警告：以下文件含密钥或全部数据，本机其他用户可以读取 / WARNING: these files hold secrets or "
+                    f"every record and other users of this machine can read them: {files}\n"
+                    f"  修复 / fix: chmod 600 {files}", fg="red", bold=True, err=True)
 
 
 @click.command()
@@ -22,10 +51,15 @@ def serve(ctx, host: str | None, port: int | None) -> None:
 
     try:
         settings = load_settings(ctx.config)
+        host, port = host or settings.web.host, port or settings.web.port
+        check_development(settings, host)
+        warn_exposed(settings, Path(ctx.config))
         app = create_app_from_settings(settings)
     except EportError as exc:
         raise click.ClickException(str(exc)) from None
-    host, port = host or settings.web.host, port or settings.web.port
+    if settings.sms.gateway == "none":
+        click.echo("eportcard: 未配置短信网关，提交申请和找回密码所需的验证码无法发送 / no SMS gateway is configured: "
+                   "the codes submissions and password resets need cannot be sent (see docs/deployment.md)", err=True)
     click.echo(f"eportcard: serving on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
 
@@ -42,6 +76,7 @@ def demo(folder: Path, host: str, port: int, no_serve: bool) -> None:
 
     try:
         services, logins, ca_line = build_demo(folder)
+        check_development(services.settings, host)
     except EportError as exc:
         raise click.ClickException(str(exc)) from None
     url = f"http://{host}:{port}"
@@ -55,4 +90,4 @@ def demo(folder: Path, host: str, port: int, no_serve: bool) -> None:
     uvicorn.run(create_app(services), host=host, port=port, log_level="info")
 
 
-__all__ = ["demo", "serve"]
+__all__ = ["check_development", "demo", "serve", "warn_exposed"]

@@ -18,6 +18,7 @@ from core.samples import make_enrol
 from core.services import Actor, Services
 from core.store.accounts import Accounts
 from core.store.audit import ensure_key
+from core.store.permissions import write_private
 from core.web.auth import create_user
 
 DEMO_PASSWORD = "Demo2026pass"
@@ -51,7 +52,7 @@ def prepare_config(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / CONFIG_NAME
     if not config.exists():
-        config.write_text(starter_config(secrets.token_urlsafe(32), region=DEMO_REGION), encoding="utf-8")
+        write_private(config, starter_config(secrets.token_urlsafe(32), region=DEMO_REGION, development=True))
     settings = load_settings(config)
     ensure_key(settings.path(settings.audit.key_file))  # a keyed audit chain, as `eportcard init` makes
     return config
@@ -193,7 +194,10 @@ def make_demo_cards(services: Services, settings: Settings, folder: Path, region
 
 def build_demo(folder: Path) -> tuple[Services, DemoLogins, str]:
     config = prepare_config(folder)
+    # The demo is development mode (codes at /dev/outbox), also in a folder made before that setting.
     settings = load_settings(config)
+    settings = attrs.evolve(settings, web=attrs.evolve(settings.web, development=True),
+                            sms=attrs.evolve(settings.sms, gateway="outbox"))
     services = Services.from_settings(settings, upgrade=True)
     services.store.start_keyed_audit(SYSTEM.label)  # a demo folder from before the audit key
     region = settings.regions.default or DEMO_REGION
@@ -211,7 +215,7 @@ def describe(logins: DemoLogins, url: str, ca_line: str) -> str:
              "", "enterprises / 企业 (log in at /portal/login):"]
     lines += [f"  {name:<14} {story}" for name, story in logins.enterprises]
     lines += ["", "staff / 工作人员 (log in at /staff/login):", "  " + "  ".join(logins.staff), "",
-              "SMS codes (development gateway): /dev/outbox", ca_line]
+              "SMS codes (development mode, from this machine only): /dev/outbox", ca_line]
     return "\n".join(lines)
 
 

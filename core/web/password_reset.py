@@ -17,8 +17,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.errors import EportError, Forbidden, InvalidInput
+from core.services import sms
 from core.store.accounts import Accounts, User
-from core.web import sms
 from core.web.app import status_for
 from core.web.auth import check_password, hash_password
 from core.web.forms import text
@@ -53,6 +53,7 @@ async def _posted(request: Request) -> tuple[Any, dict[str, str], str]:
     while that address has failed too often (as logins are)."""
     await require_csrf(request)
     form = await request.form()
+    sms.require_gateway(web(request).sms)  # before any account is looked up: the same answer for all
     address = client_address(request)
     if web(request).limiter.blocked(address, web(request).services.clock()):
         raise Forbidden("尝试次数过多，请15分钟后再试。", "Too many tries; try again in 15 minutes.", field="username")
@@ -67,7 +68,8 @@ async def send_code(request: Request) -> Response:
         state.limiter.failed(address, state.services.clock())
     else:
         try:
-            sms.send_code(state.services, state.sms, state.secret, user.mobile, _purpose(user))
+            sms.send_code(state.services, state.sms, state.secret, user.mobile, _purpose(user),
+                          sms.Asker(f"enterprise:{user.username}", address))
         except EportError as exc:  # asked again within 60 seconds
             return _page(request, kept, sent=True, errors=error_lines(exc), status=status_for(exc))
     return _page(request, kept, sent=True)
@@ -85,7 +87,7 @@ async def set_password(request: Request) -> Response:
         if user is None:  # as a wrong code would: the page does not tell which usernames exist
             state.limiter.failed(address, state.services.clock())
             raise Forbidden("短信验证码不正确。", "The SMS code is wrong.", field="sms_code")
-        sms.verify_code(state.services, state.secret, user.mobile, _purpose(user), text(form, "sms_code"))
+        sms.verify_code(state.services, state.sms, state.secret, user.mobile, _purpose(user), text(form, "sms_code"))
         with state.services.store.transaction() as tx:
             accounts = Accounts(tx)
             changed = accounts.change(user, password_hash=hash_password(password))

@@ -36,10 +36,10 @@ from core.model import (
 )
 from core.model.limits import overlong, refuse_overlong
 from core.rules import Text
-from core.services import Actor
+from core.services import Actor, sms
 from core.store.accounts import Accounts
 from core.store.blobs import is_archived
-from core.web import sms
+from core.web.app import status_for
 from core.web.auth import (
     SessionUser,
     authenticate,
@@ -486,23 +486,17 @@ async def _upload(request: Request, user: SessionUser, app: Application, form: M
 
 # ---- SMS code and submission -------------------------------------------------------------------------------------
 
-def _purpose(app: Application) -> str:
-    return f"submit:{app.id}"
-
-
 async def send_code(request: Request) -> Response:
     form = await _form(request)
-    _user, app = _load_editable(request, request.path_params["app_id"])
+    user, app = _load_editable(request, request.path_params["app_id"])
     del form
-    if app.agent is None or not app.agent.phone:
-        raise InvalidInput("请先指定经办人及其手机号码。", "Choose the agent and their mobile first.", field="agent")
     state = web(request)
-    try:
-        sms.send_code(state.services, state.sms, state.secret, app.agent.phone, _purpose(app))
+    try:  # to the agent's mobile of this application, whatever the form carries
+        masked = sms.send_submission_code(state.services, state.sms, state.secret, app,
+                                          sms.Asker(user.actor().label, client_address(request)))
     except EportError as exc:
         return render(request, "portal/step.html", _step_context(request, app, "preview")
-                      | {"errors": error_lines(exc)}, status=429)
-    masked = app.agent.phone[:3] + "****" + app.agent.phone[-4:]
+                      | {"errors": error_lines(exc)}, status=status_for(exc))
     return _redirect(f"/portal/apps/{app.id}/step/preview?sent_to={quote(masked)}")
 
 
@@ -519,8 +513,7 @@ async def submit(request: Request) -> Response:
     problems += services.applications.preflight(app)
     if not problems:
         try:
-            sms.verify_code(services, state.secret, app.agent.phone if app.agent else "", _purpose(app),
-                            text(form, "sms_code"))
+            sms.verify_submission_code(services, state.sms, state.secret, app, text(form, "sms_code"))
             app = services.applications.submit(app.id, user.actor(), expected_version=_version(form))
         except Problems as exc:
             problems += exc.problems

@@ -11,8 +11,8 @@ from starlette.routing import BaseRoute, Route
 from core.errors import EportError, InvalidInput, NotFound
 from core.guide import build_guide, deadline, render_text
 from core.guide.build import parse_business, resolve_region
-from core.store.accounts import SmsOutbox
-from core.web.render import error_lines, lang_of, render, web
+from core.services import sms
+from core.web.render import error_lines, lang_of, outbox_open, render, web
 
 
 async def home(request: Request) -> Response:
@@ -83,13 +83,11 @@ async def progress_page(request: Request) -> Response:
 
 
 async def outbox_page(request: Request) -> Response:
-    """Development only: the messages the outbox SMS gateway 'sent' (so the demo can read its codes)."""
-    state = web(request)
-    if state.sms.name != "outbox":
+    """Development only: the messages the outbox SMS gateway 'sent' (so the demo can read its codes);
+    no such page elsewhere, nor to a browser on another machine."""
+    if not outbox_open(request):
         raise NotFound("页面不存在", "no such page", field="path")
-    with state.services.store.transaction(readonly=True) as tx:
-        messages = SmsOutbox(tx).recent(50)
-    return render(request, "public/outbox.html", {"messages": messages})
+    return render(request, "public/outbox.html", {"messages": sms.outbox(web(request).services, 50)})
 
 
 async def healthz(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,11 @@ from core.errors import EportError, Problems
 from core.model.enums import APP_STATE_NAMES, BUSINESS_NAMES, REJECTION_REASON_NAMES
 from core.privacy import mask_id, mask_phone
 from core.services import Services
+from core.services.sms import SmsGateway
 from core.web.auth import SessionCheck, current_user
 from core.web.i18n import DEFAULT_LANG, normalise_lang, pick, t
 from core.web.replies import ReplyCache
 from core.web.security import LoginLimiter, csrf_token
-from core.web.sms import SmsGateway
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -47,6 +48,24 @@ class WebState:
 
 def web(request: Request) -> WebState:
     return request.app.state.web
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address, or ``localhost``) is this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def outbox_open(request: Request) -> bool:
+    """The development outbox holds every SMS code sent: it is shown only in development mode and
+    only to a browser on this machine."""
+    state = web(request)
+    return (state.services.settings.web.development and state.sms.name == "outbox"
+            and is_loopback(client_address(request)))
 
 
 def bilingual(request: Request) -> Callable[[str, str], str]:
@@ -88,9 +107,10 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "reason_name": lambda r: _names(REJECTION_REASON_NAMES, r, lang),
         "mask_id": mask_id, "mask_phone": mask_phone,
         "msg": lambda e: e.en if lang == "en" else e.zh,
-        "errors": [], "outbox": web(request).sms.name == "outbox",
+        "errors": [], "outbox": outbox_open(request),
     }
     return TEMPLATES.TemplateResponse(request, name, base | (context or {}), status_code=status)
 
 
-__all__ = ["MAX_PAGE", "PAGE_SIZE", "TEMPLATES", "WebState", "error_lines", "lang_of", "page_number", "render", "web"]
+__all__ = ["MAX_PAGE", "PAGE_SIZE", "TEMPLATES", "WebState", "error_lines", "is_loopback", "lang_of", "outbox_open",
+           "page_number", "render", "web"]

@@ -21,7 +21,6 @@ from webkit import (
     registration,
 )
 
-from core.config import WebSettings
 from core.model import AppState
 from core.services import Actor
 from core.store.accounts import Accounts
@@ -76,8 +75,8 @@ def test_session_cookie_is_httponly_samesite_and_secure_when_configured(client, 
     login = client.get("/portal/login")
     cookie = _cookie_header(login).lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
-    secure = attrs.evolve(services, settings=attrs.evolve(services.settings,
-                                                           web=WebSettings(secret_key="k", secure_cookies=True)))
+    web = attrs.evolve(services.settings.web, secret_key="k", secure_cookies=True)
+    secure = attrs.evolve(services, settings=attrs.evolve(services.settings, web=web))
     with TestClient(create_app(secure), base_url="https://testserver") as https:
         answer = https.get("/portal/login")
         assert "secure" in _cookie_header(answer).lower()

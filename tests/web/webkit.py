@@ -10,7 +10,7 @@ from clocks import Clock
 from starlette.testclient import TestClient
 
 from core.calendar import WorkCalendar
-from core.config import Settings, StorageSettings, WebSettings
+from core.config import Settings, SmsSettings, StorageSettings, WebSettings
 from core.model import Pickup
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
@@ -27,9 +27,11 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def make_services(store, tmp_path: Path, clock: Clock) -> Services:
+    """Development mode with the outbox SMS gateway (tests read the codes from the outbox table)."""
     settings = attrs.evolve(
         Settings(root=str(tmp_path)), storage=StorageSettings(max_upload_bytes=MAX_UPLOAD),
-        web=WebSettings(secret_key="test-secret-key", login_attempts=3, base_url="http://testserver"))
+        web=WebSettings(secret_key="test-secret-key", login_attempts=3, base_url="http://testserver",
+                        development=True), sms=SmsSettings(gateway="outbox"))
     pm = get_plugin_manager(enabled=["shenzhen", "changchun"])
     return Services(settings=settings, store=store, rulebook=Rulebook(pm), calendar=WorkCalendar(), clock=clock)
 
