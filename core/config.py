@@ -89,7 +89,6 @@ class SmsSettings:
     per_address_day: int = 100
 
 
-
 @frozen
 class AuditSettings:
     # Keys the audit chain (HMAC-SHA256): kept out of the database, so a database writer cannot
