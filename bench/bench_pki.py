@@ -34,6 +34,7 @@ from core.pki.signer import generate_key
 QUICK = "--quick" in sys.argv
 SUBJECT = HolderSubject("深圳市某某进出口有限公司", "91440300MA5EXAMPLA", "张三")
 SETTINGS = ProfileSettings(base_url="http://127.0.0.1:8000")
+PASSPHRASE = "bench CA key passphrase"  # strong enough for FileSigner.create
 
 
 def rate(func, count: int) -> float:
@@ -82,7 +83,7 @@ def bench_issuance(workdir: Path) -> None:
 
 
 def bench_issuance_for(workdir: Path, algorithm: str) -> None:
-    ca = CertificateAuthority.init(workdir / f"ca-{algorithm}", "Bench CA", "pw", algorithm)
+    ca = CertificateAuthority.init(workdir / f"ca-{algorithm}", "Bench CA", PASSPHRASE, algorithm)
     ca_key = ca.signer._key  # the raw loop signs with the very same key object
     profile = profile_for("legal", SETTINGS, algorithm)
     holder = generate_key(algorithm).public_key()
@@ -101,7 +102,7 @@ def bench_issuance_for(workdir: Path, algorithm: str) -> None:
 def bench_crl(workdir: Path) -> None:
     size = 10_000 if QUICK else 100_000
     print(f"== CRL with {size:,} revoked entries ==")
-    ca = CertificateAuthority.init(workdir / "ca-crl", "Bench CRL CA", "pw", "rsa2048")
+    ca = CertificateAuthority.init(workdir / "ca-crl", "Bench CRL CA", PASSPHRASE, "rsa2048")
     now = datetime.now(UTC).replace(microsecond=0)
     reasons = ["keyCompromise", "superseded", "cessationOfOperation", "certificateHold"]
     serials = [new_serial() for _ in range(size)]

@@ -16,10 +16,25 @@ from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta
 import holidays
 from attrs import field, frozen
 
-from core.errors import ConfigError
+from core.errors import ConfigError, InvalidInput
 from core.rules import Milestone, Timeframe
 
-__all__ = ["CalendarOverrides", "WorkCalendar", "load_overrides"]
+__all__ = ["FIRST_YEAR", "LAST_YEAR", "CalendarOverrides", "WorkCalendar", "in_calendar", "load_overrides"]
+
+# The years ``holidays.China`` knows (1950-2100). Outside them a due date would be counted on bare
+# weekends, or run past the last year ``date`` can hold, so a start date there is refused.
+FIRST_YEAR: int = holidays.China.start_year
+LAST_YEAR: int = holidays.China.end_year
+
+
+def in_calendar(day: date, field: str) -> date:
+    """``day`` when due dates can be counted from it, else a bilingual ``InvalidInput`` naming ``field``."""
+    if FIRST_YEAR <= day.year <= LAST_YEAR:
+        return day
+    raise InvalidInput(f"{field} 的日期 {day.isoformat()} 超出工作日历的范围（{FIRST_YEAR}–{LAST_YEAR} 年），"
+                       "请输入此范围内的日期",
+                       f"{field} {day.isoformat()} is outside the working-day calendar ({FIRST_YEAR}–{LAST_YEAR}); "
+                       "enter a date in that range", field=field.lstrip("-"))
 
 
 def _sorted_dates(values: Iterable[date]) -> tuple[date, ...]:

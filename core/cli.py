@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from core.appfile import load_application
+from core.cli_usage import OneLineGroup
 from core.config import CONFIG_NAME, Settings, load_settings, starter_config
 from core.convert import make_json_converter
 from core.errors import ConfigError, EportError, Problems
@@ -68,7 +69,7 @@ def emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
         click.echo(text())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path),
               default=lambda: os.environ.get("EPORTCARD_CONFIG", CONFIG_NAME), show_default="eportcard.toml",
               help="Deployment config file (env EPORTCARD_CONFIG).")

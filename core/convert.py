@@ -63,6 +63,13 @@ def _list_only(conv: cattrs.Converter):
     return factory
 
 
+def lists_only(conv: cattrs.Converter) -> cattrs.Converter:
+    """``conv``, building ``tuple[X, ...]`` from a list only (an API body's ``"items": ""`` is no
+    empty tuple)."""
+    conv.register_structure_hook_factory(_is_homogeneous_tuple, _list_only(conv))
+    return conv
+
+
 def make_config_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, prefer_attrib_converters=False)
     conv.register_structure_hook_factory(_is_homogeneous_tuple, _list_only(conv))

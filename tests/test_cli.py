@@ -111,3 +111,30 @@ def test_console_script_is_installed_and_errors_without_traceback(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert "eportcard init" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, zh, en", [
+    (["deadline", "xiamen", "renew", "--from", "2026-01-02", "--lang", "fr"], "--lang 的值无效，可选：zh, en",
+     "Invalid value for '--lang'"),
+    (["app", "list", "--state", "bogus"], "--state 的值无效，可选：draft", "'bogus' is not one of"),
+    (["app", "reject", "X"], "缺少 --reason，可选：materials_incomplete", "Missing option '--reason'"),
+    (["app", "list", "--limit", "many"], "--limit 的值无效", "'many' is not a valid integer"),
+    (["--bogus"], "没有选项 --bogus", "No such option '--bogus'"),
+    (["app", "lst"], "没有命令 lst", "No such command 'lst'"),
+    (["deadline", "xiamen"], "缺少 BUSINESS", "Missing argument 'BUSINESS'"),
+])
+def test_usage_mistakes_are_one_bilingual_line_not_the_usage_block(tmp_path, args, zh, en):
+    """Issue #9.12: a bad choice or option printed click's multi-line usage block in English only."""
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "eportcard.toml"), *args])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Usage:" not in result.output, result.output
+    assert zh in lines[0] and en in lines[0] and "--help" in lines[0]
+
+
+def test_help_and_a_bare_group_still_show_the_usage(tmp_path):
+    runner = CliRunner()
+    shown = runner.invoke(main, ["deadline", "--help"])
+    assert shown.exit_code == 0 and shown.output.startswith("Usage: main deadline [OPTIONS]")
+    bare = runner.invoke(main, ["app"])
+    assert "Usage: main app [OPTIONS]" in bare.output and "submit" in bare.output

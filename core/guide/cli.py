@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from core.calendar import CalendarOverrides, WorkCalendar
+from core.calendar import CalendarOverrides, WorkCalendar, in_calendar
 from core.config import load_settings
 from core.deadlines import china_date
 from core.errors import EportError, InvalidInput
@@ -53,11 +53,12 @@ def _parse_date(value: str | None, option: str) -> date:
     if value is None:
         return china_date(datetime.now(UTC))  # working days follow China's calendar date
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{option} 的日期 {value!r} 无效，请写成 YYYY-MM-DD",
                            f"{option} {value!r} is not a valid date; write it as YYYY-MM-DD",
                            field=option.lstrip("-")) from None
+    return in_calendar(day, option)
 
 
 def _echo_json(data: Any) -> None:

@@ -82,6 +82,31 @@ def sign_data(key: PrivateKey, data: bytes) -> bytes:
     return key.sign(data, ec.ECDSA(hashes.SHA256()))
 
 
+PASSPHRASE_MIN_LENGTH = 12
+PASSPHRASE_PHRASE_LENGTH = 20
+PASSPHRASE_MIN_DISTINCT = 6
+
+
+def check_passphrase(passphrase: str) -> None:
+    """Refuse a weak passphrase for a new CA key (``InvalidInput``, field ``passphrase``).
+
+    Strong means: at least 12 characters, at least 6 different ones, and three of the four kinds
+    (lower-case, upper-case, digits, anything else: spaces, punctuation, Chinese), or a phrase of at
+    least 20 characters of any kinds. The key file is the whole CA: whoever copies it can guess offline.
+    """
+    kinds = sum(any(test(c) for c in passphrase) for test in (
+        str.islower, str.isupper, str.isdigit, lambda c: not (c.islower() or c.isupper() or c.isdigit())))
+    long_enough = len(passphrase) >= PASSPHRASE_PHRASE_LENGTH or (len(passphrase) >= PASSPHRASE_MIN_LENGTH
+                                                                   and kinds >= 3)
+    if long_enough and len(set(passphrase)) >= PASSPHRASE_MIN_DISTINCT:
+        return
+    raise InvalidInput("CA 私钥口令太弱：至少 12 个字符且包含大写字母、小写字母、数字、其他符号中的三类"
+                       "（或至少 20 个字符的短语），不同字符不少于 6 个",
+                       "the CA key passphrase is too weak: use at least 12 characters with three of upper-case, "
+                       "lower-case, digits and other symbols (or a phrase of at least 20 characters), "
+                       "with at least 6 different characters", field="passphrase")
+
+
 class FileSigner:
     """A CA key kept in a PKCS#8 PEM file, encrypted with a passphrase, readable by its owner only."""
 
@@ -91,9 +116,7 @@ class FileSigner:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], passphrase: str, algorithm: str) -> FileSigner:
-        if not passphrase:
-            raise InvalidInput("CA 私钥口令不能为空", "the CA key passphrase must not be empty",
-                               field="passphrase")
+        check_passphrase(passphrase)
         key = generate_key(algorithm)
         pem = key.private_bytes(
             serialization.Encoding.PEM,

@@ -46,6 +46,17 @@ class Actor:
         return any(action in STAFF_ROLES.get(role, ()) for role in self.roles)
 
 
+def require_role(actor: Actor, action: str) -> None:
+    """Raise :class:`Forbidden` unless ``actor``'s kind and roles allow ``action`` on any application.
+
+    Checked first, before a form or body is read, an application loaded or a card reader opened: a role
+    that may never do it gets this answer, whatever else is wrong with the request. It says nothing
+    about any application. :func:`authorise` still checks the application itself (owner, branch).
+    """
+    if not actor.may(action):
+        raise Forbidden("您的角色不能办理此项操作", "your roles do not allow this action", field="roles")
+
+
 def authorise(actor: Actor, action: str, app: Application) -> None:
     """Raise :class:`Forbidden` unless ``actor`` may do ``action`` on ``app``.
 

@@ -318,6 +318,14 @@ class ApplicationService:
         with self.s.store.transaction(readonly=True) as tx:
             return self._load(tx, app_id, actor, "view", None)
 
+    def get_existing(self, app_id: str, actor: Actor) -> Application:
+        """:meth:`get`, except that a deleted draft is gone: ``NotFound`` to those who may see it (anyone
+        else gets :meth:`get`'s refusal). The history and the audit trail keep it."""
+        app = self.get(app_id, actor)
+        if app.state is AppState.DELETED:
+            raise NotFound("此申请单已删除", "this application was deleted", field="application")
+        return app
+
     def progress(self, acceptance_no: str, uscc: str) -> Application:
         """Public progress query: both the acceptance number and the USCC must match."""
         with self.s.store.transaction(readonly=True) as tx:

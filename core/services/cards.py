@@ -43,7 +43,7 @@ from core.hardware import profile as hw
 from core.hardware.driver import CardDriver, CardInfo
 from core.hardware.errors import CardBlocked, CardError, NotPersonalised, WrongPin
 from core.hardware.keys import MIN_MASTER_SECRET_LENGTH, admin_cryptogram, derive_admin_key
-from core.model import AppState, Card, CardEvent, CardKind, CardState, CertificateRef
+from core.model import Application, AppState, Card, CardEvent, CardKind, CardState, CertificateRef
 from core.pki import revocation
 from core.pki.ca import CertificateAuthority, record_for, serial_hex
 from core.pki.profiles import HolderSubject, ProfileSettings, profile_for
@@ -319,6 +319,12 @@ class CardService:
                             {**_card_summary(saved), "application": app.id, "item": item_index})
         self._announce(saved, [event])
         return saved
+
+    def check_making(self, app_id: str, item_index: int, actor: Actor) -> Application:
+        """What :meth:`personalize` refuses before it touches a card (role and branch, state, item), without
+        a card: the counter page asks this before it opens the reader."""
+        with self.s.store.transaction(readonly=True) as tx:
+            return self._application_for_making(tx, app_id, item_index, actor)
 
     def _application_for_making(self, tx: Transaction, app_id: str, index: int, actor: Actor):
         try:

@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core.convert import describe_errors, make_json_converter, parse_json
+from core.calendar import in_calendar
+from core.convert import describe_errors, lists_only, make_json_converter, parse_json
 from core.errors import EportError, Forbidden, InvalidInput, NotFound
 from core.guide import build_guide, deadline, guide_json
 from core.guide.build import parse_business, resolve_region
@@ -39,7 +40,7 @@ from core.model import (
     Transition,
 )
 from core.privacy import mask_id, scrub
-from core.services import Actor, sms
+from core.services import Actor, require_role, sms
 from core.store.accounts import Accounts
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 from core.web.auth import LoginRequired, SessionUser, authenticate, current_user, login, logout
@@ -49,21 +50,22 @@ from core.web.security import csrf_token, require_csrf
 from core.web.staff import audit_trail, available_actions, perform, queue_summary_rows
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-_converter = make_json_converter()
+_converter = lists_only(make_json_converter())
 
 
 def _strict(kind: type) -> Callable[[Any, Any], Any]:
-    def hook(value: Any, _type: Any) -> Any:
-        # JSON clients get what they send checked, not coerced (5 is not a name, "yes" is not true).
+    def hook(value: Any, type_: Any) -> Any:
+        # JSON clients get what they send checked, not coerced (5 is not a name, [] is not false).
         if not isinstance(value, kind):
             raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
-        return value
+        return value if type_ is kind else type_(value)  # a StrEnum field still checks its values
     return hook
 
 
-# Exactly str / bool: a predicate, not a type hook, so StrEnum fields keep their own (checking) hook.
-_converter.register_structure_hook_func(lambda t: t is str, _strict(str))
-_converter.register_structure_hook_func(lambda t: t is bool, _strict(bool))
+# Registered on the class: the JSON converter's own str / bool hooks (which coerce: [] became "[]")
+# come before any predicate hook. A StrEnum is a str, so it reaches the str hook too, typed.
+_converter.register_structure_hook(str, _strict(str))
+_converter.register_structure_hook(bool, _strict(bool))
 MAX_PER_PAGE = 100
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
 
@@ -117,10 +119,14 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-async def _unsafe(request: Request) -> tuple[SessionUser, dict[str, Any]]:
-    """Logged in, CSRF header checked, body parsed: the start of every JSON state change."""
+async def _unsafe(request: Request, action: str = "") -> tuple[SessionUser, dict[str, Any]]:
+    """Logged in, CSRF header checked, the role allowed ``action`` (if named), body parsed: the start of
+    every JSON state change. The role comes before the body: a caller who may not act gets 403 whatever
+    the body holds."""
     user = _user(request)
     await require_csrf(request)
+    if action:
+        require_role(user.actor(), action)
     return user, await _json_body(request)
 
 
@@ -139,6 +145,8 @@ def _version(body: Mapping[str, Any]) -> int | None:
     value = body.get("version")
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():  # 7.0 is the integer 7 in JSON Schema, as in the schema
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput("version 须为非负整数（申请单的当前版本）。",
                            "version must be a non-negative integer (the application's current version).",
@@ -155,13 +163,23 @@ def _str_list(body: Mapping[str, Any], key: str) -> list[str]:
 
 def _query_int(request: Request, key: str, default: int, lowest: int = 1, highest: int | None = None) -> int:
     raw = request.query_params.get(key)
-    if raw is None or raw == "":
+    if raw is None:  # absent; an empty value is not an integer, as the schema says
         return default
     if not raw.isdigit() or int(raw) < lowest or (highest is not None and int(raw) > highest):
         top = f"–{highest}" if highest is not None else " or more"
         raise InvalidInput(f"参数 {key} 须为 {lowest}{top} 的整数。",
                            f"The parameter {key} must be an integer {lowest}{top}.", field=key)
     return int(raw)
+
+
+def _query_state(request: Request) -> str:
+    """The ``state`` filter: absent ("") means every state; present, it must name one (empty does not)."""
+    raw = request.query_params.get("state")
+    if raw is None:
+        return ""
+    if raw not in AppState._value2member_map_:
+        raise InvalidInput(f"未知的状态：{raw}", f"unknown state {raw!r}", field="state")
+    return raw
 
 
 def _structure(body: Mapping[str, Any], key: str, cls: Any) -> Any:
@@ -310,6 +328,7 @@ async def deadlines_calc(request: Request) -> Response:
         start = date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput("日期格式应为 YYYY-MM-DD。", "Enter the date as YYYY-MM-DD.", field="start") from None
+    in_calendar(start, "start")
     try:
         rows = deadline(services.rulebook, services.calendar, region.code, business, start)
     except (OverflowError, ValueError, KeyError):
@@ -346,11 +365,8 @@ async def list_applications(request: Request) -> Response:
     services = web(request).services
     page = _query_int(request, "page", 1, highest=MAX_PAGE)
     per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
-    raw_state = request.query_params.get("state", "")
-    try:
-        states = [AppState(raw_state)] if raw_state else VISIBLE_STATES
-    except ValueError:
-        raise InvalidInput(f"未知的状态：{raw_state}", f"unknown state {raw_state!r}", field="state") from None
+    raw_state = _query_state(request)
+    states = [AppState(raw_state)] if raw_state else VISIBLE_STATES
     rows = services.applications.summaries_for(user.actor(), states, limit=per_page + 1,
                                                offset=(page - 1) * per_page)
     today = services.today()
@@ -391,19 +407,19 @@ async def create_application(request: Request) -> Response:
 
 async def get_application(request: Request) -> Response:
     user = _user(request)
-    app = web(request).services.applications.get(request.path_params["app_id"], user.actor())
+    app = web(request).services.applications.get_existing(request.path_params["app_id"], user.actor())
     return _detail(request, app, user.actor())
 
 
 async def edit_application(request: Request) -> Response:
-    user, body = await _unsafe(request)
+    user, body = await _unsafe(request, "edit")
     services = web(request).services
     app = services.applications.edit(request.path_params["app_id"], user.actor(), _version(body), **_changes(body))
     return _detail(request, app, user.actor())
 
 
 async def delete_application(request: Request) -> Response:
-    user, body = await _unsafe(request)
+    user, body = await _unsafe(request, "delete")
     web(request).services.applications.delete(request.path_params["app_id"], user.actor(), _version(body))
     return Response(status_code=204)
 
@@ -411,7 +427,7 @@ async def delete_application(request: Request) -> Response:
 async def list_attachments(request: Request) -> Response:
     user = _user(request)
     services = web(request).services
-    app = services.applications.get(request.path_params["app_id"], user.actor())
+    app = services.applications.get_existing(request.path_params["app_id"], user.actor())
     with services.store.transaction(readonly=True) as tx:
         return JSONResponse([_attachment_json(a) for a in tx.attachments.for_application(app.id)])
 
@@ -419,6 +435,7 @@ async def list_attachments(request: Request) -> Response:
 async def add_attachment(request: Request) -> Response:
     user = _user(request)
     await require_csrf(request)
+    require_role(user.actor(), "attach")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("请以 multipart/form-data 上传文件。", "Upload the file as multipart/form-data.",
                            field="file")
@@ -466,12 +483,12 @@ async def send_sms_code(request: Request) -> Response:
 
 
 async def submit_application(request: Request) -> Response:
-    user, body = await _unsafe(request)
+    user, body = await _unsafe(request, "submit")
+    app = _owned_editable(request, user)
     if body.get("declaration") is not True:
         raise InvalidInput("请阅读并确认承诺声明（declaration: true）。", "Confirm the declaration (declaration: true).",
                            field="declaration")
     code, version = _str(body, "sms_code", required=True), _version(body)
-    app = _owned_editable(request, user)
     state = web(request)
     services = state.services
     problems = services.applications.preflight(app)
@@ -484,7 +501,7 @@ async def submit_application(request: Request) -> Response:
 
 
 async def withdraw_application(request: Request) -> Response:
-    user, body = await _unsafe(request)
+    user, body = await _unsafe(request, "withdraw")
     app = web(request).services.applications.withdraw(request.path_params["app_id"], user.actor(),
                                                       note=_str(body, "note"), expected_version=_version(body))
     return _detail(request, app, user.actor())
@@ -493,7 +510,7 @@ async def withdraw_application(request: Request) -> Response:
 async def application_deadlines(request: Request) -> Response:
     user = _user(request)
     services = web(request).services
-    app = services.applications.get(request.path_params["app_id"], user.actor())
+    app = services.applications.get_existing(request.path_params["app_id"], user.actor())
     return JSONResponse([{"code": d.code, "zh": d.name_zh, "en": d.name_en, "due": d.due.isoformat(),
                           "projected": d.projected} for d in services.applications.deadlines(app)])
 
@@ -515,7 +532,7 @@ async def staff_queue(request: Request) -> Response:
     def make() -> bytes:
         page = _query_int(request, "page", 1, highest=MAX_PAGE)
         per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
-        rows, more = queue_summary_rows(state.services, user.actor(), request.query_params.get("state", ""),
+        rows, more = queue_summary_rows(state.services, user.actor(), _query_state(request),
                                         request.query_params.get("q", "").strip(), page, per_page)
         items = ",".join(_queue_row_json(r.summary, today, r.overdue) for r in rows)
         return f'{{"items":[{items}],"page":{page},"more":{_dumps(more)}}}'.encode()
@@ -539,7 +556,7 @@ def _dumps(value: Any) -> str:
 
 def _staff_action(action: str) -> Endpoint:
     async def run(request: Request) -> Response:
-        user, body = await _unsafe(request)
+        user, body = await _unsafe(request, action)
         path = request.path_params
         item = path.get("index")
         app = perform(web(request).services, user.actor(), path["app_id"], action, version=_version(body),
@@ -631,7 +648,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              body_type="multipart/form-data", status=201),
     ApiRoute("GET", "/api/attachments/{att_id}", download_attachment, "download_attachment",
              "Download an attachment (refused once archived)", "enterprise, staff", {},
-             raw_response="application/octet-stream"),
+             raw_response="*/*"),  # the media type found from the content when it was uploaded
     ApiRoute("POST", f"{APP_PATH}/sms_code", send_sms_code, "send_sms_code",
              "Send the submission code to the agent's mobile", "enterprise", _ref("SmsSent"),
              {"type": "object"}, status=202),

@@ -16,9 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -29,6 +30,7 @@ from core.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    Problems,
     TooManyRequests,
     TransitionError,
     Unavailable,
@@ -80,6 +82,8 @@ def status_for(exc: EportError) -> int:
         return 429
     if isinstance(exc, Unavailable):
         return 503
+    if isinstance(exc, Problems):  # code "problems": e.g. what stops a submission (docs/api.md: 422)
+        return 422
     if isinstance(exc, InvalidInput):
         return 400
     return 422
@@ -91,6 +95,24 @@ async def _eport_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": exc.as_dict()}, status_code=status)
     return render(request, "error.html", {"errors": error_lines(exc)}, status=status)
+
+
+API_HTTP_ERRORS = {404: ("not_found", "没有这个接口（见 /openapi.json）。", "No such endpoint (see /openapi.json)."),
+                   405: ("method_not_allowed", "此接口不接受这种请求方法（见 /openapi.json）。",
+                         "This endpoint does not take that method (see /openapi.json).")}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """The router's own refusals (no route, wrong method): JSON in both languages under /api/, like
+    every other API error; Starlette's plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        code, zh, en = API_HTTP_ERRORS.get(exc.status_code, ("http_error", str(exc.detail), str(exc.detail)))
+        return JSONResponse({"error": {"code": code, "field": None, "zh": zh, "en": en}},
+                            status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code in {204, 304}:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -141,7 +163,8 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
     if cards is not None:
         routes = pki_routes(cards) + routes
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={EportError: _eport_error, LoginRequired: _login_required})
+                    exception_handlers={EportError: _eport_error, LoginRequired: _login_required,
+                                        HTTPException: _http_error})
     app.router = FixedPathRouter(routes, lifespan=lifespan)
     app.state.web = state  # also reachable without the lifespan (plain TestClient use)
     app.state.cards = cards

@@ -11,6 +11,7 @@ from core.model import (
     AppState,
     Business,
     CardRequest,
+    IdType,
     MailAddress,
     Person,
     PickupChoice,
@@ -75,7 +76,8 @@ SCHEMAS: dict[str, Any] = {
         "overdue": {"type": "boolean"}, "actions": {"type": "array", "items": _TEXT},
         "deadlines": {"type": "array", "items": {"$ref": "#/components/schemas/Due"}}}}]},
     "Person": {"type": "object", "required": ["name", "id_number"], "properties": {
-        "name": limited(Person, "name"), "id_number": limited(Person, "id_number"), "id_type": _TEXT,
+        "name": limited(Person, "name"), "id_number": limited(Person, "id_number"),
+        "id_type": {"type": "string", "enum": [t.value for t in IdType]},
         "phone": limited(Person, "phone"), "nationality": limited(Person, "nationality"),
         "id_valid_from": {"type": ["string", "null"], "format": "date"},
         "id_valid_to": {"type": ["string", "null"], "format": "date"}}},
@@ -91,7 +93,7 @@ SCHEMAS: dict[str, Any] = {
         "agent": {"oneOf": [{"$ref": "#/components/schemas/Person"}, {"type": "null"}]},
         "pickup": {"type": "object", "properties": {
             "method": {"type": "string", "enum": ["counter", "mail"]}, "outlet": limited(PickupChoice, "outlet"),
-            "mail_to": {"type": ["object", "null"], "properties": {
+            "mail_to": {"type": ["object", "null"], "required": ["recipient", "phone", "address"], "properties": {
                 "recipient": limited(MailAddress, "recipient"), "phone": limited(MailAddress, "phone"),
                 "address": limited(MailAddress, "address")}}}},
         "remarks": limited(Application, "remarks"), "making_centre": limited(Application, "making_centre")}},

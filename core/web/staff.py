@@ -22,7 +22,7 @@ from core.errors import ConflictError, EportError, Forbidden, InvalidInput
 from core.model import Application, AppState, Card, Delivery, Pickup, RejectionReason
 from core.model.enums import REJECTION_REASON_NAMES
 from core.rules import Step
-from core.services import Actor, Services
+from core.services import Actor, Services, require_role
 from core.services.applications import QueueRow, QueueSummary
 from core.store.blobs import is_archived
 from core.store.records import AuditEntry
@@ -150,6 +150,8 @@ def perform(services: Services, actor: Actor, app_id: str, action: str, *, versi
             note: str = "", reasons: Iterable[str] = (), tracking_no: str = "", acceptance_no: str = "",
             step: str = "", item: int | None = None) -> Application:
     """Run one staff action through the service (the console's forms and the JSON API both call this)."""
+    if action in STAFF_ACTIONS:
+        require_role(actor, action)  # before the input is checked: a role that may not act gets 403
     apps = services.applications
     if action == "accept":
         return apps.accept(app_id, actor, note, expected_version=version)
@@ -413,10 +415,11 @@ async def personalize(request: Request) -> Response:
 
     user = _staff(request)
     await require_csrf(request)
+    actor = user.actor()
+    require_role(actor, "make")  # before the form, the application or the reader: a reviewer gets 403
     form = await request.form()
     app_id = request.path_params["app_id"]
     services = web(request).services
-    actor = user.actor()
     try:
         cards = getattr(request.app.state, "cards", None)
         if cards is None:
@@ -425,7 +428,7 @@ async def personalize(request: Request) -> Response:
         item = _int_or_none(text(form, "item"))
         if item is None:
             raise InvalidInput("请选择要制作的卡。", "Choose the card to make.", field="item")
-        current = services.applications.get(app_id, actor)
+        current = cards.check_making(app_id, item, actor)  # branch, state, item: before the reader is opened
         version = _int_or_none(text(form, "version"))
         if version is not None and version != current.version:
             raise stale(current.version, version)

@@ -55,7 +55,7 @@ def agent_reader() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def ca(tmp_path_factory) -> CertificateAuthority:
-    return CertificateAuthority.init(tmp_path_factory.mktemp("ca"), "电子口岸测试发卡CA", "test passphrase",
+    return CertificateAuthority.init(tmp_path_factory.mktemp("ca"), "电子口岸测试发卡CA", "agent tests passphrase",
                                      "ec-p256")
 
 

@@ -19,7 +19,7 @@ from core.hardware.profile import INITIAL_PIN
 from core.samples import make_enrol
 from core.services.context import Services
 
-PASSPHRASE = "cli passphrase"
+PASSPHRASE = "cli tests passphrase 2026"  # a strong one: ca init refuses weak ones
 
 
 @pytest.fixture

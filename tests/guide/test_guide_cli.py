@@ -99,3 +99,17 @@ def test_new_region_writes_a_distribution_and_refuses_to_overwrite(cli, tmp_path
     assert (dist / "pyproject.toml").stat().st_mtime_ns == before
     assert "invalid" in cli("new-region", "Bad-Code", "--dir", str(tmp_path), ok=False)
     assert "built in" in cli("new-region", "xiamen", "--dir", str(tmp_path), ok=False)
+
+
+@pytest.mark.parametrize("option, day", [("--from", "9999-12-31"), ("--from", "0001-01-01"),
+                                         ("--today", "2101-01-01"), ("--today", "1949-12-31")])
+def test_a_day_outside_the_working_day_calendar_is_a_one_line_error(cli, option, day):
+    """Issue #9.12: 9999-12-31 was a traceback (OverflowError), 0001-01-01 gave year-1 due dates."""
+    command = ["deadline", "xiamen", "renew", "--from", day] if option == "--from" else \
+        ["guide", "xiamen", "renew", "--today", day]
+    out = cli(*command, ok=False)
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out, out
+    assert f"{option} 的日期 {day} 超出工作日历的范围（1950–2100 年）" in out
+    assert f"{option} {day} is outside the working-day calendar (1950–2100)" in out
+    assert cli("deadline", "xiamen", "renew", "--from", "2100-12-31")  # the last year still counts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cryptography import x509
-from pki_helpers import SETTINGS, SUBJECT, openssl, write_pem
+from pki_helpers import PASSPHRASE, SETTINGS, SUBJECT, openssl, write_pem
 
 from core.model import CardKind
 from core.pki import revocation
@@ -39,7 +39,7 @@ def test_chain_root_issuing_leaf_verifies(tmp_path, cas, registry, algorithm):
 
 def test_leaf_does_not_verify_against_another_root(tmp_path, cas, registry, algorithm):
     from core.pki.ca import CertificateAuthority
-    stranger = CertificateAuthority.init(tmp_path / "stranger", "别的根CA", "pw", algorithm)
+    stranger = CertificateAuthority.init(tmp_path / "stranger", "别的根CA", PASSPHRASE, algorithm)
     cert, _ = _issue(cas, registry, algorithm)
     result = _verify(tmp_path, (stranger, cas[1]), cert)
     assert result.returncode != 0

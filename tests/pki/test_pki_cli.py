@@ -90,3 +90,20 @@ def test_errors_are_one_bilingual_line(tmp_path, run):
 
     line = _one_line_error(run("init", "--dir", str(ca_dir), "--name", "again"))
     assert "overwritten" in line
+
+
+@pytest.mark.parametrize("weak", ["a", "password", "web card tests", "Aa1Aa1Aa1Aa1", "aaaaaaaaaaaaaaaaaaaaaaaa"])
+def test_ca_init_refuses_a_weak_passphrase_and_writes_nothing(tmp_path, run, weak):
+    """Issue #9.12: `ca init` accepted the passphrase "a" for the key that is the whole CA."""
+    ca_dir = tmp_path / "ca"
+    line = _one_line_error(run("init", "--dir", str(ca_dir), "--name", "测试CA", "--algorithm", "ec-p256",
+                               env={"EPORTCARD_CA_PASSPHRASE": weak}))
+    assert "口令太弱" in line and "passphrase is too weak" in line and "12 characters" in line
+    assert not (ca_dir / "ca.key.pem").exists() and not (ca_dir / "ca.cert.pem").exists()
+
+
+@pytest.mark.parametrize("strong", ["Kp7-zq2!Wm4x", "四个汉字也行吗 correct horse", "correct horse battery staple"])
+def test_ca_init_takes_a_strong_passphrase(tmp_path, run, strong):
+    result = run("init", "--dir", str(tmp_path / "ca"), "--name", "测试CA", "--algorithm", "ec-p256",
+                 env={"EPORTCARD_CA_PASSPHRASE": strong})
+    assert result.exit_code == 0, result.output

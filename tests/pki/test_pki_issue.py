@@ -104,7 +104,7 @@ def test_renew_new_serial_same_subject_new_validity(cas, registry, algorithm):
 
 def test_renew_refuses_a_certificate_from_another_ca(tmp_path, cas, algorithm):
     _, issuing = cas
-    stranger = CertificateAuthority.init(tmp_path / "x", "电子口岸测试发卡CA", "pw", algorithm)
+    stranger = CertificateAuthority.init(tmp_path / "x", "电子口岸测试发卡CA", PASSPHRASE, algorithm)
     foreign = stranger.issue(profile_for("legal", SETTINGS, algorithm), SUBJECT,
                              public_key=generate_key(algorithm).public_key())
     with pytest.raises(InvalidInput):  # same issuer name, different key: the signature gives it away
@@ -112,7 +112,7 @@ def test_renew_refuses_a_certificate_from_another_ca(tmp_path, cas, algorithm):
 
 
 def test_leaf_never_outlives_its_ca(tmp_path, algorithm):
-    ca = CertificateAuthority.init(tmp_path / "short", "短期CA", "pw", algorithm, validity_years=2)
+    ca = CertificateAuthority.init(tmp_path / "short", "短期CA", PASSPHRASE, algorithm, validity_years=2)
     cert = ca.issue(profile_for("legal", SETTINGS, algorithm), SUBJECT,
                     public_key=generate_key(algorithm).public_key())
     assert cert.not_valid_after_utc == ca.certificate.not_valid_after_utc

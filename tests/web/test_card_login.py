@@ -38,7 +38,7 @@ from core.web.auth import SessionUser, create_user
 from core.web.portal import may_apply
 
 MASTER_SECRET = bytes(range(32))
-PASSPHRASE = "web card tests"
+PASSPHRASE = "web card tests passphrase"  # a strong one: ca init refuses weak ones
 STAFF = Actor(id="clerk", kind="staff", region="shenzhen", roles=frozenset({"branch_admin"}))
 
 
