@@ -1,10 +1,11 @@
 """The plugin contract: every hook a region plugin may implement.
 
 Rule hooks are synchronous and pure: core loads the data and passes it in; a hook does
-no I/O. Hooks that take ``region`` are called for every registered plugin, so an
-implementation answers only for its own region code and returns ``None`` (or an empty
-list) otherwise. Core registers ``trylast`` defaults (``core.defaults``) so every
-firstresult hook always answers; the typed wrappers in ``core.rulebook`` assert it.
+no I/O. Hooks that take ``region`` are routed (``core.rulebook.Rulebook.route``): called
+on the plugins whose ``register_regions`` declares that region, on core's ``trylast``
+defaults (``core.defaults``, so every firstresult hook always answers) and on plugins
+that declare no region (add-ons, which get every region's calls); never on another
+region's plugin, so a region's hookimpl needs no ``if region != CODE`` guard.
 
 Region plugins implement these with ``from core import hookimpl``; most of them come
 for free from ``core.regiondata.DataRegion``, which answers from a TOML file.
@@ -42,7 +43,8 @@ def register_regions() -> list[Region]:
     :returns: a list of :class:`core.rules.Region` (code, names, centre, hotlines,
         e-mails, coverage used to derive the home branch).
 
-    All results are collected. Implemented by every region plugin.
+    All results are collected. Implemented by every region plugin; what it declares
+    also routes the region's hooks to it (and only to it among region plugins).
     """
 
 
@@ -50,9 +52,8 @@ def register_regions() -> list[Region]:
 def businesses(region: str) -> list[BusinessOffer] | None:
     """Which businesses ``region`` offers and through which channels.
 
-    :param region: a region code.
-    :returns: the list of :class:`core.rules.BusinessOffer`, or ``None`` if ``region``
-        is not this plugin's.
+    :param region: the region code (one this plugin declares, unless it declares none).
+    :returns: the list of :class:`core.rules.BusinessOffer`.
 
     firstresult. Core's default answers ``[]`` (a region that declares nothing offers nothing).
     """

@@ -9,7 +9,8 @@ A region plugin is usually::
 
     plugin = Xian(load_region_data(Path(__file__).with_name("region.toml")))
 
-``DataRegion`` answers every rule hook from the data, for its own region code only.
+``DataRegion`` answers every rule hook from the data. The rulebook calls a region's hooks
+only on that region's plugin, so no hookimpl checks the ``region`` argument.
 """
 
 from __future__ import annotations
@@ -118,17 +119,12 @@ class DataRegion:
         self.data = data
         self.code = data.region.code
 
-    def _rules(self, region: str, business: Business) -> BusinessRules | None:
-        return self.data.rules(business) if region == self.code else None
-
     @hookimpl
     def register_regions(self) -> list[Region]:
         return [self.data.region]
 
     @hookimpl
     def businesses(self, region: str) -> list[BusinessOffer] | None:
-        if region != self.code:
-            return None
         return [
             BusinessOffer(business=b.business, name=b.name, channels=b.channels, note=b.note,
                           self_service_only=b.self_service_only, source=b.source)
@@ -138,7 +134,7 @@ class DataRegion:
     @hookimpl
     def required_materials(self, region: str, business: Business,
                            application: Application | None) -> list[Material] | None:
-        rules = self._rules(region, business)
+        rules = self.data.rules(business)
         if rules is None:
             return None
         if application is None:
@@ -148,32 +144,32 @@ class DataRegion:
 
     @hookimpl
     def courier_policy(self, region: str, business: Business) -> CourierPolicy | None:
-        rules = self._rules(region, business)
-        return (rules and rules.courier) or (self.data.defaults.courier if region == self.code else None)
+        rules = self.data.rules(business)
+        return (rules and rules.courier) or self.data.defaults.courier
 
     @hookimpl
     def outlets(self, region: str) -> list[Outlet] | None:
-        return list(self.data.outlets) if region == self.code else None
+        return list(self.data.outlets)
 
     @hookimpl
     def timeframe(self, region: str, business: Business) -> Timeframe | None:
-        rules = self._rules(region, business)
-        return (rules and rules.timeframe) or (self.data.defaults.timeframe if region == self.code else None)
+        rules = self.data.rules(business)
+        return (rules and rules.timeframe) or self.data.defaults.timeframe
 
     @hookimpl
     def workflow_steps(self, region: str, business: Business) -> list[Step] | None:
-        rules = self._rules(region, business)
+        rules = self.data.rules(business)
         return list(rules.steps) if rules else None
 
     @hookimpl
     def medium_policy(self, region: str, business: Business,
                       enterprise: Enterprise | None) -> MediumPolicy | None:
-        rules = self._rules(region, business)
-        return (rules and rules.medium) or (self.data.defaults.medium if region == self.code else None)
+        rules = self.data.rules(business)
+        return (rules and rules.medium) or self.data.defaults.medium
 
     @hookimpl
     def forms(self, region: str, business: Business) -> list[Form] | None:
-        rules = self._rules(region, business)
+        rules = self.data.rules(business)
         if rules is None:
             return None
         by_code = {f.code: f for f in self.data.forms}
@@ -181,16 +177,14 @@ class DataRegion:
 
     @hookimpl
     def upload_policy(self, region: str, business: Business) -> UploadPolicy | None:
-        rules = self._rules(region, business)
-        return (rules and rules.upload) or (self.data.defaults.upload if region == self.code else None)
+        rules = self.data.rules(business)
+        return (rules and rules.upload) or self.data.defaults.upload
 
     @hookimpl
     def card_policy(self, region: str) -> CardPolicy | None:
-        return self.data.card_policy if region == self.code else None
+        return self.data.card_policy
 
     @hookimpl
     def acceptance_number(self, region: str, application: Application, seq: int) -> str | None:
         prefix = self.data.region.acceptance_prefix
-        if region != self.code or not prefix:
-            return None
-        return f"{prefix}{seq:07d}"
+        return f"{prefix}{seq:07d}" if prefix else None

@@ -1,6 +1,8 @@
 """Typed wrappers around the hook calls (``pm.hook`` calls are untyped).
 
-Everything outside core.plugins asks the rules through a :class:`Rulebook`.
+Everything outside core.plugins asks the rules through a :class:`Rulebook`. A hook that
+takes ``region`` is routed: called on that region's own plugins, core's defaults and
+plugins that serve no region (add-ons), never on another region's plugin.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import pluggy
 
 from core.errors import NotFound
 from core.model import Address, Application, Business, Card, CardEvent, Enterprise, Transition
+from core.plugins import region_plugins
 from core.rules import (
     BusinessOffer,
     CardPolicy,
@@ -35,10 +38,41 @@ class Rulebook:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self.hook = pm.hook
+        # What register_regions (a pure hook) answers, and the routes derived from it; rebuilt when a
+        # region plugin comes or goes. Add-ons need no rebuild: a subset caller follows the hook.
+        self._declarers: list[pluggy.HookImpl] = []
+        self._regions: dict[str, Region] = {}
+        self._owners: dict[str, list[object]] = {}
+        self._routes: dict[tuple[str, str], pluggy.HookCaller] = {}
+
+    # routing -----------------------------------------------------------------
+    def _table(self) -> dict[str, list[object]]:
+        declarers = self.hook.register_regions.get_hookimpls()
+        if declarers != self._declarers:
+            self._declarers, self._routes = declarers, {}
+            self._regions = {r.code: r for r in _flat(self.hook.register_regions())}
+            self._owners = region_plugins(self.pm)
+        return self._owners
+
+    def foreign_plugins(self, region: str) -> list[object]:
+        """The plugins that serve other regions and not ``region``."""
+        owners = self._table()
+        own = owners.get(region, [])
+        return [p for plugins in owners.values() for p in plugins if p not in own]
+
+    def route(self, hook: str, region: str) -> pluggy.HookCaller:
+        """The caller of ``hook`` for ``region``: every plugin but :meth:`foreign_plugins` (cached)."""
+        self._table()
+        caller = self._routes.get((hook, region))
+        if caller is None:
+            foreign = self.foreign_plugins(region)
+            caller = self._routes[hook, region] = self.pm.subset_hook_caller(hook, remove_plugins=foreign)
+        return caller
 
     # regions -----------------------------------------------------------------
     def regions(self) -> dict[str, Region]:
-        return {r.code: r for r in _flat(self.hook.register_regions())}
+        self._table()
+        return dict(self._regions)
 
     def region(self, code: str) -> Region:
         try:
@@ -57,7 +91,7 @@ class Rulebook:
     # businesses --------------------------------------------------------------
     def offers(self, region: str) -> list[BusinessOffer]:
         self.region(region)
-        result = self.hook.businesses(region=region)
+        result = self.route("businesses", region)(region=region)
         assert result is not None
         return list(result)
 
@@ -70,16 +104,16 @@ class Rulebook:
 
     def materials(self, region: str, business: Business, application: Application | None = None
                   ) -> list[Material]:
-        return _flat(self.hook.required_materials(region=region, business=business,
-                                                  application=application))
+        return _flat(self.route("required_materials", region)(region=region, business=business,
+                                                              application=application))
 
     def courier(self, region: str, business: Business) -> CourierPolicy:
-        result = self.hook.courier_policy(region=region, business=business)
+        result = self.route("courier_policy", region)(region=region, business=business)
         assert result is not None
         return result
 
     def outlets(self, region: str) -> list[Outlet]:
-        return _flat(self.hook.outlets(region=region))
+        return _flat(self.route("outlets", region)(region=region))
 
     def outlet(self, code: str) -> tuple[str, Outlet]:
         """(region, outlet) for an outlet code across all enabled regions."""
@@ -93,36 +127,36 @@ class Rulebook:
         return [(r, o) for r in self.regions() for o in self.outlets(r) if o.making_centre]
 
     def timeframe(self, region: str, business: Business) -> Timeframe:
-        result = self.hook.timeframe(region=region, business=business)
+        result = self.route("timeframe", region)(region=region, business=business)
         assert result is not None
         return result
 
     def steps(self, region: str, business: Business) -> list[Step]:
-        return _flat(self.hook.workflow_steps(region=region, business=business))
+        return _flat(self.route("workflow_steps", region)(region=region, business=business))
 
     def validate(self, region: str, application: Application) -> list[Problem]:
-        return _flat(self.hook.validate_application(region=region, application=application))
+        return _flat(self.route("validate_application", region)(region=region, application=application))
 
     def acceptance_number(self, region: str, application: Application, seq: int) -> str:
-        result = self.hook.acceptance_number(region=region, application=application, seq=seq)
+        result = self.route("acceptance_number", region)(region=region, application=application, seq=seq)
         assert result
         return str(result)
 
     def medium(self, region: str, business: Business, enterprise: Enterprise | None = None) -> MediumPolicy:
-        result = self.hook.medium_policy(region=region, business=business, enterprise=enterprise)
+        result = self.route("medium_policy", region)(region=region, business=business, enterprise=enterprise)
         assert result is not None
         return result
 
     def forms(self, region: str, business: Business) -> list[Form]:
-        return _flat(self.hook.forms(region=region, business=business))
+        return _flat(self.route("forms", region)(region=region, business=business))
 
     def upload(self, region: str, business: Business) -> UploadPolicy:
-        result = self.hook.upload_policy(region=region, business=business)
+        result = self.route("upload_policy", region)(region=region, business=business)
         assert result is not None
         return result
 
     def card_policy(self, region: str) -> CardPolicy:
-        result = self.hook.card_policy(region=region)
+        result = self.route("card_policy", region)(region=region)
         assert result is not None
         return result
 

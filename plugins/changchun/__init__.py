@@ -86,7 +86,7 @@ class Changchun(DataRegion):
 
     @hookimpl
     def validate_application(self, region: str, application: Application) -> list[Problem] | None:
-        if region != self.code or application.business is not Business.ENROL:
+        if application.business is not Business.ENROL:
             return None
         app = application
         if not app.making_centre:

@@ -104,8 +104,6 @@ class Hangzhou(DataRegion):
 
     @hookimpl
     def validate_application(self, region: str, application: Application) -> list[Problem] | None:
-        if region != self.code:
-            return None
         return [*self._device_problems(application), *self._holder_problems(application),
                 *self._channel_problems(application), *self._menu_problems(application)]
 

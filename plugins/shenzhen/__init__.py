@@ -25,15 +25,11 @@ class Shenzhen(DataRegion):
 
     @hookimpl
     def acceptance_number(self, region: str, application: Application, seq: int) -> str | None:
-        if region != self.code:
-            return None
         prefix = ONLINE_PREFIX if application.channel in ONLINE_CHANNELS else COUNTER_PREFIX
         return f"{prefix}{seq:07d}"
 
     @hookimpl
     def validate_application(self, region: str, application: Application) -> list[Problem] | None:
-        if region != self.code:
-            return None
         problems: list[Problem] = []
         if application.business is Business.ENROL:
             # 法人卡信息不可修改: the legal card row is the legal representative's, as registered.

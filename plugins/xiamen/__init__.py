@@ -26,8 +26,6 @@ class Xiamen(DataRegion):
 
     @hookimpl
     def validate_application(self, region: str, application: Application) -> list[Problem] | None:
-        if region != self.code:
-            return None
         return [
             *self._channel_offered(application),
             *self._one_card_per_holder(application),

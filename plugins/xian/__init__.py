@@ -79,8 +79,6 @@ class Xian(DataRegion):
 
     @hookimpl
     def validate_application(self, region: str, application: Application) -> list[Problem] | None:
-        if region != self.code:
-            return None
         app = application
         problems: list[Problem] = []
         legal_rep_id = app.enterprise.legal_rep.id_number

@@ -49,19 +49,17 @@ class Sloppy:
         return [Region(code="sloppy", name=Text("马虎"), centre=Text("马虎分中心", "Sloppy centre"))]
 
     @hookimpl
-    def businesses(self, region):  # answers for every region, not only its own
+    def businesses(self, region):
         return [BusinessOffer(Business.ENROL, Text("新入网"), channels=(), source="x.txt")]
 
     @hookimpl
     def required_materials(self, region, business, application):
-        if region != "sloppy":
-            return None
         self.calls += 1  # impure: a different answer each call
         return [Material(f"m{self.calls}", Text("材料"), MaterialForm.FORM, template="附件9")]
 
     @hookimpl
     def timeframe(self, region, business):
-        return Timeframe(deadlines=()) if region == "sloppy" else None  # a rule without a source
+        return Timeframe(deadlines=())  # a rule without a source
 
     @hookimpl
     def acceptance_number(self, region, application, seq):
@@ -72,7 +70,7 @@ def test_the_kit_lists_every_breach_of_the_contract():
     problems = "\n".join(conformance_problems(get_plugin_manager(extra=[("sloppy", Sloppy())]), "sloppy"))
     for expected in ("name needs both zh and en", "no channel", "material 'm1' carries no source",
                      "template '附件9'", "is not pure", "timeframe answers a rule without a source",
-                     "businesses answers for region", "enrol.materials[0].name: text needs both zh and en"):
+                     "enrol.materials[0].name: text needs both zh and en"):
         assert expected in problems, f"{expected!r} missing from:\n{problems}"
 
 
@@ -88,10 +86,28 @@ def test_check_region_raises_listing_the_problems_and_passes_a_clean_region(pm):
 
         @hookimpl
         def businesses(self, region):
-            if region == "tidy":
-                return [BusinessOffer(Business.UNLOCK, Text("解锁", "Unlock"), channels=(tidy,),
-                                      self_service_only=True, source="s.txt")]
-            return None
+            return [BusinessOffer(Business.UNLOCK, Text("解锁", "Unlock"), channels=(tidy,),
+                                  self_service_only=True, source="s.txt")]
 
     check_region(get_plugin_manager(extra=[("tidy", Tidy())]), "tidy")
     assert Rulebook(get_plugin_manager(extra=[("tidy", Tidy())])).offers("tidy")[0].self_service_only
+
+
+class Hollow:
+    """Registered under a region's code but declaring no region: an add-on, heard by every region."""
+
+    @hookimpl
+    def businesses(self, region):
+        return [BusinessOffer(Business.ENROL, Text("新入网", "Enrol"), channels=(), source="h.txt")]
+
+
+class HollowDeclarer:
+    @hookimpl
+    def register_regions(self):
+        return [Region(code="hollow", name=Text("空", "Hollow"), centre=Text("空分中心", "Hollow centre"))]
+
+
+def test_the_kit_refuses_a_region_plugin_that_does_not_declare_its_region():
+    pm = get_plugin_manager(extra=[("hollow", Hollow()), ("hollow-regions", HollowDeclarer())])
+    problems = "\n".join(conformance_problems(pm, "hollow"))
+    assert "the plugin registered as 'hollow' does not declare region 'hollow'" in problems

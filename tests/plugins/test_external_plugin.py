@@ -87,3 +87,51 @@ def test_the_allow_list_excludes_other_regions_and_refuses_missing_ones():
     with pytest.raises(ConfigError) as caught:
         get_plugin_manager(enabled=["xiamen", CODE])
     assert CODE in caught.value.zh and CODE in caught.value.en and caught.value.field == "regions.enabled"
+
+
+# -- a distribution that claims a built-in region's code is refused, not silently dropped ------------------
+
+IMPOSTOR = '''
+from core import hookimpl
+from core.rules import Region, Text
+
+
+class Impostor:
+    @hookimpl
+    def register_regions(self):
+        return [Region(code="xiamen", name=Text("假厦门", "Fake Xiamen"), centre=Text("假", "Fake"))]
+
+
+plugin = Impostor()
+'''
+
+
+def install_metadata(site: Path, dist: str, entry_points: str, module: str = "") -> None:
+    """A real (metadata-only) installed distribution that importlib.metadata finds on sys.path."""
+    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[eportcard.regions]\n{entry_points}\n", encoding="utf-8")
+    if module:
+        (site / "eportcard_impostor.py").write_text(module, encoding="utf-8")
+
+
+@pytest.mark.parametrize("entry_point", ["xiamen = eportcard_impostor:plugin",  # named like a built-in
+                                         "fakexiamen = eportcard_impostor:plugin"])  # declares a built-in code
+def test_an_external_region_named_like_a_built_in_one_is_refused(tmp_path, monkeypatch, entry_point):
+    install_metadata(tmp_path, "eportcard-region-impostor", entry_point, IMPOSTOR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        get_plugin_manager()
+    error = caught.value
+    assert error.field == "regions"
+    for text in (error.zh, error.en):
+        assert "eportcard-region-impostor" in text and "xiamen" in text
+    assert "another region code" in error.en and "改用另一个分中心代码" in error.zh
+    assert "\n" not in str(error)
+
+
+def test_the_built_in_entry_point_declared_again_is_not_a_duplicate(tmp_path, monkeypatch):
+    install_metadata(tmp_path, "eportcard-builtins-again", "xiamen = plugins.xiamen:plugin")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "xiamen" in Rulebook(get_plugin_manager()).regions()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,32 @@ def test_hook_is_documented_in_the_plugin_guide(hook):
     docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
     assert re.search(rf"`{hook}`", docs), f"docs/plugins.md does not document the hook {hook}"
     assert getattr(hookspecs, hook).__doc__, f"hookspec {hook} has no docstring"
+
+
+def documented_signatures() -> dict[str, tuple[list[str], str, str]]:
+    """The hook reference table of docs/plugins.md: hook -> (["name: type", ...], returns, kind)."""
+    docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    table = docs[docs.index("| hook | parameters | returns |"):].split("\n\n")[0]
+    rows: dict[str, tuple[list[str], str, str]] = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip().replace("\0", "|") for c in line.replace("\\|", "\0").strip("|").split("|")]
+        hook = cells[0].strip("`")
+        if hook in HOOKS:
+            rows[hook] = (re.findall(r"`([^`]+)`", cells[1]), cells[2].strip("`"), cells[3])
+    return rows
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_documented_signature_is_the_hookspec(hook):
+    documented = documented_signatures()
+    assert hook in documented, f"docs/plugins.md: the hook table has no row for {hook}"
+    params, returns, kind = documented[hook]
+    spec = getattr(hookspecs, hook)
+    signature = inspect.signature(spec)  # annotations are strings (from __future__ import annotations)
+    assert params == [f"{p.name}: {p.annotation}" for p in signature.parameters.values()], \
+        f"docs/plugins.md shows {hook}({', '.join(params)}), the hookspec is {hook}{signature}"
+    assert returns == signature.return_annotation, f"{hook} returns {signature.return_annotation}, not {returns}"
+    assert kind.startswith("firstresult") == spec.eportcard_spec["firstresult"], f"{hook}: {kind}"
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -93,8 +93,12 @@ def app(
 
 def test_plugin_loads_and_answers_only_for_xiamen(rulebook):
     assert rulebook.region(XM).centre.zh == "中国电子口岸数据中心厦门分中心"
-    assert plugin.businesses(region="shenzhen") is None
-    assert plugin.validate_application(region="shenzhen", application=app()) is None
+    twice = app(items=(CardRequest(kind=CardKind.OPERATOR, holder=OP1),) * 2)
+    assert any(p.source == SRC for p in rulebook.validate(XM, twice))
+    # The rulebook routes Shenzhen's calls past this plugin, which has no region guard of its own.
+    in_shenzhen = attrs.evolve(twice, region="shenzhen")
+    assert not [p for p in rulebook.validate("shenzhen", in_shenzhen) if p.source == SRC]
+    assert not [o for o in rulebook.offers("shenzhen") if o.source == SRC]
 
 
 # --- region and contacts ---
