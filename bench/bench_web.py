@@ -144,9 +144,9 @@ def seed(url: str, schema: str | None, root: str) -> list[tuple[str, str]]:
 
     from core.model import AppState
     from core.samples import make_enrol
+    from core.services.accounts import create_user
     from core.store.repos import ApplicationRepo
     from core.store.tables import applications
-    from core.web.auth import create_user
 
     services = _services(url, schema, root)
     services.store.upgrade()

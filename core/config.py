@@ -50,7 +50,8 @@ class WebSettings:
     secret_key: str = ""  # signs sessions; `eportcard init` writes a random one
     secure_cookies: bool = False  # set true behind HTTPS
     development: bool = False  # a developer's machine: the outbox SMS gateway and /dev/outbox (loopback only)
-    login_attempts: int = 5  # per 15 minutes, then throttled
+    login_attempts: int = 5  # per username per 15 minutes, then throttled for 15 minutes
+    login_attempts_per_address: int = 50  # failed logins per client address per 15 minutes (all processes)
     max_body_bytes: int = 1024 * 1024  # any request body but an upload ([storage] max_upload_bytes); 413 over it
 
 

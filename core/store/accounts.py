@@ -8,7 +8,7 @@ open transaction: ``Accounts(tx)``, ``SmsOutbox(tx)``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -51,9 +51,6 @@ users = Table(
     Column("display_name", Text, nullable=False, server_default=""),
     Column("mobile", String(20), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("failed_logins", Integer, nullable=False, server_default="0"),
-    Column("first_failed_at", UTCDateTime, nullable=True),
-    Column("locked_until", UTCDateTime, nullable=True),
     Column("disabled", Boolean, nullable=False, server_default=false()),
     Column("session_epoch", Integer, nullable=False, server_default="0"),
     CheckConstraint("kind IN ('enterprise', 'staff')", name="ck_users_kind"),
@@ -112,14 +109,8 @@ class User:
     display_name: str = ""
     mobile: str = ""
     created_at: datetime | None = None
-    failed_logins: int = 0
-    first_failed_at: datetime | None = None
-    locked_until: datetime | None = None
     disabled: bool = False
     session_epoch: int = 0  # sessions issued before it was raised have ended
-
-    def locked_at(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
 
 
 @frozen
@@ -138,8 +129,7 @@ def _user(row: Any) -> User:
     return User(id=row.id, username=row.username, kind=row.kind, password_hash=row.password_hash,
                 uscc=row.uscc, region=row.region, roles=frozenset(r for r in row.roles.split(",") if r),
                 display_name=row.display_name, mobile=row.mobile, created_at=row.created_at,
-                failed_logins=row.failed_logins, first_failed_at=row.first_failed_at,
-                locked_until=row.locked_until, disabled=bool(row.disabled), session_epoch=row.session_epoch)
+                disabled=bool(row.disabled), session_epoch=row.session_epoch)
 
 
 class Accounts:
@@ -177,24 +167,10 @@ class Accounts:
             query = query.where(users.c.region == region)
         return [_user(r) for r in self._conn.execute(query.order_by(users.c.username))]
 
-    def record_failure(self, user: User, now: datetime, limit: int, window: timedelta) -> User:
-        """Count a failed login; ``limit`` failures within ``window`` lock the account for ``window``."""
-        fresh = user.first_failed_at is not None and now - user.first_failed_at < window
-        failures = user.failed_logins + 1 if fresh else 1
-        first = user.first_failed_at if fresh else now
-        locked = now + window if failures >= limit else user.locked_until
-        self._conn.execute(update(users).where(users.c.id == user.id).values(
-            failed_logins=failures, first_failed_at=first, locked_until=locked))
-        return attrs.evolve(user, failed_logins=failures, first_failed_at=first, locked_until=locked)
-
-    def clear_failures(self, user: User) -> None:
-        self._conn.execute(update(users).where(users.c.id == user.id).values(
-            failed_logins=0, first_failed_at=None, locked_until=None))
-
     def change(self, user: User, *, password_hash: str | None = None, roles: Iterable[str] | None = None,
-               disabled: bool | None = None) -> User:
-        """Set what a session relies on and raise the session epoch: every session of the account
-        issued before ends at its next request."""
+               disabled: bool | None = None, now: datetime | None = None) -> User:
+        """Set what a session relies on and end every session of the account (they stop working at
+        their next request); the session epoch records how often that happened."""
         values: dict[str, Any] = {"session_epoch": users.c.session_epoch + 1}
         if password_hash is not None:
             values["password_hash"] = password_hash
@@ -203,9 +179,28 @@ class Accounts:
         if disabled is not None:
             values["disabled"] = disabled
         self._conn.execute(update(users).where(users.c.id == user.id).values(**values))
+        self.end_sessions(user.id, now or datetime.now(UTC))
         changed = self.get(user.id)
         assert changed is not None
         return changed
+
+
+    def add_session(self, row_id: str, user_id: str, kind: str, address: str, now: datetime) -> None:
+        self._conn.execute(insert(web_sessions).values(id=row_id, user_id=user_id, kind=kind,
+                                                       address=address[:64], created_at=now))
+
+    def end_session(self, row_id: str, now: datetime) -> str | None:
+        """End one session; the account id it belonged to, None when it had already ended."""
+        row = self._conn.execute(update(web_sessions).where(web_sessions.c.id == row_id,
+                                                            web_sessions.c.ended_at.is_(None))
+                                 .values(ended_at=now).returning(web_sessions.c.user_id)).first()
+        return None if row is None else str(row.user_id)
+
+    def end_sessions(self, user_id: str, now: datetime) -> int:
+        result = self._conn.execute(update(web_sessions).where(web_sessions.c.user_id == user_id,
+                                                               web_sessions.c.ended_at.is_(None))
+                                    .values(ended_at=now))
+        return int(result.rowcount or 0)
 
 
 def _message(row: Any) -> SmsMessage:

@@ -11,10 +11,12 @@ makes that true; work that turns out not to count (a right password) gives its a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Row, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.store.accounts import rate_counters
 
@@ -36,18 +38,19 @@ class RateCounters:
     def __init__(self, tx: Transaction) -> None:
         self._conn = tx.connection
 
-    def _locked_row(self, key: str):  # type: ignore[no-untyped-def]
+    def _locked_row(self, key: str, now: datetime) -> Row[Any]:
+        """The key's row, made if new, locked until the transaction ends (a plain INSERT would let two
+        first attempts race to create it: one would fail on the primary key)."""
+        dialect_insert = sqlite_insert if self._conn.dialect.name == "sqlite" else postgresql_insert
+        self._conn.execute(dialect_insert(rate_counters).values(key=key, window_start=now, hits=0)
+                           .on_conflict_do_nothing(index_elements=["key"]))
         return self._conn.execute(
-            select(rate_counters).where(rate_counters.c.key == key).with_for_update()).first()
+            select(rate_counters).where(rate_counters.c.key == key).with_for_update()).one()
 
     def take(self, key: str, now: datetime, limit: Limit) -> bool:
         """Count one attempt for ``key``; False (nothing counted) while the key is at its limit."""
-        row = self._locked_row(key)
-        if row is None:
-            self._conn.execute(insert(rate_counters).values(key=key, window_start=now, hits=0))
-            hits, start, blocked_until = 0, now, None
-        else:
-            hits, start, blocked_until = row.hits, row.window_start, row.blocked_until
+        row = self._locked_row(key, now)
+        hits, start, blocked_until = row.hits, row.window_start, row.blocked_until
         if blocked_until is not None and now < blocked_until:
             return False
         if now - start >= limit.window or blocked_until is not None:  # a new window

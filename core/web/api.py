@@ -41,12 +41,13 @@ from core.model import (
 )
 from core.privacy import mask_id, scrub
 from core.services import Actor, require_role, sms
+from core.services.accounts import authenticate
 from core.store.accounts import Accounts
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
-from core.web.auth import LoginRequired, SessionUser, authenticate, current_user, login, logout
+from core.web.auth import LoginRequired, SessionUser, current_user, login, logout
 from core.web.openapi import limited
-from core.web.render import MAX_PAGE, client_address, web
-from core.web.security import csrf_token, require_csrf
+from core.web.render import MAX_PAGE, web
+from core.web.security import client_address, csrf_token, require_csrf
 from core.web.staff import audit_trail, available_actions, perform, queue_summary_rows
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -281,7 +282,7 @@ async def session_login(request: Request) -> Response:
     state = web(request)
     address = client_address(request)
     user = authenticate(state.services, _str(body, "username", required=True), _str(body, "password", required=True),
-                        address, state.limiter)
+                        address)
     login(request, user, "password")
     session_user = current_user(request)
     assert session_user is not None
@@ -297,6 +298,13 @@ async def session_logout(request: Request) -> Response:
     _user(request)
     await require_csrf(request)
     logout(request)
+    return Response(status_code=204)
+
+
+async def sessions_logout(request: Request) -> Response:
+    _user(request)
+    await require_csrf(request)
+    logout(request, everywhere=True)
     return Response(status_code=204)
 
 
@@ -612,7 +620,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
                  "username": {"type": "string"}, "password": {"type": "string"}}}),
     ApiRoute("GET", "/api/session", session_get, "session", "Who is logged in, and the session's CSRF token",
              "logged in", _ref("Session")),
-    ApiRoute("DELETE", "/api/session", session_logout, "logout", "Log out", "logged in", {}, status=204),
+    ApiRoute("DELETE", "/api/session", session_logout, "logout", "Log out: this session ends on the server",
+             "logged in", {}, status=204),
+    ApiRoute("DELETE", "/api/sessions", sessions_logout, "logout_everywhere",
+             "Log out everywhere: every session of this account ends", "logged in", {}, status=204),
     # public
     ApiRoute("GET", "/api/regions", regions, "regions", "Branch centres and the businesses they offer", "public",
              {"type": "array", "items": _ref("Region")}),

@@ -15,11 +15,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -36,13 +37,14 @@ from core.errors import (
     Unavailable,
 )
 from core.services import Services
+from core.services.accounts import SessionCheck
 from core.services.sms import SmsGateway, gateway_for
-from core.web.auth import LoginRequired, SessionCheck
+from core.web.auth import LoginRequired
 from core.web.limits import BodyLimitMiddleware, BodyTooLarge
 from core.web.render import HERE, WebState, error_lines, render
 from core.web.replies import ReplyCache
 from core.web.routing import FixedPathRouter
-from core.web.security import LanguageMiddleware, LoginLimiter, SecurityHeadersMiddleware
+from core.web.security import LanguageMiddleware, SecurityHeadersMiddleware
 from core.web.sessions import SessionMiddleware
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,25 @@ async def _eport_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", {"errors": error_lines(exc)}, status=status)
 
 
+class DatabaseBusy(EportError):
+    code = "database_busy"
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """The database stayed locked past its busy timeout, or could not be reached: a clear 503 to
+    retry, never a 500 (nothing was changed: the transaction rolled back)."""
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    busy = DatabaseBusy("系统繁忙，请稍后重试（未做任何更改）。",
+                        "The system is busy; try again shortly (nothing was changed).")
+    if request.url.path.startswith("/api/"):
+        answer: Response = JSONResponse({"error": busy.as_dict()}, status_code=503)
+    else:  # a plain page: the usual one reads the session from the database that just failed
+        answer = HTMLResponse(f"<!doctype html><html lang=\"zh\"><title>503</title><p>{busy.zh}</p>"
+                              f"<p lang=\"en\">{busy.en}</p></html>", status_code=503)
+    answer.headers["Retry-After"] = "5"
+    return answer
+
+
 API_HTTP_ERRORS = {404: ("not_found", "没有这个接口（见 /openapi.json）。", "No such endpoint (see /openapi.json)."),
                    405: ("method_not_allowed", "此接口不接受这种请求方法（见 /openapi.json）。",
                          "This endpoint does not take that method (see /openapi.json).")}
@@ -125,7 +146,7 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key: str | None = None,
-               login_limit_per_address: int = 50, cards: Any = None) -> Starlette:
+               cards: Any = None) -> Starlette:
     """The web front over ``services``. Sessions are signed with the config's ``web.secret_key``.
 
     ``cards`` (a ``core.services.cards.CardService``) switches on card login, card management and
@@ -143,7 +164,6 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         log.warning("web.secret_key is empty: sessions last until the server restarts")
         secret = secrets.token_urlsafe(32)
     state = WebState(services=services, sms=sms or gateway_for(settings), secret=secret,
-                     limiter=LoginLimiter(limit=login_limit_per_address),
                      replies=ReplyCache(lambda: services.store.changes), sessions=SessionCheck(services))
 
     @asynccontextmanager
@@ -164,7 +184,7 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         routes = pki_routes(cards) + routes
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={EportError: _eport_error, LoginRequired: _login_required,
-                                        HTTPException: _http_error})
+                                        OperationalError: _database_error, HTTPException: _http_error})
     app.router = FixedPathRouter(routes, lifespan=lifespan)
     app.state.web = state  # also reachable without the lifespan (plain TestClient use)
     app.state.cards = cards

@@ -16,10 +16,10 @@ from core.config import CONFIG_NAME, Settings, load_settings, starter_config
 from core.model import Application, Pickup, RejectionReason
 from core.samples import make_enrol
 from core.services import Actor, Services
+from core.services.accounts import create_user
 from core.store.accounts import Accounts
 from core.store.audit import ensure_key
 from core.store.permissions import write_private
-from core.web.auth import create_user
 
 DEMO_PASSWORD = "Demo2026pass"
 DEMO_REGION = "shenzhen"

@@ -17,6 +17,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.staff": ("工作人员", "Staff"),
     "nav.login": ("登录", "Log in"),
     "nav.logout": ("退出", "Log out"),
+    "nav.logout_everywhere": ("退出所有设备", "Log out everywhere"),
     "nav.register": ("注册", "Register"),
     "nav.outbox": ("短信发件箱（开发）", "SMS outbox (development)"),
     "lang.switch": ("English", "中文"),

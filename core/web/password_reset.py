@@ -10,6 +10,7 @@ failed logins.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from starlette.requests import Request
@@ -18,12 +19,18 @@ from starlette.routing import BaseRoute, Route
 
 from core.errors import EportError, Forbidden, InvalidInput
 from core.services import sms
+from core.services.accounts import (
+    address_blocked,
+    check_password,
+    count_address_try,
+    reset_password,
+    throttled,
+)
 from core.store.accounts import Accounts, User
 from core.web.app import status_for
-from core.web.auth import check_password, hash_password
 from core.web.forms import text
-from core.web.render import bilingual, client_address, error_lines, render, web
-from core.web.security import require_csrf
+from core.web.render import bilingual, error_lines, render, web
+from core.web.security import client_address, require_csrf
 
 
 def _purpose(user: User) -> str:
@@ -55,8 +62,8 @@ async def _posted(request: Request) -> tuple[Any, dict[str, str], str]:
     form = await request.form()
     sms.require_gateway(web(request).sms)  # before any account is looked up: the same answer for all
     address = client_address(request)
-    if web(request).limiter.blocked(address, web(request).services.clock()):
-        raise Forbidden("尝试次数过多，请15分钟后再试。", "Too many tries; try again in 15 minutes.", field="username")
+    if address_blocked(web(request).services, address):
+        raise throttled()
     return form, {"username": text(form, "username"), "mobile": text(form, "mobile")}, address
 
 
@@ -65,13 +72,12 @@ async def send_code(request: Request) -> Response:
     state = web(request)
     user = _account(request, kept["username"], kept["mobile"])
     if user is None:
-        state.limiter.failed(address, state.services.clock())
+        count_address_try(state.services, address)
     else:
-        try:
+        # Asked again too soon or too often: said to nobody, or the answer would tell the account exists.
+        with contextlib.suppress(EportError):
             sms.send_code(state.services, state.sms, state.secret, user.mobile, _purpose(user),
                           sms.Asker(f"enterprise:{user.username}", address))
-        except EportError as exc:  # asked again within 60 seconds
-            return _page(request, kept, sent=True, errors=error_lines(exc), status=status_for(exc))
     return _page(request, kept, sent=True)
 
 
@@ -84,16 +90,17 @@ async def set_password(request: Request) -> Response:
             raise InvalidInput("两次输入的密码不一致。", "The two passwords differ.", field="password2")
         check_password(password)
         user = _account(request, kept["username"], kept["mobile"])
-        if user is None:  # as a wrong code would: the page does not tell which usernames exist
-            state.limiter.failed(address, state.services.clock())
-            raise Forbidden("短信验证码不正确。", "The SMS code is wrong.", field="sms_code")
-        sms.verify_code(state.services, state.sms, state.secret, user.mobile, _purpose(user), text(form, "sms_code"))
-        with state.services.store.transaction() as tx:
-            accounts = Accounts(tx)
-            changed = accounts.change(user, password_hash=hash_password(password))
-            accounts.clear_failures(changed)
-            tx.audit.append(f"enterprise:{user.username}", "reset_password", "user", user.id,
-                            {"username": user.username, "by": "sms"})
+        try:
+            if user is None:
+                raise Forbidden("", "", field="sms_code")
+            sms.verify_code(state.services, state.sms, state.secret, user.mobile, _purpose(user),
+                            text(form, "sms_code"))
+        except Forbidden as exc:
+            # One answer for a wrong, used-up or never-sent code, and for details matching no account.
+            count_address_try(state.services, address)
+            raise Forbidden("短信验证码不正确或已失效，请重新获取。", "The SMS code is wrong or has expired; ask for a "
+                            "new one.", field="sms_code") from exc
+        reset_password(state.services, user, password)
     except EportError as exc:
         return _page(request, kept, sent=True, errors=error_lines(exc), status=status_for(exc))
     return RedirectResponse("/portal/login?reset=1", status_code=303)

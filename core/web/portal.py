@@ -37,23 +37,15 @@ from core.model import (
 from core.model.limits import overlong, refuse_overlong
 from core.rules import Text
 from core.services import Actor, sms
+from core.services.accounts import authenticate, check_password, check_username, new_user
 from core.store.accounts import Accounts
 from core.store.blobs import is_archived
 from core.web.app import status_for
-from core.web.auth import (
-    SessionUser,
-    authenticate,
-    check_password,
-    check_username,
-    login,
-    logout,
-    new_user,
-    require_user,
-)
+from core.web.auth import SessionUser, login, logout, require_user
 from core.web.forms import address_fields, address_from, check, person_fields, person_from, text
 from core.web.i18n import t
-from core.web.render import PAGE_SIZE, client_address, error_lines, lang_of, page_number, render, web
-from core.web.security import require_csrf
+from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
+from core.web.security import client_address, require_csrf
 
 STEPS = ("enterprise", "legal", "operators", "agent", "pickup", "uploads", "preview")
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
@@ -192,7 +184,7 @@ async def login_page(request: Request) -> Response:
     password = form.get("password", "")
     try:
         user = authenticate(state.services, text(form, "username"), password if isinstance(password, str) else "",
-                            client_address(request), state.limiter)
+                            client_address(request))
         if user.kind != "enterprise":
             raise Forbidden("此账号不是企业账号，请从工作人员入口登录。",
                             "This is not an enterprise account; use the staff login.", field="username")
@@ -206,7 +198,8 @@ async def login_page(request: Request) -> Response:
 
 async def logout_action(request: Request) -> Response:
     await require_csrf(request)
-    logout(request)
+    form = await request.form()
+    logout(request, everywhere=form.get("everywhere") == "1")
     return _redirect("/")
 
 

@@ -16,11 +16,12 @@ from core.errors import EportError, Problems
 from core.model.enums import APP_STATE_NAMES, BUSINESS_NAMES, REJECTION_REASON_NAMES
 from core.privacy import mask_id, mask_phone
 from core.services import Services
+from core.services.accounts import SessionCheck
 from core.services.sms import SmsGateway
-from core.web.auth import SessionCheck, current_user
+from core.web.auth import current_user
 from core.web.i18n import DEFAULT_LANG, normalise_lang, pick, t
 from core.web.replies import ReplyCache
-from core.web.security import LoginLimiter, csrf_token
+from core.web.security import client_address, csrf_token
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -41,9 +42,8 @@ class WebState:
     services: Services
     sms: SmsGateway
     secret: str  # signs sessions and keys the SMS code hashes
-    limiter: LoginLimiter
     replies: ReplyCache  # the hottest JSON reads, kept while the data is unchanged
-    sessions: SessionCheck  # a session ends when its account is disabled or changed
+    sessions: SessionCheck  # whether a session still stands (asked on every request)
 
 
 def web(request: Request) -> WebState:
@@ -72,10 +72,6 @@ def bilingual(request: Request) -> Callable[[str, str], str]:
     """``L(zh, en)`` for templates: the text in the request's language."""
     english = lang_of(request) == "en"
     return lambda zh, en: en if english else zh
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "-"
 
 
 def lang_of(request: Request) -> str:

@@ -1,12 +1,9 @@
-"""Security plumbing of the web front: headers, CSRF tokens, language choice, per-IP login limiter."""
+"""Security plumbing of the web front: headers, CSRF tokens, language choice, client address."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-from collections import deque
-from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -70,6 +67,10 @@ class LanguageMiddleware:
         await self.app(scope, receive, send)
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token (made on first use); forms carry it in a hidden field."""
     token = request.session.get(CSRF_FIELD)
@@ -108,37 +109,5 @@ async def require_csrf(request: Request) -> None:
         raise _refuse()
 
 
-class LoginLimiter:
-    """Failed logins per client address in memory: ``limit`` within ``window`` blocks that address.
-
-    The per-account lock is in the database (``Accounts.record_failure``); this one stops one
-    address from trying many accounts.
-    """
-
-    def __init__(self, limit: int = 20, window: timedelta = timedelta(minutes=15)) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[datetime]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, address: str, now: datetime) -> deque[datetime]:
-        times = self._failures.setdefault(address, deque())
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        return times
-
-    def blocked(self, address: str, now: datetime) -> bool:
-        with self._lock:
-            return len(self._recent(address, now)) >= self.limit
-
-    def failed(self, address: str, now: datetime) -> None:
-        with self._lock:
-            self._recent(address, now).append(now)
-
-    def succeeded(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
-
-
-__all__ = ["CSP", "CSRF_FIELD", "CSRF_HEADER", "CsrfRefused", "LanguageMiddleware", "LoginLimiter",
-           "SecurityHeadersMiddleware", "csrf_token", "require_csrf"]
+__all__ = ["CSP", "CSRF_FIELD", "CSRF_HEADER", "CsrfRefused", "LanguageMiddleware",
+           "SecurityHeadersMiddleware", "client_address", "csrf_token", "require_csrf"]

@@ -23,14 +23,15 @@ from core.model import Application, AppState, Card, Delivery, Pickup, RejectionR
 from core.model.enums import REJECTION_REASON_NAMES
 from core.rules import Step
 from core.services import Actor, Services, require_role
+from core.services.accounts import authenticate
 from core.services.applications import QueueRow, QueueSummary
 from core.store.blobs import is_archived
 from core.store.records import AuditEntry
-from core.web.auth import SessionUser, authenticate, login, require_user
+from core.web.auth import SessionUser, login, require_user
 from core.web.forms import text
 from core.web.i18n import pick
-from core.web.render import PAGE_SIZE, client_address, error_lines, lang_of, page_number, render, web
-from core.web.security import require_csrf
+from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
+from core.web.security import client_address, require_csrf
 
 # Staff wording lives here (the console's own catalogue), Chinese first like web A's messages.
 STAFF_MESSAGES: dict[str, tuple[str, str]] = {
@@ -312,7 +313,7 @@ async def login_page(request: Request) -> Response:
     address = client_address(request)
     try:
         user = authenticate(state.services, text(form, "username"), password if isinstance(password, str) else "",
-                            address, state.limiter)
+                            address)
         if user.kind != "staff":
             raise Forbidden("此账号不是工作人员账号，请从企业入口登录。",
                             "This is not a staff account; use the enterprise login.", field="username")

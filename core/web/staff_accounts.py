@@ -17,10 +17,11 @@ from starlette.routing import BaseRoute, Route
 
 from core.errors import EportError, Forbidden, InvalidInput, NotFound
 from core.services import Services
+from core.services.accounts import check_password, create_user, hash_password
 from core.services.actors import STAFF_ROLES
 from core.store.accounts import Accounts, User
 from core.web.app import status_for
-from core.web.auth import SessionUser, check_password, create_user, hash_password, require_user
+from core.web.auth import SessionUser, require_user
 from core.web.forms import text
 from core.web.render import bilingual, error_lines, lang_of, render, web
 from core.web.security import require_csrf

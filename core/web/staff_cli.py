@@ -98,7 +98,7 @@ def set_roles(obj: Any, username: str, roles: tuple[str, ...]) -> None:
 @_friendly
 def set_password(obj: Any, username: str, password_env: str | None) -> None:
     """Set a new password for a staff account (its sessions end)."""
-    from core.web.auth import check_password, hash_password
+    from core.services.accounts import check_password, hash_password
 
     password = _password(password_env)
     check_password(password)

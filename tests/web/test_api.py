@@ -17,11 +17,11 @@ from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.samples import make_enrol, make_person
 from core.services import Services
+from core.services.accounts import create_user
 from core.services.actors import STAFF_ROLES
 from core.store.accounts import SmsOutbox
 from core.web.api import API_ROUTES
 from core.web.app import create_app
-from core.web.auth import create_user
 
 
 def snapshot(services: Services, app_id: str):

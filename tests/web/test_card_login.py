@@ -31,10 +31,11 @@ from core.pki.ca import CertificateAuthority
 from core.pki.profiles import HolderSubject, profile_for
 from core.samples import make_enrol
 from core.services import Actor, Services
+from core.services.accounts import create_user
 from core.services.card_challenges import CHALLENGE_TTL, card_challenges
 from core.services.cards import CardService, login_message
 from core.web.app import create_app
-from core.web.auth import SessionUser, create_user
+from core.web.auth import SessionUser
 from core.web.portal import may_apply
 
 MASTER_SECRET = bytes(range(32))

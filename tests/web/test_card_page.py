@@ -21,8 +21,8 @@ from core.agent.methods import METHODS
 from core.agent.server import VirtualSlot
 from core.hardware.errors import CardBlocked, WrongPin
 from core.hardware.profile import INITIAL_PIN
+from core.services.accounts import create_user
 from core.services.cards import sign_operator_action
-from core.web.auth import create_user
 
 _SLOTS: dict[int, VirtualSlot] = {}
 

@@ -21,8 +21,8 @@ from webkit import PASSWORD, PNG, registration
 
 from core.model import AppState, Delivery
 from core.services import Actor, Services
+from core.services.accounts import create_user
 from core.web.app import create_app
-from core.web.auth import create_user
 
 pytestmark = pytest.mark.browser
 

@@ -23,9 +23,9 @@ from webkit import PASSWORD, PNG
 
 from core.samples import make_enrol
 from core.services import Actor
+from core.services.accounts import create_user
 from core.web.api import API_ROUTES
 from core.web.app import SESSION_COOKIE, create_app
-from core.web.auth import create_user
 from core.web.openapi import openapi_path
 
 SYSTEM = Actor.system("test")

@@ -20,9 +20,9 @@ from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.samples import make_enrol
 from core.services import Actor, Services
+from core.services.accounts import create_user
 from core.web import staff
 from core.web.app import create_app
-from core.web.auth import create_user
 
 SYSTEM = Actor.system("test")
 

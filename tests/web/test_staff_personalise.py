@@ -24,9 +24,9 @@ from core.hardware.testing import FIRST_SLOT, CardRig, pcscd  # noqa: F401  (pcs
 from core.model import Application
 from core.pki.ca import CertificateAuthority
 from core.services import Actor, Services
+from core.services.accounts import create_user
 from core.services.cards import CardService
 from core.web.app import create_app
-from core.web.auth import create_user
 
 SYSTEM = Actor.system("test")
 

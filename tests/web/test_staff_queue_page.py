@@ -13,8 +13,8 @@ from core.model.enums import APP_STATE_NAMES, BUSINESS_NAMES
 from core.privacy import mask_id
 from core.samples import make_enrol
 from core.services import Actor, Services
+from core.services.accounts import create_user
 from core.web.app import create_app
-from core.web.auth import create_user
 
 SYSTEM = Actor.system("test")
 

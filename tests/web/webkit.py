@@ -16,8 +16,8 @@ from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.samples import make_enrol, make_enterprise
 from core.services import Actor, Services
+from core.services.accounts import create_user
 from core.web.app import create_app
-from core.web.auth import create_user
 
 PASSWORD = "Passw0rd!x"
 MAX_UPLOAD = 64 * 1024

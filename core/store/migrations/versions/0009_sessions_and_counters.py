@@ -8,7 +8,8 @@ Create Date: 2026-11-30
 its row does and has not ended (logout, "log out everywhere", an account change), so a replayed or
 forged cookie is refused by every process. ``rate_counters``: attempts per key (login per address and
 per username, SMS per number, account and address) counted in one place that every process shares,
-updated under a row lock so parallel requests cannot overshoot a limit. On PostgreSQL the sessions
+updated under a row lock so parallel requests cannot overshoot a limit. The per-account failure
+columns of ``users`` (0002) go: the counters replace them and count unknown usernames alike. On PostgreSQL the sessions
 table notifies listeners like the tables of 0007 (the function comes from there). A frozen
 snapshot: later changes go in new revisions, never here.
 """
@@ -42,6 +43,10 @@ def upgrade() -> None:
         sa.Column("hits", sa.Integer, nullable=False, server_default="0"),
         sa.Column("blocked_until", TS, nullable=True),
     )
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("failed_logins")
+        batch.drop_column("first_failed_at")
+        batch.drop_column("locked_until")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("""
             CREATE TRIGGER web_sessions_changed
@@ -52,6 +57,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER web_sessions_changed ON web_sessions")
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"))
+        batch.add_column(sa.Column("first_failed_at", TS, nullable=True))
+        batch.add_column(sa.Column("locked_until", TS, nullable=True))
     op.drop_table("rate_counters")
     op.drop_index("ix_web_sessions_user", "web_sessions")
     op.drop_table("web_sessions")
