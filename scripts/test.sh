@@ -2,6 +2,8 @@
 # The whole test suite, on a fresh machine: system parts, Python packages, PostgreSQL,
 # pcscd with the vpcd virtual reader, then lint, types and pytest (SQLite + PostgreSQL,
 # virtual card through a real pcscd, Debian's chromium). Extra arguments go to pytest.
+# The citation tests read the seed documents from ../shared/seeds (or $EPORTCARD_SEEDS); without them
+# they are skipped, under one line of the summary saying where to put them (.ci/run requires them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system.sh

@@ -109,9 +109,13 @@ def open_push(version: str) -> dict[str, Any]:
     return envelope(PUSH_ID, OPEN, True, [f"eportcard agent {version}"])
 
 
+CARD_EVENTS = ("inserted", "unreadable", "removed")
+
+
 def card_event(event: str, reader: str, **details: Any) -> dict[str, Any]:
-    """A card was ``inserted`` or ``removed``; ``details`` may add cardId, serial, atr."""
-    if event not in ("inserted", "removed"):
+    """A card was ``inserted`` (and read: atr, serial, cardId), is in but ``unreadable`` so far (atr,
+    error) or was ``removed``. docs/agent.md says what each carries."""
+    if event not in CARD_EVENTS:
         raise ValueError(f"unknown card event {event!r}")
     return envelope(PUSH_ID, CARD_EVENT, True, [{"event": event, "reader": reader, **details}])
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from importlib import metadata
@@ -42,8 +43,7 @@ log = logging.getLogger("eportcard.agent")
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 DEFAULT_PORT = 61232
-INSERT_READ_TRIES = 5
-INSERT_READ_PAUSE = 0.2  # seconds between tries to read a card that has just gone in
+NEW_CARD_READ_FOR = 30.0  # seconds the agent keeps trying a card that has gone in but does not answer
 
 
 def _version() -> str:
@@ -99,8 +99,14 @@ class ReaderSlot:
             except (CardRemoved, NoReader):
                 self.reset()
         self._current = self._pick_reader()
-        self._driver = CardDriver(PcscTransport(self._current)).connect()
-        return self._driver
+        driver = CardDriver(PcscTransport(self._current))
+        try:
+            driver.connect()
+        except BaseException:
+            driver.disconnect()  # a card that refused the SELECT: do not leave its PC/SC handle open
+            raise
+        self._driver = driver
+        return driver
 
     def reset(self) -> None:
         if self._driver is not None:
@@ -173,6 +179,7 @@ class Agent:
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: Any = None
+        self._unread: dict[str, float] = {}  # reader -> when its card went in, while it does not answer
 
     @classmethod
     def from_settings(cls, settings: AgentSettings, slot: CardSlot, *, port: int | None = None,
@@ -236,24 +243,41 @@ class Agent:
         broadcast(self.clients, protocol.encode(message))
 
     async def _card_inserted(self, reader: str, atr: bytes) -> None:
-        details: dict[str, Any] = {"atr": atr.hex().upper()}
-        # A card that has just gone in may still be powering up: give it a few short tries.
-        for attempt in range(INSERT_READ_TRIES):
-            async with self.lock:
-                try:
-                    info = await asyncio.to_thread(lambda: self.slot.driver().card_info())
-                except EportError as exc:
-                    details["error"] = exc.code
-                else:
-                    details.pop("error", None)
-                    details.update(serial=info.serial, cardId=card_id(info))
-                    break
-            if attempt + 1 < INSERT_READ_TRIES:
-                await asyncio.sleep(INSERT_READ_PAUSE)
+        """Push ``inserted`` with the card's serial and number once the card answers.
+
+        A card that has just gone in may not answer yet. The first failed read pushes ``unreadable``;
+        the watcher then offers the card again at each poll while it stays in, and the read that
+        succeeds pushes ``inserted``. A card that has not answered for NEW_CARD_READ_FOR seconds
+        (not an E-Port card, a broken one) is left alone until it is taken out.
+        """
+        first_try = reader not in self._unread
+        went_in = self._unread.setdefault(reader, time.monotonic())
+        async with self.lock:
+            try:
+                info = await asyncio.to_thread(lambda: self.slot.driver().card_info())
+            except Exception as exc:  # EportError, or pyscard failing in a way not foreseen
+                error = exc.code if isinstance(exc, EportError) else "card_error"
+                if first_try:
+                    log.info("card inserted in %s does not answer (%s)", reader, error)
+                    self._push(protocol.card_event("unreadable", reader, atr=atr.hex().upper(), error=error))
+                self._try_again_later(reader, went_in)
+                return
+        self._unread.pop(reader, None)  # (a removal handled meanwhile may have dropped it already)
         log.info("card inserted in %s", reader)
-        self._push(protocol.card_event("inserted", reader, **details))
+        self._push(protocol.card_event("inserted", reader, atr=atr.hex().upper(), serial=info.serial,
+                                       cardId=card_id(info)))
+
+    def _try_again_later(self, reader: str, went_in: float) -> None:
+        if self._watcher is None:
+            return
+        if time.monotonic() - went_in < NEW_CARD_READ_FOR:
+            self._watcher.offer_again(reader)
+        else:
+            log.warning("the card in %s has not answered for %.0f s: left alone until it is taken out",
+                        reader, NEW_CARD_READ_FOR)
 
     async def _card_removed(self, reader: str) -> None:
+        self._unread.pop(reader, None)
         async with self.lock:
             reset = getattr(self.slot, "reset_if_gone", None)
             if reset is not None:

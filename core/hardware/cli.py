@@ -53,8 +53,11 @@ def _master_secret(path: Path | None) -> bytes:
                                  f"or ${MASTER_SECRET_ENV}.")
 @click.option("--pull-out-on", default=None, hidden=True,
               help="Test hook INS:N (hex INS): pull the card out when the Nth such command arrives.")
+@click.option("--fail-first", type=int, default=0, hidden=True,
+              help="Test hook N: answer the first N commands with 6F00, as a card not ready yet.")
 def virtual_card(state_path: Path, endpoint: str, init: bool, serial: str | None, device_no: str,
-                 retry_limit: int, master_secret_file: Path | None, pull_out_on: str | None) -> None:
+                 retry_limit: int, master_secret_file: Path | None, pull_out_on: str | None,
+                 fail_first: int) -> None:
     """Run a virtual E-Port card in the vpcd reader until interrupted or pulled out."""
     host, port = _parse_endpoint(endpoint)
     try:
@@ -74,6 +77,7 @@ def virtual_card(state_path: Path, endpoint: str, init: bool, serial: str | None
     if pull_out_on:
         ins, _, nth = pull_out_on.partition(":")
         card.pull_out_on(int(ins, 16), int(nth or "1"))
+    card.fail_next(fail_first)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()

@@ -88,8 +88,21 @@ class CardWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._known: dict[str, bool] = {}
+        self._again: set[str] = set()
+        self._again_lock = threading.Lock()
+
+    def offer_again(self, reader: str) -> None:
+        """Report the card in ``reader`` as inserted once more at the next poll, if it is still in.
+
+        For a consumer that could not use the card yet (one still starting up, a busy reader): it is
+        offered the card again at the watcher's own pace, until it stops asking or the card is out.
+        """
+        with self._again_lock:
+            self._again.add(reader)
 
     def poll_once(self) -> None:
+        with self._again_lock:
+            again, self._again = self._again, set()
         try:
             names = self.readers if self.readers is not None else list_readers()
             states = {s.reader: s for s in slot_states([n for n in names if n in list_readers()])}
@@ -100,7 +113,7 @@ class CardWatcher:
                 self._known[name] = False
                 self.on_remove(name)
         for name, state in states.items():
-            if state.card_present and not self._known.get(name):
+            if state.card_present and (not self._known.get(name) or name in again):
                 self._known[name] = True
                 self.on_insert(name, state.atr)
             elif not state.card_present:

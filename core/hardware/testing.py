@@ -256,8 +256,9 @@ class CardRig:
     def reader(self) -> str:
         return self.slot.name
 
-    def insert(self, *, pull_out_on: tuple[int, int] | None = None) -> None:
-        """Put the card in; ``pull_out_on=(INS, n)`` pulls it out when the n-th such command arrives."""
+    def insert(self, *, pull_out_on: tuple[int, int] | None = None, fail_first: int = 0) -> None:
+        """Put the card in; ``pull_out_on=(INS, n)`` pulls it out when the n-th such command arrives;
+        ``fail_first=n`` answers the first n commands with an error, as a card not ready to be read yet."""
         if self.kind == "inprocess":
             if self.card is None:
                 self.card = VirtualCard.load(self.state_path)
@@ -265,6 +266,7 @@ class CardRig:
                 self.card.insert()
             if pull_out_on:
                 self.card.pull_out_on(*pull_out_on)
+            self.card.fail_next(fail_first)
             return
         if self.process is not None:
             return
@@ -276,6 +278,8 @@ class CardRig:
                 "--vpcd", self.slot.endpoint]
         if pull_out_on:
             args += ["--pull-out-on", f"{pull_out_on[0]:02X}:{pull_out_on[1]}"]
+        if fail_first:
+            args += ["--fail-first", str(fail_first)]
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if not wait_for_card(self.slot.name, present=True, timeout=CARD_APPEARS_WITHIN):
             self.process.kill()

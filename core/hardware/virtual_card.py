@@ -91,6 +91,7 @@ class VirtualCard:
     _memory: _Memory
     _session: _Session = field(factory=_Session)
     _pull_out: tuple[int, int] | None = None  # (INS, remaining count) of the test hook
+    _failing: int = 0  # commands still to refuse (the fail_next test hook)
     present: bool = True
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -157,6 +158,11 @@ class VirtualCard:
         """Test hook: lose power when the ``nth`` command with this INS arrives (before answering)."""
         self._pull_out = (ins, nth)
 
+    def fail_next(self, count: int) -> None:
+        """Test hook: answer the next ``count`` commands with 6F00 instead of running them, as a card
+        that is not ready to be read yet."""
+        self._failing = count
+
     def remove(self) -> None:
         self.present = False
         self.power_off()
@@ -174,6 +180,9 @@ class VirtualCard:
                 self.remove()
                 raise PulledOut(f"card pulled out at INS {ins:02X}")
             self._pull_out = (ins, remaining - 1)
+        if self._failing:
+            self._failing -= 1
+            return _sw(0x6F00).encode()  # ISO 7816-4: no precise diagnosis
         try:
             command = Command.decode(raw)
         except ValueError:

@@ -95,11 +95,39 @@ def test_card_insert_and_remove_are_pushed(agent_reader, tmp_path, ca):
         assert removed["_id"] == 0 and removed["_status"] == "00" and removed["_args"]["Result"] is True
         assert removed["_args"]["Data"][0] == {"event": "removed", "reader": agent_reader}
         assert client.call("eport-card_Status")["Data"][0]["present"] is False
+        client.pushes.clear()  # what the agent said of the card before its removal (read or not)
 
         rig.insert()
         inserted = client.wait_push("inserted")["_args"]["Data"][0]
         assert inserted["reader"] == agent_reader and inserted["serial"] == SERIAL
         assert inserted["cardId"] == DEVICE_NO and inserted["atr"].startswith("3B")
+        assert client.call("cus-sec_SpcGetCardID")["Data"] == [DEVICE_NO]
+        client.close()
+    finally:
+        rig.stop()
+
+
+def test_a_card_that_does_not_answer_at_first_is_pushed_once_it_does(agent_reader, tmp_path, ca):
+    """A card that goes in but refuses its first reads (still starting up, a busy machine) is reported
+    ``unreadable``, then ``inserted`` with its serial as soon as a read succeeds: no push depends on how
+    quickly the card answers. The card counts its refusals, so this runs the same on any machine."""
+    state = tmp_path / "card.json"
+    rig = AgentRig("pcsc", state, personalise(state, ca), watch=True)
+    rig.start()
+    try:
+        client = Client(rig.url)
+        rig.remove()
+        client.wait_push("removed")
+        client.pushes.clear()  # what the agent said of the card before its removal (read or not)
+
+        rig.card_rig.insert(fail_first=8)  # more refusals than any fixed number of quick retries covers
+        inserted = client.wait_push("inserted")["_args"]["Data"][0]
+        assert inserted["serial"] == SERIAL and inserted["cardId"] == DEVICE_NO, inserted
+        unreadable = client.wait_push("unreadable")["_args"]["Data"][0]  # came first, kept by wait_push
+        # card_error: the card's refusal; card_removed if pcscd had not caught up with the insertion yet
+        assert unreadable.pop("error") in ("card_error", "card_removed"), unreadable
+        assert unreadable == {"event": "unreadable", "reader": agent_reader, "atr": inserted["atr"]}
+        assert [p["_args"]["Data"][0]["event"] for p in client.pushes] == []  # one of each, nothing else
         assert client.call("cus-sec_SpcGetCardID")["Data"] == [DEVICE_NO]
         client.close()
     finally:
