@@ -16,7 +16,10 @@ show: the same reads with that cache off (``/cold/...``: a second app instance w
 keeps anything: every request reads and encodes), the queue while another process writes to the
 applications table 20 times a second (each write retires the kept replies), what the app's
 middleware alone costs (``/bench/mw``: an empty JSON route inside the app, with and without the
-session cookie) and the HTML staff queue (``/staff``: it renders a Jinja page). No assertions:
+session cookie) and the HTML staff queue (``/staff``: it renders a Jinja page). One more row measures
+the progress query while 16 clients log in continuously (each login checks an argon2 hash): its p99
+as a multiple of the progress p99 without them (target <= 2: a login must not stall the event loop).
+No assertions:
 numbers are printed. ``--quick`` seeds 10,000 rows and runs shorter.
 PostgreSQL comes from EPORTCARD_TEST_PG_URL (default: the test URL of scripts/start-postgres.sh).
 """
@@ -58,6 +61,8 @@ MIDDLEWARE_PATH = "/bench/mw"
 COLD_PREFIX = "/cold"  # the same app with its reply cache off
 WRITES_PER_SECOND = 20
 QUERY_SAMPLE = 500  # distinct progress queries wrk rotates through
+LOGIN_CLIENTS = 16  # clients logging in continuously beside one progress measurement
+LOGINS_ROW = f"progress, {LOGIN_CLIENTS} logging in"
 
 
 # ---- the server (runs in a subprocess) -----------------------------------------------------------------------
@@ -73,7 +78,8 @@ def _services(url: str, schema: str | None, root: str):
     from core.store import open_store
 
     settings = attrs.evolve(Settings(root=root), database=DatabaseSettings(url=url),
-                            web=WebSettings(secret_key=SECRET, login_attempts=1000))
+                            web=WebSettings(secret_key=SECRET, login_attempts=10**9,
+                                            login_attempts_per_address=10**9))
     store = open_store(url, Path(root) / "blobs", schema=schema)
     return Services(settings=settings, store=store, rulebook=Rulebook(get_plugin_manager(enabled=["shenzhen"])),
                     calendar=WorkCalendar())
@@ -100,9 +106,9 @@ def bench_app(url: str, schema: str | None, root: str):
         return JSONResponse({"state": "submitted", "acceptance_no": "WSZ0000001"})
 
     bare = Starlette(routes=[Route(BARE_PATH, hello)])
-    real = create_app(_services(url, schema, root), login_limit_per_address=10_000)
+    real = create_app(_services(url, schema, root))
     real.router.routes.insert(0, Route(MIDDLEWARE_PATH, hello))
-    cold = create_app(_services(url, schema, root), login_limit_per_address=10_000)
+    cold = create_app(_services(url, schema, root))
     cold.state.web.replies = ReplyCache(_NeverKnown)
 
     async def dispatch(scope, receive, send):
@@ -251,6 +257,25 @@ def write_continuously(url: str, schema: str, ids: list[str], stop) -> None:
             store.dispose()
 
 
+def log_in_continuously(base: str, stop) -> None:
+    """One client logging in again and again (each login checks an argon2 hash in the server)."""
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=30) as client:
+        while not stop.is_set():
+            client.post("/api/session", json={"username": "bench-staff", "password": PASSWORD}).raise_for_status()
+
+
+def background(kind: str, url: str, schema: str, base: str, stop) -> list[threading.Thread]:
+    """The load beside a measurement: another process's writes, or LOGIN_CLIENTS clients logging in."""
+    if kind == "writes":
+        ids = [f"B{i:09d}" for i in range(1000)]
+        return [threading.Thread(target=write_continuously, args=(url, schema, ids, stop))]
+    if kind == "logins":
+        return [threading.Thread(target=log_in_continuously, args=(base, stop)) for _ in range(LOGIN_CLIENTS)]
+    return []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -328,30 +353,32 @@ def run_backend(name: str, url: str, schema: str) -> dict[str, tuple[float, floa
             check_replies(base, cookie, progress, queue)
             check_html(base, cookie, html_queue[0])
             cold = [COLD_PREFIX + p for p in progress], [COLD_PREFIX + p for p in queue]
-            plan = [("bare Starlette JSON", [BARE_PATH], "", False),
-                    ("app middleware only", [MIDDLEWARE_PATH], "", False),
-                    ("  + staff session", [MIDDLEWARE_PATH], cookie, False),
-                    ("progress query", progress, "", False),
-                    ("staff queue", queue, cookie, False),
-                    ("progress, uncached", cold[0], "", False),
-                    ("queue, uncached", cold[1], cookie, False),
-                    (f"queue, {WRITES_PER_SECOND} writes/s", queue, cookie, True),
-                    ("staff queue HTML", html_queue, cookie, False)]
-            for label, paths, with_cookie, writing in plan:
+            plan = [("bare Starlette JSON", [BARE_PATH], "", ""),
+                    ("app middleware only", [MIDDLEWARE_PATH], "", ""),
+                    ("  + staff session", [MIDDLEWARE_PATH], cookie, ""),
+                    ("progress query", progress, "", ""),
+                    ("staff queue", queue, cookie, ""),
+                    ("progress, uncached", cold[0], "", ""),
+                    ("queue, uncached", cold[1], cookie, ""),
+                    (f"queue, {WRITES_PER_SECOND} writes/s", queue, cookie, "writes"),
+                    (LOGINS_ROW, progress, "", "logins"),
+                    ("staff queue HTML", html_queue, cookie, "")]
+            for label, paths, with_cookie, beside in plan:
                 stop = threading.Event()
-                writer = threading.Thread(target=write_continuously,
-                                          args=(url, schema, [f"B{i:09d}" for i in range(1000)], stop))
-                if writing:
-                    writer.start()
+                threads = background(beside, url, schema, base, stop)
+                for thread in threads:
+                    thread.start()
                 try:
                     results[label] = measure(base, paths, workdir, with_cookie)
                 finally:
                     stop.set()
-                    if writing:
-                        writer.join()
+                    for thread in threads:
+                        thread.join()
                 rps, p99, failed = results[label]
                 ratio = rps / results["bare Starlette JSON"][0]
                 target = f"   {verdict(ratio, p99)}" if label in ("progress query", "staff queue") else ""
+                if label == LOGINS_ROW:
+                    target = f"   p99 {p99 / results['progress query'][1]:4.2f}x without logins (<= 2)"
                 print(f"  {label:22} {rps:8.0f} req/s   p99 {p99:6.1f} ms   ratio {ratio:4.2f}{target}"
                       f"{f'   {failed} FAILED' if failed else ''}", flush=True)
         finally:
@@ -391,6 +418,9 @@ def main() -> None:
             rps, p99, _ = results[label]
             print(f"  {backend:10} {label:15} ratio {rps / bare:4.2f} (>= 0.5)   p99 {p99:6.1f} ms (< 50)   "
                   f"{verdict(rps / bare, p99)}")
+        under_logins = results[LOGINS_ROW][1] / results["progress query"][1]
+        print(f"  {backend:10} progress p99 with {LOGIN_CLIENTS} clients logging in: {under_logins:4.2f}x the p99 "
+              f"without (<= 2)   {'ok' if under_logins <= 2 else 'ABOVE TARGET'}")
 
 
 if __name__ == "__main__":
