@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from attrs import frozen
 
@@ -28,9 +28,12 @@ from core.config import Settings
 from core.errors import ConfigError, Forbidden, InvalidInput, TooManyRequests, Unavailable
 from core.model import Application
 from core.privacy import mask_phone
-from core.services.context import Services
 from core.store.accounts import SmsMessage, SmsOutbox
 from core.store.throttle import Limit, RateCounters
+
+if TYPE_CHECKING:
+    from core.services.context import Services  # context imports the services that import this module
+    from core.store.store import Transaction
 
 CODE_TTL = timedelta(minutes=10)
 RESEND_AFTER = timedelta(seconds=60)
@@ -149,24 +152,28 @@ def send_code(services: Services, gateway: SmsGateway, secret: str, mobile: str,
     gateway.send(mobile, text)
 
 
+def use_code(tx: Transaction, secret: str, mobile: str, purpose: str, code: str, now: datetime) -> Forbidden | None:
+    """Use up the code for ``purpose`` inside the caller's transaction, so the code is spent only when
+    what it proves commits too. Returns the refusal (field ``sms_code``) when it is wrong or stale: the
+    caller commits (a wrong try counts) and raises it afterwards."""
+    outbox = SmsOutbox(tx)
+    last = outbox.latest(purpose, mobile)
+    if last is None or last.used_at is not None or now - last.created_at >= CODE_TTL \
+            or last.attempts >= MAX_TRIES:
+        return Forbidden("验证码已失效，请重新获取。", "The code has expired; ask for a new one.", field="sms_code")
+    if not hmac.compare_digest(last.code_hash, code_hash(secret, purpose, mobile, code.strip())):
+        outbox.count_attempt(last.id)
+        return Forbidden("短信验证码不正确。", "The SMS code is wrong.", field="sms_code")
+    outbox.mark_used(last.id, now)
+    return None
+
+
 def verify_code(services: Services, gateway: SmsGateway, secret: str, mobile: str, purpose: str,
                 code: str) -> None:
     """Use up the code for ``purpose``; ``Forbidden`` (field ``sms_code``) when it is wrong or stale."""
     require_gateway(gateway)
-    now = services.clock()
-    problem: Forbidden | None = None
     with services.store.transaction() as tx:
-        outbox = SmsOutbox(tx)
-        last = outbox.latest(purpose, mobile)
-        if last is None or last.used_at is not None or now - last.created_at >= CODE_TTL \
-                or last.attempts >= MAX_TRIES:
-            problem = Forbidden("验证码已失效，请重新获取。", "The code has expired; ask for a new one.",
-                                field="sms_code")
-        elif not hmac.compare_digest(last.code_hash, code_hash(secret, purpose, mobile, code.strip())):
-            outbox.count_attempt(last.id)
-            problem = Forbidden("短信验证码不正确。", "The SMS code is wrong.", field="sms_code")
-        else:
-            outbox.mark_used(last.id, now)
+        problem = use_code(tx, secret, mobile, purpose, code, services.clock())
     if problem is not None:
         raise problem
 
@@ -200,4 +207,5 @@ def verify_submission_code(services: Services, gateway: SmsGateway, secret: str,
 
 
 __all__ = ["CODE_TTL", "Asker", "NoGateway", "OutboxGateway", "SmsGateway", "code_hash", "gateway_for",
-           "no_gateway", "outbox", "require_gateway", "send_code", "send_submission_code", "verify_code", "verify_submission_code"]
+           "no_gateway", "outbox", "require_gateway", "send_code", "send_submission_code", "use_code", "verify_code",
+           "verify_submission_code"]
