@@ -62,6 +62,15 @@ def _summary(app: Application) -> dict:
     }
 
 
+def check_version(app: Application, expected_version: int | None) -> None:
+    """Refuse unless the application is still at the version the person saw (None: not checked)."""
+    if expected_version is not None and expected_version != app.version:
+        raise ConflictError(
+            f"申请单已被他人修改（版本 {app.version}，您看到的是 {expected_version}），请刷新后重试",
+            f"the application changed meanwhile (version {app.version}, you saw {expected_version}); "
+            "reload and try again", field="version")
+
+
 class ApplicationService:
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -77,11 +86,7 @@ class ApplicationService:
             raise Forbidden("无权查看或办理此申请单", "you may not view or act on this application",
                             field="application") from None
         authorise(actor, action, app)
-        if expected_version is not None and expected_version != app.version:
-            raise ConflictError(
-                f"申请单已被他人修改（版本 {app.version}，您看到的是 {expected_version}），请刷新后重试",
-                f"the application changed meanwhile (version {app.version}, you saw {expected_version}); "
-                "reload and try again", field="version")
+        check_version(app, expected_version)
         return app
 
     def _steps(self, app: Application) -> list[Step]:
