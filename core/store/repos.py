@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.convert import make_json_converter
 from core.errors import ConflictError, InvalidInput, NotFound, TransitionError
+from core.lifecycle import OPEN_STATES
 from core.model import (
     Application,
     AppState,
@@ -57,8 +58,6 @@ from core.store.tables import applications, attachments, cards, certificates, en
 
 _converter = make_json_converter()
 
-# Applications that no longer count as "open" for a business (one open enrolment at a time).
-CLOSED_STATES = frozenset({AppState.DRAFT, AppState.DELETED, AppState.COMPLETED, AppState.REJECTED})
 ORDERS = ("due", "created", "updated")
 # Column text -> enum member by dict: calling the enum is ~20 times slower, and list rows do it a lot.
 _BUSINESSES = {b.value: b for b in Business}
@@ -287,7 +286,7 @@ class ApplicationRepo:
             select(applications.c.data, applications.c.version)
             .where(applications.c.enterprise_uscc == uscc,
                    applications.c.business == Business(business).value,
-                   applications.c.state.not_in([s.value for s in CLOSED_STATES]))
+                   applications.c.state.in_(sorted(s.value for s in OPEN_STATES)))
             .order_by(applications.c.created_at, applications.c.id))
         return [_load(Application, r.data, r.version) for r in rows]
 
