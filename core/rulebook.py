@@ -123,8 +123,10 @@ class Rulebook:
                     return region, o
         raise NotFound(f"未知的制卡机构：{code}", f"unknown making centre: {code}", field="making_centre")
 
-    def making_centres(self) -> list[tuple[str, Outlet]]:
-        return [(r, o) for r in self.regions() for o in self.outlets(r) if o.making_centre]
+    def making_centres(self, region: str) -> list[Outlet]:
+        """The outlets an application of ``region`` may choose as its making centre (制卡机构): the region's
+        own. The choice never moves an application to another region."""
+        return [o for o in self.outlets(region) if o.making_centre]
 
     def timeframe(self, region: str, business: Business) -> Timeframe:
         result = self.route("timeframe", region)(region=region, business=business)

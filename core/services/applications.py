@@ -112,13 +112,31 @@ class ApplicationService:
         return saved
 
     def _derive_centres(self, app: Application) -> Application:
-        """Home branch from the business address; issuing centre (and governing region) from the making centre."""
+        """Home branch from the business address; the issuing centre is the application's region, whose
+        making centre it is. The region itself (and with it the acceptance number) is fixed at creation."""
         home = self.rules.home_branch(app.enterprise.business_address)
-        region, issuing = app.region, app.issuing_centre
-        if app.making_centre:
-            region, _outlet = self.rules.outlet(app.making_centre)
-            issuing = region
-        return attrs.evolve(app, home_branch=home, region=region, issuing_centre=issuing or region)
+        return attrs.evolve(app, home_branch=home, issuing_centre=app.region)
+
+    def _choice_problems(self, app: Application) -> list[EportError]:
+        """A making centre or pickup outlet that is not one the application's own region offers."""
+        problems: list[EportError] = []
+        if app.pickup.outlet and app.pickup.outlet not in {o.code for o in self.rules.outlets(app.region)}:
+            problems.append(InvalidInput("请选择本分中心的领卡网点。", "Choose one of this centre's outlets.",
+                                        field="outlet"))
+        centres = self.rules.making_centres(app.region)
+        if app.making_centre and app.making_centre not in {o.code for o in centres}:
+            problems.append(InvalidInput(
+                "请选择本分中心的制卡机构：" + "、".join(f"{o.code}（{o.name.zh}）" for o in centres),
+                "Choose one of this branch centre's making centres: "
+                + ", ".join(f"{o.code} ({o.name.en or o.name.zh})" for o in centres), field="making_centre"))
+        return problems
+
+    def _refuse_foreign_choices(self, app: Application) -> None:
+        problems = self._choice_problems(app)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise Problems(problems)
 
     def preflight(self, app: Application) -> list[EportError]:
         """Everything that would stop ``app`` (saved or not) from being submitted; changes nothing."""
@@ -129,6 +147,7 @@ class ApplicationService:
         """Every problem that stops ``app`` from being submitted: identifiers, core rules, region rules."""
         self.rules.offer(app.region, app.business)
         problems: list[EportError] = [*overlong(app), *ids.validate_enterprise(app.enterprise)]
+        problems += self._choice_problems(app)
         for n, item in enumerate(app.items, start=1):
             problems += ids.validate_person(item.holder, f"items[{n}].holder")
         if app.agent is not None:
@@ -149,6 +168,7 @@ class ApplicationService:
         app = self._derive_centres(app)
         authorise(actor, "create", app)
         self.rules.region(app.region)
+        self._refuse_foreign_choices(app)
         with self.s.store.transaction() as tx:
             if tx.enterprises.get(app.enterprise.uscc) is None:
                 tx.enterprises.save(app.enterprise)
@@ -160,6 +180,7 @@ class ApplicationService:
         with self.s.store.transaction() as tx:
             app = self._load(tx, app_id, actor, "edit", expected_version)
             edited = self._derive_centres(lifecycle.edit(app, **changes))
+            self._refuse_foreign_choices(edited)
             return self._save(tx, actor, edited, "edit")
 
     def submit(self, app_id: str, actor: Actor, expected_version: int | None = None) -> Application:

@@ -285,7 +285,7 @@ def _step_context(request: Request, app: Application, step: str) -> dict[str, An
         context["form"]["agent_phone"] = (agent.phone if agent else "") or app.enterprise.legal_rep.phone
     elif step == "pickup":
         context["outlets"] = rulebook.outlets(app.region)
-        context["centres"] = rulebook.making_centres()
+        context["centres"] = rulebook.making_centres(app.region)
         context["courier"] = rulebook.courier(app.region, app.business)
         mail = app.pickup.mail_to
         context["form"] = {"method": app.pickup.method.value, "outlet": app.pickup.outlet,
@@ -314,7 +314,6 @@ def _load_editable(request: Request, app_id: str) -> tuple[SessionUser, Applicat
 def _parse_step(app: Application, step: str, form: Mapping[str, Any], problems: list[EportError],
                 request: Request) -> dict[str, Any]:
     """The changes a step's form makes to the application (problems are collected, not raised)."""
-    rulebook = web(request).services.rulebook
     if step == "enterprise":
         customs: tuple[str, ...] = ()
         if text(form, "customs_codes"):
@@ -351,14 +350,8 @@ def _parse_step(app: Application, step: str, form: Mapping[str, Any], problems: 
         except ValueError:
             problems.append(InvalidInput("请选择取卡方式。", "Choose how to receive the cards.", field="method"))
             return {}
-        outlets = {o.code for o in rulebook.outlets(app.region)}
-        outlet = text(form, "outlet")
-        if outlet and outlet not in outlets:
-            problems.append(InvalidInput("请选择本分中心的领卡网点。", "Choose one of this centre's outlets.",
-                                         field="outlet"))
-        centre = text(form, "making_centre")
-        if centre and centre not in {o.code for _r, o in rulebook.making_centres()}:
-            problems.append(InvalidInput("请选择制卡机构。", "Choose a making centre.", field="making_centre"))
+        # The service accepts only the application's own region's outlets and making centres.
+        outlet, centre = text(form, "outlet"), text(form, "making_centre")
         mail = None
         if method is Pickup.MAIL:
             phone = check(problems, "mail_phone", ids.validate_mobile, text(form, "mail_phone"), "mail_phone") or ""

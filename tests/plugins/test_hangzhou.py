@@ -87,7 +87,7 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
     ("outlets are in 浙江省 杭州市", lambda rb: {(o.province, o.city) for o in rb.outlets(HZ)},
      {("浙江省", "杭州市")}, "选择网点： 浙江省 杭州市 全部区"),
     ("cards are issued by 杭州制卡中心, not the CCB outlet",
-     lambda rb: [o.code for _, o in rb.making_centres()], ["hz_centre"], "* 发卡机构: 杭州制卡中心"),
+     lambda rb: [o.code for o in rb.making_centres(HZ)], ["hz_centre"], "* 发卡机构: 杭州制卡中心"),
     ("online handling mails from the centre", lambda rb: outlet(rb, "hz_centre").mail_possible, True,
      "线上办理流程完结后，介质设备将以快递到付的形式寄出"),
     ("the CCB outlet is for collection", lambda rb: outlet(rb, "hz_ccb_xiaoshan").mail_possible, False,

@@ -10,6 +10,7 @@ from webkit import (
     SYSTEM,
     enterprise,
     fill_enrolment,
+    post,
     register_and_login,
     submit_via_portal,
 )
@@ -57,3 +58,40 @@ def test_api_a_second_enrolment_is_refused_while_the_first_is_rejected(services)
     assert reply.status_code == 422, reply.text
     assert any(p["field"] == "business" for p in reply.json()["error"]["problems"])
     assert services.applications.get(second.id, SYSTEM).state is AppState.DRAFT
+
+
+# ---- the making centre never moves an application to another region -------------------------------------------
+
+def test_portal_offers_and_takes_only_the_regions_own_making_centres(client, services):
+    register_and_login(client)
+    app_id = fill_enrolment(client, services)
+    page = client.get(f"/portal/apps/{app_id}/step/pickup").text
+    offered = re.findall(r'<option value="([^"]+)"', page[page.index('id="f-centre"'):].split("</select>")[0])
+    assert offered == ["shenzhen_east_hall"]  # not Changchun's centres
+    before = services.applications.get(app_id, SYSTEM)
+    moved = post(client, f"/portal/apps/{app_id}/step/pickup", {
+        "method": "counter", "outlet": "shenzhen_east_hall", "making_centre": "changchun_centre", "action": "next"})
+    assert moved.status_code == 400 and "制卡机构" in moved.text
+    after = services.applications.get(app_id, SYSTEM)
+    assert after == before and after.region == "shenzhen"
+    kept = post(client, f"/portal/apps/{app_id}/step/pickup", {
+        "method": "counter", "outlet": "shenzhen_east_hall", "making_centre": "shenzhen_east_hall", "action": "next"})
+    assert kept.status_code == 303
+    assert submit_via_portal(client, services, app_id).status_code == 303
+    done = services.applications.get(app_id, SYSTEM)
+    assert done.region == "shenzhen" and done.acceptance_no.startswith("WSZ") and done.pickup.outlet
+
+
+def test_api_refuses_another_regions_making_centre(services):
+    client, csrf = enterprise(services, 1)
+    made = client.post("/api/applications", headers=csrf, json={"business": "enrol", "making_centre": "changchun_centre"})
+    assert made.status_code == 400 and made.json()["error"]["field"] == "making_centre", made.text
+    made = client.post("/api/applications", headers=csrf, json={"business": "enrol"})
+    app_id, version = made.json()["id"], made.json()["version"]
+    moved = client.patch(f"/api/applications/{app_id}", headers=csrf,
+                         json={"version": version, "making_centre": "changchun_centre"})
+    assert moved.status_code == 400 and moved.json()["error"]["field"] == "making_centre", moved.text
+    assert services.applications.get(app_id, SYSTEM).region == "shenzhen"
+    kept = client.patch(f"/api/applications/{app_id}", headers=csrf,
+                        json={"version": version, "making_centre": "shenzhen_east_hall"})
+    assert kept.status_code == 200 and kept.json()["region"] == "shenzhen"
