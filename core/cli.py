@@ -16,8 +16,9 @@ from typing import Any
 import click
 
 from core.appfile import load_application
+from core.cli_context import default_config_path
 from core.cli_usage import OneLineGroup
-from core.config import CONFIG_NAME, Settings, load_settings, starter_config
+from core.config import Settings, load_settings, starter_config
 from core.convert import make_json_converter
 from core.errors import ConfigError, EportError, Problems
 from core.lifecycle import state_name
@@ -71,7 +72,7 @@ def emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path),
-              default=lambda: os.environ.get("EPORTCARD_CONFIG", CONFIG_NAME), show_default="eportcard.toml",
+              default=default_config_path, show_default="eportcard.toml",
               help="Deployment config file (env EPORTCARD_CONFIG).")
 @click.pass_context
 def main(ctx: click.Context, config: Path) -> None:

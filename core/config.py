@@ -16,6 +16,7 @@ from core.convert import describe_errors, make_config_converter
 from core.errors import ConfigError
 
 CONFIG_NAME = "eportcard.toml"
+CONFIG_ENV = "EPORTCARD_CONFIG"  # names the config file when -c/--config does not
 
 
 @frozen

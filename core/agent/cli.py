@@ -9,19 +9,12 @@ from pathlib import Path
 
 import click
 
-from core.config import AgentSettings, load_settings
+from core.cli_context import optional_settings
+from core.config import AgentSettings
 from core.errors import EportError
 
 from .methods import CardSlot
 from .server import Agent, ReaderSlot, VirtualSlot
-
-
-def _settings(ctx: click.Context) -> AgentSettings:
-    """``[agent]`` from the deployment config when there is one; the defaults otherwise."""
-    config = getattr(ctx.obj, "config", None)
-    if config is not None and Path(config).exists():
-        return load_settings(config).agent
-    return AgentSettings()
 
 
 async def _run(agent: Agent) -> None:
@@ -51,7 +44,9 @@ def agent(ctx: click.Context, reader: str | None, virtual_state: Path | None, po
     if reader and virtual_state:
         raise click.UsageError("--reader 与 --virtual 只能选一个 / use either --reader or --virtual")
     try:
-        settings = _settings(ctx)
+        # An enterprise's PC has no deployment config: then the defaults apply.
+        deployment = optional_settings(ctx)
+        settings = deployment.agent if deployment else AgentSettings()
         slot: CardSlot
         if virtual_state is not None:
             if not virtual_state.exists():
@@ -60,8 +55,8 @@ def agent(ctx: click.Context, reader: str | None, virtual_state: Path | None, po
             slot = VirtualSlot.from_file(virtual_state)
         else:
             configured = reader
-            if configured is None and ctx.obj is not None and Path(getattr(ctx.obj, "config", "")).exists():
-                configured = load_settings(ctx.obj.config).card.reader or None
+            if configured is None and deployment is not None:
+                configured = deployment.card.reader or None
             slot = ReaderSlot(configured)
         built = Agent.from_settings(settings, slot, port=port, watch=virtual_state is None)
         asyncio.run(_run(built))

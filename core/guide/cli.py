@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from core.calendar import CalendarOverrides, WorkCalendar, in_calendar
-from core.config import load_settings
+from core.cli_context import optional_settings
 from core.deadlines import china_date
 from core.errors import EportError, InvalidInput
 from core.guide.build import build_guide, parse_business, resolve_region
@@ -39,11 +39,10 @@ def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _rules(obj: Any) -> tuple[Rulebook, WorkCalendar]:
+def _rules() -> tuple[Rulebook, WorkCalendar]:
     """Rules and calendar from the config when there is one, else every region and no overrides."""
-    config = getattr(obj, "config", None)
-    if config is not None and Path(config).exists():
-        settings = load_settings(config)
+    settings = optional_settings()
+    if settings is not None:
         overrides = CalendarOverrides(holidays=settings.calendar.holidays, workdays=settings.calendar.workdays)
         return Rulebook(get_plugin_manager(settings.regions.enabled)), WorkCalendar(overrides)
     return Rulebook(get_plugin_manager()), WorkCalendar()
@@ -72,11 +71,10 @@ def _echo_json(data: Any) -> None:
               help="Output language (Chinese by default).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--today", default=None, metavar="YYYY-MM-DD", help="Count due dates from this day (default: today).")
-@click.pass_obj
 @_one_line_errors
-def guide(obj: Any, region: str, business: str, lang: str, as_json: bool, today: str | None) -> None:
+def guide(region: str, business: str, lang: str, as_json: bool, today: str | None) -> None:
     """办事指南: the complete guide for BUSINESS (e.g. enrol) in REGION (e.g. shenzhen)."""
-    rulebook, calendar = _rules(obj)
+    rulebook, calendar = _rules()
     resolve_region(rulebook, region)
     found = build_guide(rulebook, calendar, region, parse_business(rulebook, region, business),
                         _parse_date(today, "--today"))
@@ -93,11 +91,10 @@ def guide(obj: Any, region: str, business: str, lang: str, as_json: bool, today:
               help="The day the milestones count from (submission/acceptance/receipt).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
 @_one_line_errors
-def deadline(obj: Any, region: str, business: str, start: str, lang: str, as_json: bool) -> None:
+def deadline(region: str, business: str, start: str, lang: str, as_json: bool) -> None:
     """办理时限: milestone dates of BUSINESS in REGION on the working-day calendar."""
-    rulebook, calendar = _rules(obj)
+    rulebook, calendar = _rules()
     resolve_region(rulebook, region)
     code = parse_business(rulebook, region, business)
     rows = milestone_dates(rulebook, calendar, region, code, _parse_date(start, "--from"))

@@ -2,7 +2,8 @@
 
 The CA passphrase comes from an environment variable (``[pki] passphrase_env``, or
 ``--passphrase-env NAME``) or is prompted for; it is never a command-line argument (shell history).
-Certificates are recorded in the deployment database (``[database] url`` or ``--db``).
+Certificates are recorded in the deployment database (``[database] url`` or ``--db``). The config is
+the one ``eportcard -c/--config`` names (core/cli_context.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from attrs import frozen
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from core.cli_context import config_path
 from core.config import Settings, load_settings
-from core.errors import EportError, InvalidInput
+from core.errors import ConfigError, EportError, InvalidInput
 from core.pki import revocation
 from core.pki.ca import CertificateAuthority, serial_hex
 from core.pki.crl import build_crl, write_crl
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
 @frozen
 class _Env:
     settings: Settings
+    config: Path
     ca_dir: Path
-    db_url: str
+    db_url: str  # "": no config file and no --db, so no database to work on
     passphrase_env: str
 
     def passphrase(self, prompt: str = "CA 私钥口令 / CA key passphrase", confirm: bool = False) -> str:
@@ -52,6 +55,12 @@ class _Env:
     def registry(self) -> Iterator[CertificateRepo]:
         from core.store import open_store  # imported late: `ca init` needs no database
 
+        if not self.db_url:
+            raise ConfigError(f"没有配置文件 {self.config}，不知道用哪个数据库：请在部署目录执行 eportcard init，"
+                              "用 -c 指定配置文件，或用 --db 指定数据库",
+                              f"there is no config file {self.config}, so no database to use: run `eportcard "
+                              "init` in the deployment's folder, name its config with -c, or give --db",
+                              field="config")
         store = open_store(self.db_url, self.settings.blob_dir)
         try:
             store.upgrade()
@@ -64,20 +73,23 @@ class _Env:
 def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options every subcommand shares; the wrapped command gets an ``env`` and one-line errors."""
 
-    @click.option("--config", "config_path", default="eportcard.toml", envvar="EPORTCARD_CONFIG",
-                  show_default=True, help="deployment config (defaults apply when it does not exist)")
+    # --config after the subcommand: what older scripts wrote; the same as `eportcard -c`.
+    @click.option("--config", "named_config", default=None, hidden=True, type=click.Path(dir_okay=False))
     @click.option("--dir", "ca_dir", default=None, help="CA directory (default: [pki] ca_dir)")
     @click.option("--db", "db_url", default=None, help="database URL (default: the config's)")
     @click.option("--passphrase-env", default=None, metavar="NAME",
                   help="environment variable holding the CA passphrase (default: [pki] passphrase_env)")
     @functools.wraps(command)
-    def wrapper(config_path: str, ca_dir: str | None, db_url: str | None, passphrase_env: str | None,
+    def wrapper(named_config: str | None, ca_dir: str | None, db_url: str | None, passphrase_env: str | None,
                 **kwargs: Any) -> Any:
         try:
-            path = Path(config_path)
-            settings = load_settings(path) if path.exists() else Settings(root=str(Path.cwd()))
+            path = Path(named_config) if named_config else config_path()
+            found = path.exists()
+            # Without a config file the defaults apply beside where it would be (never the current folder).
+            settings = load_settings(path) if found else Settings(root=str(path.resolve().parent))
             directory = Path(ca_dir) if ca_dir else settings.path(settings.pki.ca_dir)
-            env = _Env(settings=settings, ca_dir=directory, db_url=db_url or settings.database_url,
+            env = _Env(settings=settings, config=path, ca_dir=directory,
+                       db_url=db_url or (settings.database_url if found else ""),
                        passphrase_env=passphrase_env or settings.pki.passphrase_env)
             return command(env, **kwargs)
         except EportError as exc:

@@ -19,7 +19,8 @@ from typing import Any
 
 import click
 
-from core.config import CONFIG_NAME, Settings, load_settings
+from core.cli_context import deployment_settings
+from core.config import Settings
 from core.errors import EportError, InvalidInput
 from core.hardware.driver import CardDriver
 from core.hardware.errors import NoReader
@@ -39,9 +40,9 @@ OPERATOR_ACTIONS = ("unlock", "renew", "freeze", "unfreeze", "report_lost", "voi
 
 
 def _settings(ctx: click.Context) -> Settings:
-    root = ctx.find_root().obj
-    path = Path(getattr(root, "config", None) or os.environ.get("EPORTCARD_CONFIG", CONFIG_NAME))
-    return load_settings(path) if path.exists() else Settings(root=str(Path.cwd()))
+    # The deployment's config is required: without it these commands would make a database, or look
+    # for the CA and the master secret, in whatever folder they run from.
+    return deployment_settings(ctx)
 
 
 def _service(settings: Settings) -> CardService:

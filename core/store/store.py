@@ -295,11 +295,13 @@ def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: boo
         connect_args["check_same_thread"] = False
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
     elif parsed.get_backend_name() == "postgresql":
+        # connect_args replace the URL's own ``?options=`` (e.g. a search_path): keep them, then add ours.
+        options = [str(parsed.query.get("options", ""))]
         if schema is not None:
-            connect_args["options"] = f"-c search_path={schema}"
+            options.append(f"-c search_path={schema}")
         # Store and compare datetimes in UTC whatever the server's default time zone is.
-        connect_args.setdefault("options", "")
-        connect_args["options"] = (connect_args["options"] + " -c timezone=UTC").strip()
+        options.append("-c timezone=UTC")
+        connect_args["options"] = " ".join(o for o in options if o)
     else:
         raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
     engine = create_engine(parsed, connect_args=connect_args, echo=echo, **engine_args)
