@@ -21,9 +21,9 @@ from core.cli_usage import OneLineGroup
 from core.config import Settings, load_settings, starter_config
 from core.convert import make_json_converter
 from core.errors import ConfigError, EportError, Problems
+from core.labels import label, pair
 from core.lifecycle import state_name
 from core.model import Application, AppState, RejectionReason
-from core.model.enums import BUSINESS_NAMES, REJECTION_REASON_NAMES
 from core.privacy import mask_id
 from core.services import Actor, Services
 from core.store.audit import KEY_ENV, Checkpoint, ensure_key
@@ -229,7 +229,7 @@ version_option = click.option("--expect-version", type=int, default=None,
 
 
 def describe(app: Application, services: Services) -> str:
-    biz_zh, biz_en = BUSINESS_NAMES[app.business]
+    biz_zh, biz_en = pair(app.business)
     lines = [
         f"{app.id}  {app.acceptance_no or '(未提交 not submitted)'}  v{app.version}",
         f"  状态 state:     {state_name(app.state)}" + (f"  交付 delivery: {app.delivery.value}" if app.delivery else ""),
@@ -244,7 +244,7 @@ def describe(app: Application, services: Services) -> str:
     for due in services.applications.deadlines(app):
         lines.append(f"  时限 due:       {due.name_zh} / {due.name_en}: {due.due}" + ("（预计 projected）" if due.projected else ""))
     if app.state is AppState.REJECTED:
-        reasons = "; ".join(REJECTION_REASON_NAMES[r][0] for r in app.last_reasons)
+        reasons = "; ".join(label(r) for r in app.last_reasons)
         lines.append(f"  退单原因 reasons: {reasons} {app.last_rejection_note}")
     for h in app.history:
         lines.append(f"  {h.at:%Y-%m-%d %H:%M} {h.actor:20} {h.action:16} {h.from_state.value} -> {h.to_state.value}"

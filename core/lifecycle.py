@@ -18,6 +18,7 @@ import attrs
 from attrs import frozen
 
 from core.errors import EportError, RuleViolation, TransitionError
+from core.labels import pair
 from core.model import (
     Application,
     AppState,
@@ -30,7 +31,6 @@ from core.model import (
     RejectionReason,
     Transition,
 )
-from core.model.enums import APP_STATE_NAMES
 from core.model.limits import overlong, overlong_fields, refuse_overlong
 from core.rules import CardPolicy, Problem, Step
 
@@ -68,7 +68,7 @@ LIVE_CARD_STATES = frozenset({CardState.BLANK, CardState.ACTIVE, CardState.LOCKE
 
 
 def state_name(state: AppState) -> str:
-    zh, en = APP_STATE_NAMES[state]
+    zh, en = pair(state)
     return f"{zh}({en})"
 
 

@@ -12,10 +12,9 @@ from datetime import date
 from attrs import frozen
 
 from core.calendar import WorkCalendar
-from core.conditions import CONDITION_TEXT
 from core.errors import NotFound
+from core.labels import pair
 from core.model import Business
-from core.model.enums import BUSINESS_NAMES
 from core.rulebook import Rulebook
 from core.rules import (
     BusinessOffer,
@@ -42,17 +41,8 @@ __all__ = [
 
 # The topics a guide covers, in the order they are printed; a topic is "silent" when the
 # region's source says nothing about it.
-TOPICS: dict[str, Text] = {
-    "materials": Text("所需材料", "the materials"),
-    "courier": Text("材料寄送与取卡方式", "how materials and cards travel"),
-    "outlets": Text("办理网点", "the outlets"),
-    "timeframe": Text("办理时限", "the timeframe"),
-    "steps": Text("分中心附加流程", "extra workflow steps"),
-    "medium": Text("介质（卡/Key）的提供方式", "how the medium (card/key) is provided"),
-    "forms": Text("需填写的表格", "forms to fill in"),
-    "upload": Text("上传文件的格式和大小", "file types and sizes for uploads"),
-    "card_policy": Text("卡片规则（密码、有效期、延期）", "card rules (PIN, validity, renewal)"),
-}
+TOPICS: tuple[str, ...] = ("materials", "courier", "outlets", "timeframe", "steps", "medium", "forms", "upload",
+                          "card_policy")  # their names: core.labels, "guide.topic.<topic>"
 
 
 @frozen
@@ -191,7 +181,7 @@ def build_guide(rulebook: Rulebook, calendar: WorkCalendar, region: str, busines
     offer = rulebook.offer(region, business)
     forms = rulebook.forms(region, business)
     titles = {f.code: f.title for f in forms}
-    materials = [GuideMaterial(m, CONDITION_TEXT[m.condition], titles.get(m.template))
+    materials = [GuideMaterial(m, Text(*pair(m.condition)), titles.get(m.template))
                  for m in rulebook.materials(region, business)]
     courier = rulebook.courier(region, business)
     outlets = rulebook.outlets(region)
@@ -211,7 +201,7 @@ def build_guide(rulebook: Rulebook, calendar: WorkCalendar, region: str, busines
         "upload": upload.source is not None,
         "card_policy": card_policy.source is not None,
     }
-    zh, en = BUSINESS_NAMES[business]
+    zh, en = pair(business)
     return Guide(
         region=info, business=business, business_name=offer.name if offer.name.zh else Text(zh, en),
         offer=offer, today=today, materials=tuple(materials), courier=courier, outlets=tuple(outlets),

@@ -6,59 +6,16 @@ import json
 from typing import Any
 
 from core.convert import make_json_converter
-from core.guide.build import TOPICS, Guide
+from core.guide.build import Guide
+from core.labels import LANGS, label
 from core.rules import CardPolicy, CourierPolicy, MediumPolicy, Text, UploadPolicy
 
 __all__ = ["LANGS", "guide_json", "render_deadlines", "render_text", "silent_line"]
 
-LANGS = ("zh", "en")
-
-_LABELS: dict[str, Text] = {
-    "guide": Text("办事指南", "Guide"),
-    "contacts": Text("联系方式", "Contacts"),
-    "hotline": Text("咨询电话", "Hotline"),
-    "hotline_hours": Text("电话服务时间", "Hotline hours"),
-    "email": Text("电子邮箱", "E-mail"),
-    "website": Text("网站", "Website"),
-    "address": Text("地址", "Address"),
-    "hours": Text("办公时间", "Opening hours"),
-    "channels": Text("办理渠道", "Channels"),
-    "what_you_do": Text("您需要做什么（按顺序）", "What you do, step by step"),
-    "materials": Text("所需材料", "Materials"),
-    "forms": Text("表格", "Forms"),
-    "courier": Text("材料寄送与取卡", "Post and card delivery"),
-    "outlets": Text("办理网点", "Outlets"),
-    "timeframe": Text("办理时限", "Timeframe"),
-    "steps": Text("分中心附加流程", "Region workflow steps"),
-    "medium": Text("介质", "Medium"),
-    "upload": Text("上传文件", "Uploads"),
-    "card_policy": Text("卡片规则", "Card rules"),
-    "source": Text("依据", "Source"),
-    "note": Text("说明", "Note"),
-    "default": Text("系统默认规则", "Core default"),
-    "working_days": Text("个工作日", " working days"),
-}
-
-_FORM_NAMES: dict[str, Text] = {
-    "original": Text("原件", "original"), "copy": Text("复印件", "copy"), "scan": Text("扫描件/照片", "scan/photo"),
-    "screenshot": Text("截图", "screenshot"), "card": Text("卡片本身", "the card itself"),
-    "form": Text("填写表格", "filled-in form"), "number": Text("填写编号", "number to enter"),
-}
-_CHANNEL_NAMES: dict[str, Text] = {
-    "web": Text("网上办理", "online"), "mobile_app": Text("掌上办理", "mobile app"),
-    "on_site": Text("现场办理", "on site"), "email": Text("邮件申请", "by e-mail"),
-    "post": Text("邮寄材料", "by post"), "self_service": Text("法人卡自助", "self-service with the legal card"),
-}
-_MILESTONE_NAMES: dict[str, Text] = {
-    "submitted": Text("提交", "submission"), "accepted": Text("受理", "acceptance"),
-    "approved": Text("审核通过", "approval"), "produced": Text("制卡完成", "card production"),
-    "received": Text("收到材料/卡", "receipt of the materials/cards"), "previous": Text("上一环节", "the previous step"),
-}
-
 
 def silent_line(topic: str, lang: str = "zh") -> str:
     """What the guide says for a topic the region's source is silent about."""
-    name = TOPICS[topic].get(lang)
+    name = label(f"guide.topic.{topic}", lang)
     if lang == "en":
         return f"The region's guide does not say {name}; the core default applies."
     return f"本分中心指引未说明{name}，适用系统默认规则。"
@@ -73,7 +30,7 @@ class _Writer:
         return text.get(self.lang) if text else ""
 
     def label(self, key: str) -> str:
-        return _LABELS[key].get(self.lang)
+        return label(f"guide.text.{key}", self.lang)
 
     def yes(self, flag: bool) -> str:
         if self.lang == "en":
@@ -116,7 +73,7 @@ def render_text(guide: Guide, lang: str = "zh") -> str:
     w.section("channels")
     w.kv("note", w.t(guide.offer.note))
     for n, channel in enumerate(guide.offer.channels, start=1):
-        kind = _CHANNEL_NAMES[channel.kind.value].get(lang)
+        kind = label(channel.kind, lang)
         w.line(f"{n}. {w.t(channel.name)} [{kind}]" + (f" {channel.url}" if channel.url else ""))
         if channel.requires_legal_card:
             w.line("需使用法人卡登录。" if lang == "zh" else "Requires logging in with the legal card.", 1)
@@ -161,7 +118,7 @@ def _materials(w: _Writer, guide: Guide, silent: set[str]) -> None:
     zh = w.lang == "zh"
     for n, item in enumerate(guide.materials, start=1):
         m = item.material
-        details = [_FORM_NAMES[m.form.value].get(w.lang)]
+        details = [label(m.form, w.lang)]
         if m.stamped:
             details.append("加盖单位公章" if zh else "stamped with the company seal")
         if m.per_card:
@@ -217,7 +174,7 @@ def _courier(w: _Writer, courier: CourierPolicy, silent: bool) -> None:
         how = ("卡片可邮寄" + ("（到付）" if o.cod else "")) if zh else ("Cards can be mailed" + (" (cash on delivery)" if o.cod else ""))
         w.line(prefix + how)
         if o.dispatch_after_days is not None:
-            origin = _MILESTONE_NAMES[o.counted_from.value].get(w.lang)
+            origin = label(o.counted_from, w.lang)
             w.line(f"{origin}后{o.dispatch_after_days}个工作日内寄出" if zh
                    else f"dispatched within {o.dispatch_after_days} working days of {origin}", 1)
         if o.carrier:
@@ -263,7 +220,7 @@ def _timeframe(w: _Writer, guide: Guide, silent: set[str]) -> None:
     for item in guide.due:
         d = item.deadline
         days = f"{d.min_days}-{d.days}" if d.min_days is not None else str(d.days)
-        origin = _MILESTONE_NAMES[d.counted_from.value].get(w.lang)
+        origin = label(d.counted_from, w.lang)
         when = f"{item.earliest.isoformat()} ~ {item.due.isoformat()}" if item.earliest else item.due.isoformat()
         w.line(f"- {w.t(d.name)}：{origin}后{days}个工作日 → {when}" if zh
                else f"- {w.t(d.name)}: {days} working days after {origin} → {when}")
@@ -348,7 +305,7 @@ def render_deadlines(rows: list[tuple[Any, Any]], lang: str = "zh") -> str:
     lines = []
     for d, due in rows:
         days = f"{d.min_days}-{d.days}" if d.min_days is not None else str(d.days)
-        origin = _MILESTONE_NAMES[d.counted_from.value].get(lang)
+        origin = label(d.counted_from, lang)
         lines.append(f"{due.isoformat()}  {d.name.get(lang)}（{origin}后{days}个工作日）" if lang == "zh"
                      else f"{due.isoformat()}  {d.name.get(lang)} ({days} working days after {origin})")
     return "\n".join(lines)

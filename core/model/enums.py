@@ -1,4 +1,5 @@
-"""Stable codes used by the CLI, the API, the database and plugins (see DESIGN.md)."""
+"""Stable codes used by the CLI, the API, the database and plugins (see DESIGN.md); their labels are in
+core.labels."""
 
 from __future__ import annotations
 
@@ -18,22 +19,6 @@ class Business(StrEnum):
     DEREGISTER = "deregister"                # 注销企业 / 退网
     BUY_READER = "buy_reader"                # 购买读卡器 / 自购读卡器领取
     TEMPORARY_CARD = "temporary_card"        # 临时卡
-
-
-BUSINESS_NAMES: dict[Business, tuple[str, str]] = {
-    Business.ENROL: ("新入网", "New enrolment"),
-    Business.CHANGE_ENTERPRISE: ("企业基本信息变更", "Change of enterprise information"),
-    Business.CHANGE_HOLDER: ("持卡人信息变更", "Change of card holder"),
-    Business.ADD_CARD: ("新增操作员卡", "Additional operator card"),
-    Business.REISSUE: ("补办", "Reissue (lost or damaged)"),
-    Business.RENEW: ("证书更新", "Certificate renewal"),
-    Business.UNLOCK: ("解锁", "Unlock"),
-    Business.RESET_PIN: ("密码重置", "PIN reset"),
-    Business.CANCEL_CARD: ("注销操作员卡", "Cancel an operator card"),
-    Business.DEREGISTER: ("注销企业", "Deregister the enterprise"),
-    Business.BUY_READER: ("购买读卡器", "Buy a card reader"),
-    Business.TEMPORARY_CARD: ("临时卡", "Temporary card"),
-}
 
 
 class CardKind(StrEnum):
@@ -73,19 +58,6 @@ class AppState(StrEnum):
     DELETED = "deleted"              # 已删除
 
 
-APP_STATE_NAMES: dict[AppState, tuple[str, str]] = {
-    AppState.DRAFT: ("暂存", "Draft"),
-    AppState.SUBMITTED: ("已提交", "Submitted"),
-    AppState.ACCEPTED: ("受理中", "Accepted"),
-    AppState.NEEDS_MEDIUM: ("需提供介质", "Needs medium"),
-    AppState.MEDIUM_READY: ("已具备介质", "Medium ready"),
-    AppState.IN_PRODUCTION: ("制卡中", "In production"),
-    AppState.COMPLETED: ("已处理", "Completed"),
-    AppState.REJECTED: ("已退单", "Rejected"),
-    AppState.DELETED: ("已删除", "Deleted"),
-}
-
-
 class Delivery(StrEnum):
     AWAITING_PICKUP = "awaiting_pickup"
     SHIPPED = "shipped"
@@ -115,19 +87,3 @@ class RejectionReason(StrEnum):
     ENTITY_IDENTITY = "entity_identity"            # 市场主体资格或法定代表人身份核验不通过
     REMARKS = "remarks"                            # 备注栏未填写或未按要求填写
     OTHER = "other"                                # 存在其他不符合受理的情形
-
-
-REJECTION_REASON_NAMES: dict[RejectionReason, tuple[str, str]] = {
-    RejectionReason.MATERIALS_INCOMPLETE: (
-        "上传的证明材料要素不齐全（缺少公章、手写签注、签名或日期）或者附件模糊不清",
-        "Materials incomplete (missing stamp, handwritten annotation, signature or date) or illegible"),
-    RejectionReason.MATERIALS_MISMATCH: (
-        "上传的证明材料与系统界面录入的申请信息不一致",
-        "Uploaded materials do not match the information entered"),
-    RejectionReason.AGENT_IDENTITY: ("经办人身份核验不通过", "The agent's identity could not be verified"),
-    RejectionReason.ENTITY_IDENTITY: (
-        "市场主体资格证明材料或者法定代表人身份核验不通过",
-        "The enterprise's registration or the legal representative's identity could not be verified"),
-    RejectionReason.REMARKS: ("申请单备注栏未填写，或未按要求填写", "Remarks missing or not in the required format"),
-    RejectionReason.OTHER: ("存在其他不符合受理的情形", "Other grounds for non-acceptance"),
-}

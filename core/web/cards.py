@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute, Route
 from core import cards as card_rules
 from core.convert import parse_json
 from core.errors import EportError, Forbidden, InvalidInput
+from core.labels import label
 from core.model import Card, CardKind, CardState
 from core.privacy import mask_id
 from core.services import Services
@@ -50,17 +51,6 @@ from core.web.security import CSP, require_csrf
 log = logging.getLogger(__name__)
 
 CARD_SESSION_ACTIONS = sorted(card_rules.OPERATOR_ACTIONS_BY_LEGAL_CARD)
-ACTION_NAMES = {
-    "unlock": ("解锁", "Unlock"), "freeze": ("冻结", "Freeze"), "unfreeze": ("解冻", "Unfreeze"),
-    "report_lost": ("挂失", "Report lost"), "void": ("作废", "Void"), "renew": ("证书延期", "Renew"),
-}
-STATE_NAMES = {
-    "blank": ("未制卡", "blank"), "active": ("正常", "active"), "locked": ("已锁", "locked"),
-    "frozen": ("已冻结", "frozen"), "reported_lost": ("已挂失", "reported lost"), "voided": ("已作废", "voided"),
-    "cancelled": ("已注销", "cancelled"), "replaced": ("已补办", "replaced"), "expired": ("已过期", "expired"),
-}
-KIND_NAMES = {"legal": ("法人卡", "legal card"), "operator": ("操作员卡", "operator card"),
-              "declarant": ("报关员卡", "declarant card")}
 
 
 # ---- the card service of the app ----------------------------------------------------------------------------
@@ -274,16 +264,11 @@ async def _card_login(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 # ---- the card management page --------------------------------------------------------------------------------
 
-def _names(table: dict[str, tuple[str, str]], code: str, english: bool) -> str:
-    pair = table.get(code, (code, code))
-    return pair[1] if english else pair[0]
-
-
 async def cards_page(request: Request) -> Response:
     user = require_user(request, "enterprise")
     services = web(request).services
     now = services.clock()
-    english = lang_of(request) == "en"
+    lang = lang_of(request)
     with services.store.transaction(readonly=True) as tx:
         cards = [c for c in tx.cards.for_enterprise(user.uscc) if c.state is not CardState.BLANK]
     region = user.region or services.settings.regions.default
@@ -291,13 +276,13 @@ async def cards_page(request: Request) -> Response:
     rows = []
     legal = None
     for card in cards:
-        state = card_rules.effective_state(card, now).value
+        state = card_rules.effective_state(card, now)
         rows.append({
-            "card": card, "kind": _names(KIND_NAMES, card.kind.value, english), "state_code": state,
-            "state": _names(STATE_NAMES, state, english), "holder": _mask_name(card.holder.name),
+            "card": card, "kind": label(card.kind, lang), "state_code": state.value,
+            "state": label(state, lang), "holder": _mask_name(card.holder.name),
             "holder_id": mask_id(card.holder.id_number),
             "expires": card.certificate.not_after.date().isoformat() if card.certificate else "",
-            "actions": [(a, _names(ACTION_NAMES, a, english)) for a in allowed_actions(card, now)],
+            "actions": [(a, label(f"card.action.{a}", lang)) for a in allowed_actions(card, now)],
         })
         if card.kind is CardKind.LEGAL and card.state not in card_rules.TERMINAL:
             legal = card
@@ -413,5 +398,5 @@ routes: list[BaseRoute] = [
     Route("/portal/cards/{card_id}/renewal/confirm", json_endpoint(_confirm_renewal), methods=["POST"]),
 ]
 
-__all__ = ["ACTION_NAMES", "agent_origin_csp", "allowed_actions", "card_json", "card_service_from_settings",
+__all__ = ["agent_origin_csp", "allowed_actions", "card_json", "card_service_from_settings",
            "json_endpoint", "pki_routes", "routes"]

@@ -18,15 +18,14 @@ from reportlab.pdfgen import canvas
 
 from core.deadlines import china_date
 from core.errors import ConfigError
+from core.labels import label, pair
 from core.model import Application, Pickup
-from core.model.enums import APP_STATE_NAMES, BUSINESS_NAMES
 from core.privacy import mask_id
 from core.rulebook import Rulebook
 
 FONT_NAME = "WenQuanYiZenHei"
 FONT_PATHS = (Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),)
 TITLE = "电子口岸卡业务受理回执"
-KIND_NAMES = {"legal": "法人卡", "operator": "操作员卡", "declarant": "报关员卡"}
 
 
 @cache
@@ -69,8 +68,8 @@ def receipt_pdf(app: Application, rulebook: Rulebook, base_url: str, now: dateti
     pdf.drawCentredString(width / 2, y - 6 * mm, "E-Port card application receipt")
     y -= 20 * mm
     region = rulebook.region(app.region)
-    business_zh, business_en = BUSINESS_NAMES[app.business]
-    state_zh, state_en = APP_STATE_NAMES[app.state]
+    business_zh, business_en = pair(app.business)
+    state_zh, state_en = pair(app.state)
     lines = [
         f"受理编号：{app.acceptance_no}",
         f"受理机构：{region.centre.zh}",
@@ -91,7 +90,7 @@ def receipt_pdf(app: Application, rulebook: Rulebook, base_url: str, now: dateti
     y -= 7 * mm
     pdf.setFont(font, 11)
     for n, item in enumerate(app.items, start=1):
-        pdf.drawString(left + 5 * mm, y, f"{n}. {KIND_NAMES.get(item.kind.value, item.kind.value)}  "
+        pdf.drawString(left + 5 * mm, y, f"{n}. {label(item.kind)}  "
                                          f"{item.holder.name}  {mask_id(item.holder.id_number)}")
         y -= 7 * mm
     qr = segno.make(progress_url(base_url, app), error="m")

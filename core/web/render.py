@@ -13,7 +13,8 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from core.errors import EportError, Problems
-from core.model.enums import APP_STATE_NAMES, BUSINESS_NAMES, REJECTION_REASON_NAMES
+from core.labels import enum_label
+from core.model import AppState, Business, RejectionReason
 from core.privacy import mask_id, mask_phone
 from core.services import Services
 from core.services.accounts import SessionCheck
@@ -79,11 +80,6 @@ def lang_of(request: Request) -> str:
     return chosen or DEFAULT_LANG
 
 
-def _names(table: dict, code: Any, lang: str) -> str:
-    pair = table.get(code)
-    return pick(pair, lang) if pair else str(code)
-
-
 def error_lines(exc: EportError) -> list[EportError]:
     return list(exc.problems) if isinstance(exc, Problems) else [exc]
 
@@ -98,9 +94,9 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         + str(request.url.include_query_params(lang=other).query),
         "user": current_user(request), "csrf": csrf_token(request),
         "t": lambda key: t(key, lang), "pick": lambda text: pick(text, lang),
-        "state_name": lambda s: _names(APP_STATE_NAMES, s, lang),
-        "business_name": lambda b: _names(BUSINESS_NAMES, b, lang),
-        "reason_name": lambda r: _names(REJECTION_REASON_NAMES, r, lang),
+        "state_name": lambda s: enum_label(AppState, s, lang),
+        "business_name": lambda b: enum_label(Business, b, lang),
+        "reason_name": lambda r: enum_label(RejectionReason, r, lang),
         "mask_id": mask_id, "mask_phone": mask_phone,
         "msg": lambda e: e.en if lang == "en" else e.zh,
         "errors": [], "outbox": outbox_open(request),

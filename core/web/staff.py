@@ -19,8 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from core import lifecycle
 from core.errors import ConflictError, EportError, Forbidden, InvalidInput
+from core.labels import pair
 from core.model import Application, AppState, Card, Delivery, Pickup, RejectionReason
-from core.model.enums import REJECTION_REASON_NAMES
 from core.rules import Step
 from core.services import Actor, Services, require_role
 from core.services.accounts import authenticate
@@ -33,85 +33,11 @@ from core.web.i18n import pick
 from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
 from core.web.security import client_address, require_csrf
 
-# Staff wording lives here (the console's own catalogue), Chinese first like web A's messages.
-STAFF_MESSAGES: dict[str, tuple[str, str]] = {
-    "login.title": ("工作人员登录", "Staff login"),
-    "queue.title": ("待办申请单", "Application queue"),
-    "queue.search": ("受理编号 / 企业名称 / 统一社会信用代码", "Acceptance no. / enterprise name / USCC"),
-    "queue.state": ("状态", "State"),
-    "queue.all_open": ("全部待办", "All open"),
-    "queue.overdue": ("已超期", "Overdue"),
-    "queue.enterprise": ("企业", "Enterprise"),
-    "queue.agent": ("经办人", "Agent"),
-    "queue.empty": ("没有符合条件的申请单", "No applications match"),
-    "queue.branch": ("分中心", "Branch"),
-    "queue.roles": ("角色", "Roles"),
-    "detail.title": ("申请单详情", "Application"),
-    "detail.version": ("版本", "Version"),
-    "detail.items": ("申请的卡", "Cards applied for"),
-    "detail.pickup": ("取卡方式", "Pickup"),
-    "detail.delivery": ("交付状态", "Delivery"),
-    "detail.tracking": ("快递单号", "Tracking number"),
-    "detail.audit": ("审计记录", "Audit trail"),
-    "detail.actions": ("可执行的操作", "Actions"),
-    "detail.no_actions": ("您的角色在当前状态下没有可执行的操作。",
-                          "Your roles allow no action in this state."),
-    "detail.steps": ("分中心步骤", "Region steps"),
-    "detail.made": ("已制卡", "made"),
-    "detail.remarks": ("备注", "Remarks"),
-    "detail.done": ("操作已完成", "Done"),
-    "action.accept": ("受理", "Accept"),
-    "action.reject": ("退单", "Reject"),
-    "action.require_medium": ("需提供介质", "Medium required"),
-    "action.provide_medium": ("已具备介质", "Medium provided"),
-    "action.start_production": ("开始制卡", "Start production"),
-    "action.complete": ("办结", "Complete"),
-    "action.ship": ("邮寄寄出", "Ship"),
-    "action.hand_over": ("窗口交付", "Hand over"),
-    "action.step": ("完成步骤", "Complete step"),
-    "action.make": ("登记制卡", "Mark made"),
-    "field.note": ("说明", "Note"),
-    "field.reasons": ("退单原因（至少一项）", "Reasons (at least one)"),
-    "field.tracking_no": ("快递单号", "Tracking number"),
-    "field.receipt_no": ("回执上的受理编号", "Acceptance number on the receipt"),
-    "audit.at": ("时间", "Time"),
-    "audit.actor": ("操作人", "Actor"),
-    "audit.action": ("操作", "Action"),
-    "audit.detail": ("内容", "Detail"),
-    "personalise.title": ("读卡器制卡", "Personalise with the reader"),
-    "personalise.hint": ("将空白卡插入读卡器后点击：卡内生成密钥，写入证书并回读核对，密码为初始密码 88888888。"
-                         "读卡器留空时使用配置的读卡器或第一个插了卡的读卡器。",
-                         "Insert a blank card and press the button: the key is made on the card, the certificate "
-                         "written and read back, the PIN is the initial 88888888. With no reader named, the "
-                         "configured reader or the first reader holding a card is used."),
-    "personalise.button": ("用读卡器制卡", "Personalise with the reader"),
-    "personalise.reader": ("读卡器", "Reader"),
-    "personalise.no_service": ("本系统未配置发卡CA或制卡主密钥，不能在此页制卡：请用 eportcard counter personalize "
-                               "制卡后“登记制卡”。",
-                               "No card CA or card master secret is configured, so cards cannot be made from this "
-                               "page: make the card with `eportcard counter personalize`, then use \"Mark made\"."),
-    "personalise.no_reader": ("未检测到读卡器（pcscd 未运行或未连接读卡器）：连接读卡器后刷新本页，或在别处制卡后"
-                              "“登记制卡”。",
-                              "No card reader found (pcscd is not running or no reader is connected): connect "
-                              "one and reload this page, or make the card elsewhere and use \"Mark made\"."),
-    "personalise.done": ("已用读卡器制卡", "Card personalised"),
-    "personalise.card_serial": ("芯片序列号", "Chip serial"),
-    "personalise.cert_serial": ("证书序列号", "Certificate serial"),
-    "personalise.device_no": ("设备编号", "Device no."),
-}
-
 # The transitions staff perform, in the order the console shows them.
 MOVE_ACTIONS = ("accept", "reject", "require_medium", "provide_medium", "start_production", "complete")
 DELIVERY_ACTIONS = ("ship", "hand_over")
 STAFF_ACTIONS = (*MOVE_ACTIONS, *DELIVERY_ACTIONS, "step", "make")
 QUEUE_STATES = [s for s in AppState if s not in (AppState.DRAFT, AppState.DELETED)]
-
-
-def staff_text(key: str, lang: str) -> str:
-    pair = STAFF_MESSAGES.get(key)
-    if pair is None:
-        return key
-    return pair[1] if lang == "en" else pair[0]
 
 
 # ---- what a staff member may do now ---------------------------------------------------------------------
@@ -244,11 +170,11 @@ def personalise_context(request: Request, app: Application, actions: list[str]) 
         return {"available": False, "reason": ""}
     services = web(request).services
     if getattr(request.app.state, "cards", None) is None:
-        return {"available": False, "reason": "personalise.no_service"}
+        return {"available": False, "reason": "staff.personalise.no_service"}
     configured = services.settings.card.reader
     readers = readers_present()
     if not readers and not configured:
-        return {"available": False, "reason": "personalise.no_reader"}
+        return {"available": False, "reason": "staff.personalise.no_reader"}
     return {"available": True, "reason": "", "reader": configured, "readers": readers}
 
 
@@ -298,8 +224,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 def _context(request: Request, extra: Mapping[str, Any]) -> dict[str, Any]:
     lang = lang_of(request)
-    return {"st": lambda key: staff_text(key, lang), "pick": lambda value: pick(value, lang),
-            "reason_choices": list(REJECTION_REASON_NAMES), **extra}
+    return {"pick": lambda value: pick(value, lang), "reason_choices": list(RejectionReason), **extra}
 
 
 async def login_page(request: Request) -> Response:
@@ -424,8 +349,7 @@ async def personalize(request: Request) -> Response:
     try:
         cards = getattr(request.app.state, "cards", None)
         if cards is None:
-            key = "personalise.no_service"
-            raise Forbidden(staff_text(key, "zh"), staff_text(key, "en"), field="card")
+            raise Forbidden(*pair("staff.personalise.no_service"), field="card")
         item = _int_or_none(text(form, "item"))
         if item is None:
             raise InvalidInput("请选择要制作的卡。", "Choose the card to make.", field="item")
@@ -462,6 +386,6 @@ routes: list[BaseRoute] = [
     Route("/staff/attachments/{att_id}", attachment, name="staff_attachment"),
 ]
 
-__all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "STAFF_MESSAGES", "audit_trail",
+__all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "audit_trail",
            "available_actions", "counter_reader", "pending_steps", "perform", "personalise_at_reader", "queue_rows", "queue_summary_rows", "region_steps",
-           "routes", "staff_text"]
+           "routes"]

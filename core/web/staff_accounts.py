@@ -23,15 +23,12 @@ from core.store.accounts import Accounts, User
 from core.web.app import status_for
 from core.web.auth import SessionUser, require_user
 from core.web.forms import text
+from core.web.i18n import t
 from core.web.render import bilingual, error_lines, lang_of, render, web
 from core.web.security import require_csrf
 
 ADMIN_ROLE = "branch_admin"
 ACTIONS = {"roles": "set_roles", "password": "set_password", "disable": "disable", "enable": "enable"}  # audited as
-ROLE_NAMES: dict[str, tuple[str, str]] = {
-    "reviewer": ("审核员", "Reviewer"), "card_maker": ("制卡员", "Card maker"),
-    "counter_clerk": ("窗口柜员", "Counter clerk"), "branch_admin": ("分中心管理员", "Branch administrator"),
-}
 
 
 # ---- shared with the CLI ---------------------------------------------------------------------------------------
@@ -87,11 +84,11 @@ def _page(request: Request, admin: SessionUser, *, errors: list[EportError] | No
           form: dict[str, str] | None = None) -> Response:
     with web(request).services.store.transaction(readonly=True) as tx:
         staff = Accounts(tx).staff(admin.region)
-    english = lang_of(request) == "en"
+    lang = lang_of(request)
     return render(request, "staff/accounts.html", {
         "staff": staff, "admin": admin, "roles": list(STAFF_ROLES), "errors": errors or [], "form": form or {},
         "L": bilingual(request),
-        "role_name": lambda r: ROLE_NAMES.get(r, (r, r))[1 if english else 0],
+        "role_name": lambda r: t(f"role.{r}", lang),
         "done": request.query_params.get("done", "")}, status=status)
 
 
@@ -149,4 +146,4 @@ routes: list[BaseRoute] = [
     Route("/staff/accounts/{username}/{operation}", change_account, methods=["POST"], name="staff_accounts_change"),
 ]
 
-__all__ = ["ACTIONS", "ADMIN_ROLE", "ROLE_NAMES", "add_staff", "change_staff", "routes"]
+__all__ = ["ACTIONS", "ADMIN_ROLE", "add_staff", "change_staff", "routes"]

@@ -10,8 +10,9 @@ import pytest
 from citations import assert_cited
 
 from core import lifecycle
+from core.labels import label
 from core.model import Application, Business, CardKind, CardRequest, MailAddress, Pickup, PickupChoice
-from core.model.enums import APP_STATE_NAMES, AppState, RejectionReason
+from core.model.enums import AppState, RejectionReason
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.rules import ChannelKind, Condition, MaterialForm, OutletKind
@@ -410,8 +411,7 @@ def test_rejection_reasons(reason: RejectionReason, passage: str) -> None:
 
 @pytest.mark.parametrize("state", list(AppState)[:8])
 def test_application_states(state: AppState) -> None:
-    zh, _ = APP_STATE_NAMES[state]
-    assert_cited(SOURCE, f"{zh}\t表示")
+    assert_cited(SOURCE, f"{label(state)}\t表示")
 
 
 # validation --------------------------------------------------------------------------------------

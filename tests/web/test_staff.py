@@ -14,8 +14,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from webkit import CSRF_RE, PASSWORD, make_services
 
+from core.labels import label
 from core.model import AppState, Delivery, Pickup, RejectionReason
-from core.model.enums import REJECTION_REASON_NAMES
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.samples import make_enrol
@@ -137,8 +137,8 @@ def test_reject_form_lists_every_standard_reason_and_records_reasons_and_note(se
     client = staff_client(services, ["reviewer"])
     assert act(client, services, app_id, "accept").status_code == 303
     page = client.get(f"/staff/apps/{app_id}").text
-    for reason, (zh, _en) in REJECTION_REASON_NAMES.items():
-        assert f'value="{reason.value}"' in page and zh in page
+    for reason in RejectionReason:
+        assert f'value="{reason.value}"' in page and label(reason) in page
     done = act(client, services, app_id, "reject", reasons=["materials_incomplete", "other"], note="营业执照模糊")
     assert done.status_code == 303
     app = services.applications.get(app_id, SYSTEM)

@@ -9,7 +9,7 @@ from html import escape
 from starlette.testclient import TestClient
 from webkit import CSRF_RE, PASSWORD
 
-from core.model.enums import APP_STATE_NAMES, BUSINESS_NAMES
+from core.labels import label
 from core.privacy import mask_id
 from core.samples import make_enrol
 from core.services import Actor, Services
@@ -50,7 +50,7 @@ def test_each_queue_row_shows_the_applications_own_values(services: Services, cl
         cells = html.group(0)
         assert ("overdue-row" in cells) == row.overdue
         for value in (a.due.isoformat(), a.acceptance_no, a.enterprise.name, a.enterprise.uscc,
-                      BUSINESS_NAMES[a.business][0], APP_STATE_NAMES[a.state][0], a.agent.name,
+                      label(a.business), label(a.state), a.agent.name,
                       mask_id(a.agent.id_number)):
             assert escape(value) in cells, (a.id, value)
         assert a.agent.id_number not in cells
