@@ -137,6 +137,37 @@ def db_upgrade(obj: Ctx) -> None:
     click.echo(f"database at revision {obj.services.store.current_revision()}")
 
 
+@db.command("current")
+@click.pass_obj
+@friendly
+def db_current(obj: Ctx) -> None:
+    """当前结构版本 / The database's schema revision, and the migrations it still needs."""
+    history = obj.services.store.migrations()
+    applied = [m.revision for m in history if m.applied]
+    pending = [m.revision for m in history if not m.applied]
+    if not applied:
+        click.echo("数据库尚无结构：请执行 eportcard db upgrade / the database has no schema yet: "
+                   "run `eportcard db upgrade`")
+    elif pending:
+        click.echo(f"数据库结构版本 {applied[-1]}，尚有 {len(pending)} 个迁移未执行：请执行 eportcard db upgrade / "
+                   f"the database is at revision {applied[-1]}; {len(pending)} migration(s) to apply "
+                   f"({', '.join(pending)}): run `eportcard db upgrade`")
+    else:
+        click.echo(f"数据库结构版本 {applied[-1]}（最新）/ the database is at revision {applied[-1]}, the newest")
+
+
+@db.command("history")
+@click.pass_obj
+@friendly
+def db_history(obj: Ctx) -> None:
+    """迁移历史 / Every migration, oldest first; * marks those the database has."""
+    history = obj.services.store.migrations()
+    current = next((m.revision for m in reversed(history) if m.applied), None)
+    for m in history:
+        click.echo(f"{'*' if m.applied else ' '} {m.revision}  {m.title}"
+                   + ("  <- 当前 current" if m.revision == current else ""))
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj

@@ -58,6 +58,15 @@ class AuditReport:
 
 
 @frozen
+class Migration:
+    """One schema revision this eportcard knows, and whether the database has it."""
+
+    revision: str
+    title: str  # the first line of the migration's docstring
+    applied: bool
+
+
+@frozen
 class PersonLine:
     """A person as a list row shows them (the identity number is masked when shown, not here)."""
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from core.errors import ConfigError
 from core.store.audit import AuditLog, CannotVerify, Checkpoint, verify_chain
 from core.store.blobs import BlobStore
 from core.store.changes import ChangeWatch, watch_for
-from core.store.records import AuditEntry, AuditReport
+from core.store.records import AuditEntry, AuditReport, Migration
 from core.store.repos import (
     ApplicationRepo,
     AttachmentRepo,
@@ -99,6 +99,7 @@ class Store:
             self._read_engine = engine.execution_options(sqlite_begin="BEGIN")
         self._changes: ChangeWatch | None = None
         self._changes_lock = threading.Lock()
+        self._revision_checked = False  # whether the schema is known to be one of ours (_check_revision)
         self._driver_errors = engine.dialect.loaded_dbapi.Error
         self.quick = QuickReads(engine.dialect, self.driver_rows, lambda: self.transaction(readonly=True))
 
@@ -123,11 +124,15 @@ class Store:
         return cfg
 
     def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema to ``revision`` (default: the newest). Running it again changes nothing."""
+        """Bring the schema to ``revision`` (default: the newest). Running it again changes nothing.
+        A database migrated by a newer eportcard is refused (ConfigError), not touched."""
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # Several web workers may start at once: one migrates, the others then find head.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            self._check_revision(conn)
+            if self.dialect == "postgresql":
+                _repair_first_0007(conn)
             command.upgrade(self._alembic_config(conn), revision)
 
     def downgrade(self, revision: str = "base") -> None:
@@ -139,7 +144,28 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        return _scripts().get_current_head()
+
+    def migrations(self) -> list[Migration]:
+        """Every migration this eportcard has, oldest first, and whether the database has it.
+        A database migrated by a newer eportcard is refused (ConfigError)."""
+        with self.engine.connect() as conn:
+            current = self._check_revision(conn)
+        scripts = _scripts()
+        applied = {s.revision for s in scripts.iterate_revisions(current, "base")} if current else set()
+        return [Migration(s.revision, (s.doc or "").strip().splitlines()[0] if s.doc else "", s.revision in applied)
+                for s in reversed(list(scripts.walk_revisions()))]
+
+    def _check_revision(self, conn: Connection) -> str | None:
+        """The database's schema revision; a ConfigError when it is not one of ours: a newer eportcard
+        migrated it, and this one would misread it (and Alembic answers with a long traceback)."""
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is not None and current not in _known_revisions():
+            raise ConfigError(f"数据库已由更新版本的 eportcard 迁移（结构版本 {current}），本版本无法使用：请升级 eportcard",
+                              f"the database was migrated by a newer eportcard (revision {current}); "
+                              "upgrade eportcard", field="database")
+        self._revision_checked = True
+        return current
 
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[Transaction]:
@@ -151,6 +177,8 @@ class Store:
         on SQLite it waits for the first, which waits for it.
         """
         with (self._read_engine if readonly else self.engine).connect() as conn, conn.begin():
+            if not self._revision_checked:  # once per store: its first use
+                self._check_revision(conn)
             yield Transaction(conn, self._audit_key)
         if not readonly and self._changes is not None:
             self._changes.bump()  # committed: this process's caches see it at once
@@ -192,6 +220,7 @@ class Store:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(sqlite_begin="BEGIN")
                 conn.begin()
+                self._check_revision(conn)
                 head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
                 rows = conn.execution_options(yield_per=1000).execute(select(audit).order_by(audit.c.seq))
                 return verify_chain(rows, head, self._audit_key, checkpoints)
@@ -222,6 +251,24 @@ class Store:
             self._changes.close()
             self._changes = None
         self.engine.dispose()
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+@cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
+def _repair_first_0007(conn: Connection) -> None:
+    """A PostgreSQL database migrated by the first, rewritten 0007 lacks the function 0009's trigger
+    calls: repair it (migration 0011's repair) before migrating on."""
+    repair = _scripts().get_revision("0011").module
+    if repair.has_first_0007(conn):
+        repair.repair_change_notify(conn)
 
 
 def _sqlite_events(engine: Engine) -> None:
