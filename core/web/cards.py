@@ -39,13 +39,13 @@ from starlette.routing import BaseRoute, Route
 from core import cards as card_rules
 from core.convert import parse_json
 from core.errors import EportError, Forbidden, InvalidInput
-from core.labels import label
+from core.labels import TEXTS, label
 from core.model import Card, CardKind, CardState
 from core.privacy import mask_id
 from core.services import Services
 from core.store.accounts import Accounts, User
 from core.web.auth import SessionUser, current_user, login, require_user
-from core.web.render import bilingual, lang_of, render, web
+from core.web.render import lang_of, render, web
 from core.web.security import CSP, require_csrf
 
 log = logging.getLogger(__name__)
@@ -116,9 +116,17 @@ def agent_origin_csp(port: int) -> str:
                        f"ws://localhost:{port};")
 
 
+def script_texts(lang: str) -> dict[str, str]:
+    """What static/cards.js says, from the catalogue, for the page to hand it as JSON: the ``cards.js.*``
+    texts, and the card kinds and states as ``kind.<value>`` / ``state.<value>``."""
+    return ({key: label(key, lang) for key in TEXTS if key.startswith("cards.js.")}
+            | {f"kind.{k.value}": label(k, lang) for k in CardKind}
+            | {f"state.{s.value}": label(s, lang) for s in CardState})
+
+
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     port = web(request).services.settings.agent.port
-    context = {"agent_url": f"ws://127.0.0.1:{port}", "L": bilingual(request), **context}
+    context = {"agent_url": f"ws://127.0.0.1:{port}", "script_texts": script_texts(lang_of(request)), **context}
     response = render(request, name, context, status=status)
     response.headers["content-security-policy"] = agent_origin_csp(port)
     return response

@@ -8,9 +8,11 @@ from typing import Any
 from core.labels import DEFAULT_LANG, LANGS, label
 
 
-def t(key: str, lang: str = DEFAULT_LANG) -> str:
-    """The catalogue's text for ``key`` in ``lang``; the key itself when it is missing (visible, never a crash)."""
-    return label(key, lang)
+def t(key: str, lang: str = DEFAULT_LANG, **values: Any) -> str:
+    """The catalogue's text for ``key`` in ``lang`` with its ``{placeholders}`` filled from ``values``; the key
+    itself when it is missing (visible, never a crash)."""
+    text = label(key, lang)
+    return text.format(**values) if values else text
 
 
 def pick(text: Any, lang: str = DEFAULT_LANG) -> str:

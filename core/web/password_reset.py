@@ -29,7 +29,7 @@ from core.services.accounts import (
 from core.store.accounts import Accounts, User
 from core.web.app import status_for
 from core.web.forms import text
-from core.web.render import bilingual, error_lines, render, web
+from core.web.render import error_lines, render, web
 from core.web.security import client_address, require_csrf
 
 
@@ -48,7 +48,7 @@ def _account(request: Request, username: str, mobile: str) -> User | None:
 def _page(request: Request, form: dict[str, str], *, sent: bool = False, errors: list[EportError] | None = None,
           status: int = 200) -> Response:
     return render(request, "portal/password_reset.html", {
-        "form": form, "sent": sent, "errors": errors or [], "L": bilingual(request)}, status=status)
+        "form": form, "sent": sent, "errors": errors or []}, status=status)
 
 
 async def reset_page(request: Request) -> Response:

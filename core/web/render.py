@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +68,6 @@ def outbox_open(request: Request) -> bool:
             and is_loopback(client_address(request)))
 
 
-def bilingual(request: Request) -> Callable[[str, str], str]:
-    """``L(zh, en)`` for templates: the text in the request's language."""
-    english = lang_of(request) == "en"
-    return lambda zh, en: en if english else zh
-
-
 def lang_of(request: Request) -> str:
     chosen = normalise_lang(request.query_params.get("lang")) or normalise_lang(request.session.get("lang"))
     return chosen or DEFAULT_LANG
@@ -93,7 +86,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "switch_url": request.url.include_query_params(lang=other).path + "?"
         + str(request.url.include_query_params(lang=other).query),
         "user": current_user(request), "csrf": csrf_token(request),
-        "t": lambda key: t(key, lang), "pick": lambda text: pick(text, lang),
+        "t": lambda key, **values: t(key, lang, **values), "pick": lambda text: pick(text, lang),
         "state_name": lambda s: enum_label(AppState, s, lang),
         "business_name": lambda b: enum_label(Business, b, lang),
         "reason_name": lambda r: enum_label(RejectionReason, r, lang),

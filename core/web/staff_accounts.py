@@ -24,7 +24,7 @@ from core.web.app import status_for
 from core.web.auth import SessionUser, require_user
 from core.web.forms import text
 from core.web.i18n import t
-from core.web.render import bilingual, error_lines, lang_of, render, web
+from core.web.render import error_lines, lang_of, render, web
 from core.web.security import require_csrf
 
 ADMIN_ROLE = "branch_admin"
@@ -87,7 +87,6 @@ def _page(request: Request, admin: SessionUser, *, errors: list[EportError] | No
     lang = lang_of(request)
     return render(request, "staff/accounts.html", {
         "staff": staff, "admin": admin, "roles": list(STAFF_ROLES), "errors": errors or [], "form": form or {},
-        "L": bilingual(request),
         "role_name": lambda r: t(f"role.{r}", lang),
         "done": request.query_params.get("done", "")}, status=status)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from core.model import AppState, Business, CardKind, CardState, Pickup, Rejectio
 from core.rules import ChannelKind, Condition, MaterialForm, Milestone
 from core.services.actors import STAFF_ROLES
 from core.web import portal, staff
+from core.web.cards import script_texts
+from core.web.i18n import t
 
 CORE = Path(labels.__file__).resolve().parent
 TEMPLATES = CORE / "web" / "templates"
@@ -54,6 +57,14 @@ def test_a_value_shared_by_two_enums_keeps_each_enums_label():
     assert label(Business.RENEW, "en") == "Certificate renewal" and label("card.action.renew", "en") == "Renew"
 
 
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def test_both_languages_of_a_text_fill_the_same_placeholders():
+    assert sorted(k for k, (zh, en) in TEXTS.items() if _placeholders(zh) != _placeholders(en)) == []
+
+
 def test_lookups():
     assert pair(AppState.REJECTED) == ("已退单", "Rejected")
     assert label(CardState.REPORTED_LOST, "en") == "reported lost"
@@ -65,6 +76,7 @@ def test_lookups():
 # ---- every key that is asked for exists --------------------------------------------------------------------
 
 T_CALL = re.compile(r"\bt\(\s*'([^']*)'\s*(~)?")
+T_WITH_VALUES = re.compile(r"\bt\(\s*'([^']*)'\s*,([^)]*)\)")
 
 
 def _template_keys() -> tuple[set[str], set[str]]:
@@ -80,6 +92,31 @@ def test_every_key_a_template_uses_exists():
     literal, _ = _template_keys()
     assert literal, "the scan found no t('...') call"
     assert sorted(literal - set(TEXTS)) == []
+
+
+def test_a_template_fills_exactly_the_placeholders_of_its_text():
+    calls = [m for path in TEMPLATES.rglob("*.html") for m in T_WITH_VALUES.findall(path.read_text(encoding="utf-8"))]
+    assert calls
+    for key, values in calls:
+        given = {v.split("=")[0].strip() for v in values.split(",")}
+        assert given == _placeholders(TEXTS[key][0]), key
+    assert t("cards.manage.renewal_pin", "en", initial_pin="88888888").endswith("initial 88888888; change it afterwards.")
+
+
+def test_one_mechanism_no_inline_pairs_in_templates_or_scripts():
+    for path in [*TEMPLATES.rglob("*.html"), *(CORE / "web" / "static").glob("*.js")]:
+        assert not re.search(r"\bL\(", path.read_text(encoding="utf-8")), path
+
+
+def test_every_text_the_card_script_asks_for_is_handed_to_it():
+    script = (CORE / "web" / "static" / "cards.js").read_text(encoding="utf-8")
+    asked = set(re.findall(r'\bT\("([^"]+)"\)', script))
+    assert "cards.js.working" in asked
+    for lang in ("zh", "en"):
+        handed = script_texts(lang)
+        assert sorted(asked - set(handed)) == []
+        assert {f"kind.{k.value}" for k in CardKind} <= set(handed)  # TEXTS["kind." + status.kind]
+    assert script_texts("en")["kind.legal"] == "legal card" and script_texts("zh")["cards.js.locked"] == "已锁定"
 
 
 def test_every_built_key_a_template_uses_exists():

@@ -5,7 +5,9 @@
   const root = document.getElementById("card-app");
   if (!root) { return; }
   const english = root.dataset.lang === "en";
-  const L = (zh, en) => (english ? en : zh);
+  // The page's words come from the server's catalogue (core/labels.py), handed over as JSON in data-texts.
+  const TEXTS = JSON.parse(root.dataset.texts || "{}");
+  const T = (key) => TEXTS[key] || key;
   const statusEl = document.getElementById("card-status");
   const messageEl = document.getElementById("card-message");
   const helpEl = document.getElementById("agent-help");
@@ -55,7 +57,7 @@
         if (done) { pending.delete(message._id); done(message._args); }
       };
       ws.onclose = () => {
-        pending.forEach((done) => done({ Result: false, Data: [], Error: [L("读卡控件连接已断开", "the card agent went away")] }));
+        pending.forEach((done) => done({ Result: false, Data: [], Error: [T("cards.js.agent_gone")] }));
         pending.clear();
         if (!opened) { reject(new Error("refused")); } else { agentDown(); }
       };
@@ -64,7 +66,7 @@
 
   function call(method, args) {
     return new Promise((resolve, reject) => {
-      if (!ws || ws.readyState !== WebSocket.OPEN) { reject(new Error(L("读卡控件未连接", "the card agent is not connected"))); return; }
+      if (!ws || ws.readyState !== WebSocket.OPEN) { reject(new Error(T("cards.js.agent_not_connected"))); return; }
       const id = nextId++;
       pending.set(id, (result) => (result.Result ? resolve(result.Data) : reject(agentError(result))));
       ws.send(JSON.stringify({ _method: method, _id: id, args: args || {} }));
@@ -74,8 +76,7 @@
   function agentDown() {
     if (statusEl) {
       statusEl.dataset.state = "down";
-      statusEl.textContent = L("无法连接本机读卡控件：控件未运行，或本网站不在控件的来源允许列表中。",
-        "Cannot reach the card agent on this PC: it is not running, or this site is not on its origin allow-list.");
+      statusEl.textContent = T("cards.js.agent_down");
     }
     if (helpEl) { helpEl.hidden = false; }
     setReady(false);
@@ -118,13 +119,13 @@
     statusEl.dataset.state = status.present ? "present" : "absent";
     statusEl.dataset.serial = status.serial || "";
     if (!status.present) {
-      statusEl.textContent = L("读卡器中没有卡，请插入卡。", "No card in the reader: insert the card.") +
+      statusEl.textContent = T("cards.js.no_card") +
         (status.reader ? " (" + status.reader + ")" : "");
     } else {
-      const kinds = { legal: L("法人卡", "legal card"), operator: L("操作员卡", "operator card"), declarant: L("报关员卡", "declarant card") };
-      statusEl.textContent = [L("已插入", "Inserted") + ": " + (kinds[status.kind] || status.kind || L("未制卡", "blank")),
+      const kind = status.kind ? (TEXTS["kind." + status.kind] || status.kind) : T("state.blank");
+      statusEl.textContent = [T("cards.js.inserted") + ": " + kind,
         status.holder || "", status.cardId,
-        status.blocked ? L("已锁定", "LOCKED") : L("剩余尝试次数 ", "tries left ") + status.triesLeft,
+        status.blocked ? T("cards.js.locked") : T("cards.js.tries_left") + status.triesLeft,
       ].filter(Boolean).join(" · ");
     }
     setReady(Boolean(status.present));
@@ -140,7 +141,7 @@
   function pinOf(id) {
     const field = document.getElementById(id);
     const pin = field ? field.value : "";
-    if (!pin) { throw new Error(L("请输入卡密码", "enter the card PIN")); }
+    if (!pin) { throw new Error(T("cards.js.enter_pin")); }
     return pin;
   }
 
@@ -149,7 +150,7 @@
   }
 
   async function guarded(work) {
-    say(L("处理中…", "Working…"));
+    say(T("cards.js.working"));
     try {
       await work();
     } catch (e) {
@@ -192,27 +193,24 @@
       document.getElementById("unlock-step").hidden = renewing;
       document.getElementById("renew-step").hidden = !renewing;
       say(renewing
-        ? L("法人卡已授权。请取出法人卡，插入要延期的操作员卡，输入操作员卡密码，然后点“继续延期”。",
-          "Authorised by the legal card. Take it out, insert the operator card to renew, enter its PIN, then press \"Continue renewal\".")
-        : L("法人卡已授权。请取出法人卡，插入要解锁的操作员卡，然后点“继续解锁”。",
-          "Authorised by the legal card. Take it out, insert the operator card to unlock, then press \"Continue unlock\"."));
+        ? T("cards.js.authorised_renew")
+        : T("cards.js.authorised_unlock"));
       return;
     }
-    reloadWith(L("操作已完成。", "Done."));
+    reloadWith(T("cards.js.done"));
   }
 
   async function continueUnlock() {
-    if (!grant || grant.action !== "unlock") { throw new Error(L("请先用法人卡授权解锁", "authorise the unlock with the legal card first")); }
+    if (!grant || grant.action !== "unlock") { throw new Error(T("cards.js.grant_unlock_first")); }
     const [card] = await call("eport-card_GetChallenge");
     if (card.serial !== grant.serial) {
-      throw new Error(L("读卡器中的卡不是要解锁的操作员卡，请插入正确的卡", "the card in the reader is not the operator card being unlocked; insert that card"));
+      throw new Error(T("cards.js.wrong_unlock_card"));
     }
     const released = await server("/portal/cards/" + encodeURIComponent(grant.cardId) + "/unblock",
       { grant: grant.token, serial: card.serial, challenge: card.challenge });
     await call("eport-card_ApplyUnblock", { cryptogram: released.cryptogram });
     grant = null;
-    reloadWith(L("操作员卡已解锁，密码已恢复为初始密码 88888888，请尽快修改。",
-      "The operator card is unlocked; its PIN is the initial 88888888 again: change it soon."));
+    reloadWith(T("cards.js.unlocked"));
   }
 
   // The operator card's own challenge, released against the grant; eport-card_Renew checks the card's
@@ -225,14 +223,14 @@
     const pin = pinOf("operator-pin");
     if (!pendingRenewal) {
       if (!grant || grant.action !== "renew") {
-        throw new Error(L("请先用法人卡授权延期", "authorise the renewal with the legal card first"));
+        throw new Error(T("cards.js.grant_renew_first"));
       }
       const [card] = await call("eport-card_GetChallenge");
       if (card.serial !== grant.serial) {
-        throw new Error(L("读卡器中的卡不是要延期的操作员卡，请插入正确的卡", "the card in the reader is not the operator card being renewed; insert that card"));
+        throw new Error(T("cards.js.wrong_renew_card"));
       }
       if (card.blocked) {
-        throw new Error(L("这张操作员卡已锁定，请先解锁再延期", "this operator card is locked: unlock it first, then renew it"));
+        throw new Error(T("cards.js.operator_locked"));
       }
       const base = "/portal/cards/" + encodeURIComponent(grant.cardId) + "/renewal";
       const released = await server(base, { grant: grant.token, serial: card.serial, challenge: card.challenge, publicKey: card.publicKey });
@@ -248,8 +246,7 @@
     }
     pendingRenewal = null;
     await server(base + "/confirm", { certificate: released.certificate });
-    reloadWith(L("操作员卡证书已延期，密码已恢复为初始密码 88888888，请尽快修改。",
-      "The operator card is renewed; its PIN is the initial 88888888 again: change it soon."));
+    reloadWith(T("cards.js.operator_renewed"));
   }
 
   // ---- legal-card renewal and PIN change ---------------------------------------------------------------------
@@ -257,14 +254,13 @@
     const pin = pinOf("legal-pin");
     const [card] = await call("eport-card_GetChallenge");
     if (card.serial !== button.dataset.serial) {
-      throw new Error(L("读卡器中的卡不是本企业的法人卡，请插入法人卡", "the card in the reader is not the enterprise's legal card; insert it"));
+      throw new Error(T("cards.js.wrong_legal_card"));
     }
     const base = "/portal/cards/" + encodeURIComponent(button.dataset.cardId) + "/renewal";
     const released = await server(base, { serial: card.serial, challenge: card.challenge, publicKey: card.publicKey });
     await call("eport-card_Renew", { passwd: pin, cryptogram: released.cryptogram, certificate: released.certificate });
     await server(base + "/confirm", { certificate: released.certificate });
-    reloadWith(L("法人卡证书已延期。卡密码已恢复为初始密码 88888888，请立即修改。",
-      "The legal card is renewed. Its PIN is the initial 88888888 again: change it now."));
+    reloadWith(T("cards.js.legal_renewed"));
   }
 
   async function changePin() {
@@ -272,7 +268,7 @@
     const newField = document.getElementById("new-pin");
     const newPin = newField.value;
     await call("cus-sec_SpcChangePIN", { oldPin, newPin });  // the agent's error names the tries left
-    say(L("卡密码已修改。", "The card PIN is changed."), "done");
+    say(T("cards.js.pin_changed"), "done");
     refreshStatus();
   }
 
