@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import click
 
 from core.appfile import load_application
 from core.cli_context import default_config_path
-from core.cli_usage import OneLineGroup
+from core.cli_usage import OneLineGroup, friendly
 from core.config import Settings, load_settings, starter_config
 from core.convert import make_json_converter
 from core.errors import ConfigError, EportError, Problems
@@ -46,21 +45,6 @@ class Ctx:
         if self._services is None:
             self._services = Services.from_settings(self.settings)
         return self._services
-
-
-def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected errors into one-line messages (exit 1)."""
-    @wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except Problems as exc:
-            lines = [f"{p.field or '-'}: {p.zh} / {p.en}" for p in exc.problems]
-            raise click.ClickException(
-                f"{len(lines)} 个问题 / {len(lines)} problem(s):\n  " + "\n  ".join(lines)) from None
-        except EportError as exc:
-            raise click.ClickException(str(exc)) from None
-    return run
 
 
 def emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
@@ -454,13 +438,13 @@ def app_attach(obj: Ctx, app_id: str, file: Path, material: str, actor: str | No
 
 # The other layers' commands. Imported here, after `main`, and kept light at import time
 # (pyscard, uvicorn and the web stack load only when their command runs).
+from core.accounts_cli import staff  # noqa: E402
 from core.agent.cli import agent  # noqa: E402
 from core.guide.cli import deadline, guide, new_region  # noqa: E402
 from core.hardware.cli import virtual_card  # noqa: E402
 from core.pki.cli import ca  # noqa: E402
 from core.services.card_cli import card, counter  # noqa: E402
 from core.web.cli import demo, serve  # noqa: E402
-from core.web.staff_cli import staff  # noqa: E402
 
 for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent, staff):
     main.add_command(_command)

@@ -3,19 +3,38 @@
 Click answers a bad option, a bad choice or an unknown command with its usage block and an English
 ``Error:`` line. :class:`OneLineGroup` (the class of the ``eportcard`` group) turns each of those into
 ``Error: 中文 / English``, naming what was wrong, the valid choices and where to read the help;
-``--help`` and a bare group (which shows its help) are unchanged.
+``--help`` and a bare group (which shows its help) are unchanged. :func:`friendly` does the same for
+the expected errors a command meets (exit 1); every command module uses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
 from typing import Any
 
 import click
 from click.exceptions import NoArgsIsHelpError
 
-__all__ = ["OneLineGroup", "UsageLine", "usage_line"]
+from core.errors import EportError, Problems
+
+__all__ = ["OneLineGroup", "UsageLine", "friendly", "usage_line"]
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected errors into one-line messages (exit 1)."""
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Problems as exc:
+            lines = [f"{p.field or '-'}: {p.zh} / {p.en}" for p in exc.problems]
+            raise click.ClickException(
+                f"{len(lines)} 个问题 / {len(lines)} problem(s):\n  " + "\n  ".join(lines)) from None
+        except EportError as exc:
+            raise click.ClickException(str(exc)) from None
+    return run
 
 
 class UsageLine(click.ClickException):

@@ -13,6 +13,7 @@ from core.config import Settings
 from core.deadlines import china_date
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
+from core.services.accounts import AccountService
 from core.store import Store, open_store
 from core.store.audit import load_key
 
@@ -47,6 +48,10 @@ class Services:
     def today(self) -> date:
         """Today on China's calendar (working days are counted there, whatever the server's zone)."""
         return china_date(self.clock())
+
+    @property
+    def accounts(self) -> AccountService:
+        return AccountService(self)
 
     @property
     def applications(self) -> ApplicationService:

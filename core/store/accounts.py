@@ -161,10 +161,14 @@ class Accounts:
         rows = self._conn.execute(select(users).where(users.c.uscc == uscc).order_by(users.c.username))
         return [_user(r) for r in rows]
 
-    def staff(self, region: str | None = None) -> list[User]:
+    def staff(self, region: str | None = None, *, lock: bool = False) -> list[User]:
+        """The staff accounts (of ``region``); ``lock``: row-locked until the transaction ends, so a
+        rule over all of them (e.g. the branch keeps an administrator) holds against parallel changes."""
         query = select(users).where(users.c.kind == "staff")
         if region is not None:
             query = query.where(users.c.region == region)
+        if lock:
+            query = query.with_for_update()
         return [_user(r) for r in self._conn.execute(query.order_by(users.c.username))]
 
     def change(self, user: User, *, password_hash: str | None = None, roles: Iterable[str] | None = None,

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from core.calendar import in_calendar
 from core.convert import describe_errors, lists_only, make_json_converter, parse_json
-from core.errors import EportError, Forbidden, InvalidInput, NotFound
+from core.errors import EportError, Forbidden, InvalidInput
 from core.guide import build_guide, deadline, guide_json
 from core.guide.build import parse_business, resolve_region
 from core.lifecycle import EDITABLE_STATES, LIVE_CARD_STATES
@@ -41,8 +41,6 @@ from core.model import (
 )
 from core.privacy import mask_id, scrub
 from core.services import Actor, require_role, sms
-from core.services.accounts import authenticate
-from core.store.accounts import Accounts
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 from core.web.auth import LoginRequired, SessionUser, current_user, login, logout
 from core.web.openapi import limited
@@ -281,8 +279,8 @@ async def session_login(request: Request) -> Response:
     body = await _json_body(request)
     state = web(request)
     address = client_address(request)
-    user = authenticate(state.services, _str(body, "username", required=True), _str(body, "password", required=True),
-                        address)
+    user = state.services.accounts.authenticate(_str(body, "username", required=True),
+                                                _str(body, "password", required=True), address)
     login(request, user, "password")
     session_user = current_user(request)
     assert session_user is not None
@@ -585,11 +583,7 @@ async def application_audit(request: Request) -> Response:
 
 async def me_accounts(request: Request) -> Response:
     """The enterprise's own accounts (usernames only), so a client can show who may act."""
-    user = _user(request)
-    if user.kind != "enterprise":
-        raise NotFound("仅限企业账号", "enterprise accounts only", field="user")
-    with web(request).services.store.transaction(readonly=True) as tx:
-        users = Accounts(tx).for_enterprise(user.uscc)
+    users = web(request).services.accounts.enterprise_accounts(_user(request).actor())
     return JSONResponse([{"username": u.username, "display_name": u.display_name} for u in users])
 
 

@@ -8,8 +8,8 @@ import secrets
 from attrs import frozen
 from starlette.requests import Request
 
-from core.services import Actor, accounts
-from core.store.accounts import User
+from core.services import Actor
+from core.services.accounts import User
 from core.web.security import client_address
 
 
@@ -36,8 +36,8 @@ def login(request: Request, user: User, auth_method: str = "password", *, stored
 
     ``stored=False``: a card identity without an account (see core/web/cards.py)."""
     web = request.app.state.web
-    sid = accounts.start_session(web.services, user, auth_method=auth_method, address=client_address(request),
-                                 stored=stored)
+    sid = web.services.accounts.start_session(user, auth_method=auth_method, address=client_address(request),
+                                              stored=stored)
     _clear(request)
     request.session["sid"] = sid
     request.session["user"] = {"id": user.id, "username": user.username, "kind": user.kind, "uscc": user.uscc,
@@ -64,9 +64,9 @@ def logout(request: Request, *, everywhere: bool = False) -> None:
     web = request.app.state.web
     if isinstance(sid, str) and isinstance(data, dict):
         if everywhere:
-            accounts.end_every_session(web.services, str(data["id"]), _actor_label(request), client_address(request))
+            web.services.accounts.end_every_session(str(data["id"]), _actor_label(request), client_address(request))
         else:
-            accounts.end_session(web.services, sid, _actor_label(request), client_address(request))
+            web.services.accounts.end_session(sid, _actor_label(request), client_address(request))
     _clear(request)
 
 

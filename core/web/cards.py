@@ -43,7 +43,6 @@ from core.labels import TEXTS, label
 from core.model import Card, CardKind, CardState
 from core.privacy import mask_id
 from core.services import Services
-from core.store.accounts import Accounts, User
 from core.web.auth import SessionUser, current_user, login, require_user
 from core.web.render import lang_of, render, web
 from core.web.security import CSP, require_csrf
@@ -242,28 +241,11 @@ async def _login_challenge(request: Request, body: dict[str, Any]) -> dict[str, 
     return {"nonce": made.nonce, "challenge": login_message(made.nonce), "expiresAt": made.expires_at.isoformat()}
 
 
-def _account_for(services: Services, card: Card) -> User:
-    """The enterprise's administrator account, or an unstored card identity when it has none."""
-    with services.store.transaction(readonly=True) as tx:
-        accounts = [u for u in Accounts(tx).for_enterprise(card.enterprise_uscc) if u.kind == "enterprise"]
-        region = ""
-        if card.application_id:
-            try:
-                region = tx.applications.get(card.application_id).region
-            except EportError:
-                region = ""
-    if accounts:
-        return accounts[0]
-    return User(id=f"card-{card.id}", username=f"card-{card.device_no or card.card_no}", kind="enterprise",
-                password_hash="", uscc=card.enterprise_uscc,
-                region=region or services.settings.regions.default, display_name=card.holder.name)
-
-
 async def _card_login(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     cards = _cards(request)
     nonce, signature, certificate = _text(body, "nonce"), _b64(body, "signature"), _b64(body, "certificate")
     legal = cards.verify_login(nonce, signature, certificate)
-    account = _account_for(cards.s, legal)
+    account = web(request).services.accounts.account_for_card(legal)
     login(request, account, auth_method="card", stored=bool(account.password_hash))
     target = body.get("next")
     safe = isinstance(target, str) and target.startswith("/portal") and "//" not in target

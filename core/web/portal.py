@@ -34,11 +34,9 @@ from core.model import (
     Pickup,
     PickupChoice,
 )
-from core.model.limits import overlong, refuse_overlong
 from core.rules import Text
 from core.services import Actor, sms
-from core.services.accounts import authenticate, check_password, check_username, new_user
-from core.store.accounts import Accounts
+from core.services.accounts import check_password, check_username
 from core.store.blobs import is_archived
 from core.web.app import status_for
 from core.web.auth import SessionUser, login, logout, require_user
@@ -150,21 +148,9 @@ async def register(request: Request) -> Response:
         return render(request, "portal/register.html", context | {"form": shown, "errors": problems}, status=400)
     enterprise = Enterprise(uscc=uscc, name=name, legal_rep=legal_rep, business_address=address,
                             registered_address=address, name_en=text(form, "name_en"), customs_codes=customs)
-    user = new_user(username, password, "enterprise", uscc=uscc, region=region, display_name=display_name,
-                    mobile=mobile, services=state.services)
     try:
-        refuse_overlong(overlong(enterprise))
-        with state.services.store.transaction() as tx:
-            accounts = Accounts(tx)
-            if accounts.for_enterprise(uscc):
-                raise InvalidInput("该单位已注册管理员账号；如遗失请联系分中心。",
-                                   "This enterprise already has an administrator account; contact the branch "
-                                   "centre if it is lost.", field="uscc")
-            accounts.add(user)
-            if tx.enterprises.get(uscc) is None:
-                tx.enterprises.save(enterprise)
-            tx.audit.append(f"enterprise:{username}", "register", "user", user.id,
-                            {"username": username, "uscc": uscc, "region": region, "mobile": mobile})
+        state.services.accounts.register_enterprise(enterprise, username, password, region=region,
+                                                    display_name=display_name, mobile=mobile)
     except EportError as exc:
         return render(request, "portal/register.html", context | {"form": shown, "errors": error_lines(exc)},
                       status=400)
@@ -183,11 +169,9 @@ async def login_page(request: Request) -> Response:
     state = web(request)
     password = form.get("password", "")
     try:
-        user = authenticate(state.services, text(form, "username"), password if isinstance(password, str) else "",
-                            client_address(request))
-        if user.kind != "enterprise":
-            raise Forbidden("此账号不是企业账号，请从工作人员入口登录。",
-                            "This is not an enterprise account; use the staff login.", field="username")
+        user = state.services.accounts.authenticate(text(form, "username"),
+                                                    password if isinstance(password, str) else "",
+                                                    client_address(request), kind="enterprise")
     except EportError as exc:
         return render(request, "portal/login.html", context | {"form": {"username": text(form, "username")},
                                                                "errors": [exc]}, status=403)

@@ -23,7 +23,6 @@ from core.labels import pair
 from core.model import Application, AppState, Card, Delivery, Pickup, RejectionReason
 from core.rules import Step
 from core.services import Actor, Services, require_role
-from core.services.accounts import authenticate
 from core.services.applications import QueueRow, QueueSummary
 from core.store.blobs import is_archived
 from core.store.records import AuditEntry
@@ -237,11 +236,9 @@ async def login_page(request: Request) -> Response:
     password = form.get("password", "")
     address = client_address(request)
     try:
-        user = authenticate(state.services, text(form, "username"), password if isinstance(password, str) else "",
-                            address)
-        if user.kind != "staff":
-            raise Forbidden("此账号不是工作人员账号，请从企业入口登录。",
-                            "This is not a staff account; use the enterprise login.", field="username")
+        user = state.services.accounts.authenticate(text(form, "username"),
+                                                    password if isinstance(password, str) else "", address,
+                                                    kind="staff")
     except EportError as exc:
         return render(request, "staff/login.html",
                       context | {"form": {"username": text(form, "username")}, "errors": [exc]}, status=403)

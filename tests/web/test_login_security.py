@@ -126,7 +126,7 @@ def test_parallel_guesses_check_no_more_passwords_than_the_limit(both) -> None:
 
     def guess(n: int) -> str:
         try:
-            accounts.authenticate(both, "victim", f"wrong-{n}", f"10.0.0.{n}")
+            both.accounts.authenticate("victim", f"wrong-{n}", f"10.0.0.{n}")
         except Forbidden as exc:
             return exc.en
         return "in"
@@ -136,7 +136,7 @@ def test_parallel_guesses_check_no_more_passwords_than_the_limit(both) -> None:
     assert answers.count("Wrong username or password.") == limit
     assert len(_audit_actions(both, "login_failed")) == limit  # every checked guess is audited, with its address
     with pytest.raises(Forbidden, match="Too many"):
-        accounts.authenticate(both, "victim", PASSWORD, "10.0.1.1")
+        both.accounts.authenticate("victim", PASSWORD, "10.0.1.1")
 
 
 def test_an_unknown_username_is_answered_exactly_like_a_real_one(both) -> None:
@@ -197,9 +197,9 @@ def test_a_login_holds_no_database_lock_while_the_password_is_checked(tmp_path: 
             return real_verify(password_hash, password)
 
         monkeypatch.setattr(accounts, "verify_password", verify_while_another_process_writes)
-        accounts.authenticate(services, "ent1", PASSWORD, "127.0.0.1")
+        services.accounts.authenticate("ent1", PASSWORD, "127.0.0.1")
         with pytest.raises(Forbidden):
-            accounts.authenticate(services, "ent1", "wrong-pass1", "127.0.0.1")
+            services.accounts.authenticate("ent1", "wrong-pass1", "127.0.0.1")
         assert writes == ["ok", "ok"]
 
 

@@ -116,3 +116,17 @@ def test_a_session_ends_when_another_worker_disables_its_account(store: Store, t
     while client.get("/api/staff/queue").status_code != 401:
         assert time.monotonic() < deadline, "the session outlived its disabled account"
         time.sleep(0.02)
+
+
+def test_the_command_line_never_removes_a_branchs_last_enabled_administrator(deployment):
+    cli, _, services = deployment
+    cli("staff", "add", "boss", "--region", "shenzhen", "--role", "branch_admin", "--password-env", "ANNA_PASSWORD")
+    for command in (("staff", "disable", "boss"), ("staff", "roles", "boss", "--role", "reviewer")):
+        refused = cli(*command, ok=False)
+        assert "最后一个启用的管理员" in refused and "last enabled branch administrator" in refused
+    assert "boss\tshenzhen\tbranch_admin\tactive" in cli("staff", "list")
+    cli("staff", "add", "boss2", "--region", "shenzhen", "--role", "branch_admin", "--password-env", "ANNA_PASSWORD")
+    assert "boss: disabled" in cli("staff", "disable", "boss")
+    assert "最后一个启用的管理员" in cli("staff", "roles", "boss2", "--role", "reviewer", ok=False)
+    with services.store.transaction(readonly=True) as tx:
+        assert [(u.username, u.disabled) for u in Accounts(tx).staff()] == [("boss", True), ("boss2", False)]

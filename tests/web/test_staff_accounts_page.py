@@ -112,3 +112,28 @@ def test_refusals_change_nothing(services: Services):
     english = submit(admin, "/staff/accounts/rev-sz/roles?lang=en", {})
     assert "choose at least one role" in english.text
     assert snapshot(services) == before
+
+
+class StandsStill:
+    """Sessions checked in a moment ago: the other administrator's change has not reached them yet."""
+
+    def stands(self, sid: str, user_id: str) -> bool:
+        return True
+
+
+def test_two_administrators_removing_each_other_leave_the_branch_one(services: Services):
+    create_user(services, "boss-a", PASSWORD, "staff", region="shenzhen", roles=["branch_admin"])
+    create_user(services, "boss-b", PASSWORD, "staff", region="shenzhen", roles=["branch_admin"])
+    app = create_app(services)
+    a, b = staff_login(app, "boss-a")[0], staff_login(app, "boss-b")[0]
+    b_token = csrf_of(b, "/staff/accounts")
+    assert submit(a, "/staff/accounts/boss-b/disable").status_code == 303
+    before = snapshot(services)
+    app.state.web.sessions = StandsStill()  # b's request was let in before a's change committed
+    for operation, data in (("disable", {}), ("roles", {"roles": ["reviewer"]})):
+        refused = b.post(f"/staff/accounts/boss-a/{operation}", data={"csrf_token": b_token, **data},
+                         follow_redirects=False)
+        assert refused.status_code == 400 and "最后一个启用的管理员" in refused.text, operation
+    english = b.post("/staff/accounts/boss-a/disable?lang=en", data={"csrf_token": b_token}, follow_redirects=False)
+    assert "last enabled branch administrator" in english.text
+    assert snapshot(services) == before and not account(services, "boss-a").disabled
