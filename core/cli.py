@@ -17,7 +17,7 @@ import click
 from core.appfile import load_application
 from core.cli_context import default_config_path
 from core.cli_usage import OneLineGroup, friendly
-from core.config import Settings, load_settings, starter_config
+from core.config import Settings, load_settings, redact_url, starter_config
 from core.convert import make_json_converter
 from core.errors import ConfigError, EportError, Problems
 from core.labels import label, pair
@@ -87,7 +87,7 @@ def init(obj: Ctx, region: str, enable: tuple[str, ...], force: bool) -> None:
     key_lines = _start_keyed_audit(obj, created)
     secure_database(obj.settings)  # and the -wal/-shm files the upgrade made
     make_private_dir(obj.settings.blob_dir)
-    click.echo(f"wrote {obj.config}\n{key_lines}\ndatabase ready: {obj.settings.database_url}")
+    click.echo(f"wrote {obj.config}\n{key_lines}\ndatabase ready: {redact_url(obj.settings.database_url)}")
 
 
 def _start_keyed_audit(obj: Ctx, created: bool) -> str:

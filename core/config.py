@@ -6,7 +6,9 @@ Relative paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -17,11 +19,19 @@ from core.errors import ConfigError
 
 CONFIG_NAME = "eportcard.toml"
 CONFIG_ENV = "EPORTCARD_CONFIG"  # names the config file when -c/--config does not
+# Secrets may live outside the config (see resolve_secrets): in these environment variables, in systemd
+# credentials ($CREDENTIALS_DIRECTORY/<name>) or in files the config names.
+SECRET_KEY_ENV = "EPORTCARD_SECRET_KEY"
+DATABASE_URL_ENV = "EPORTCARD_DATABASE_URL"
+DATABASE_PASSWORD_ENV = "EPORTCARD_DATABASE_PASSWORD"
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 
 
 @frozen
 class DatabaseSettings:
     url: str = ""  # empty: SQLite file eportcard.db beside the config
+    url_file: str = ""  # a file holding the whole URL (instead of url)
+    password_file: str = ""  # a file holding the password, put into the URL
 
 
 @frozen
@@ -49,6 +59,7 @@ class WebSettings:
     port: int = 8000
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""  # signs sessions; `eportcard init` writes a random one
+    secret_key_file: str = ""  # a file holding it (instead of secret_key)
     secure_cookies: bool = False  # set true behind HTTPS
     development: bool = False  # a developer's machine: the outbox SMS gateway and /dev/outbox (loopback only)
     login_attempts: int = 5  # per username per 15 minutes, then throttled for 15 minutes
@@ -60,6 +71,7 @@ class WebSettings:
 class PkiSettings:
     ca_dir: str = "ca"
     passphrase_env: str = "EPORTCARD_CA_PASSPHRASE"
+    passphrase_file: str = ""  # a file holding the CA key's passphrase (the environment variable wins)
     algorithm: str = "ec-p256"  # or rsa2048
     validity_years: int = 10
     crl_hours: int = 24
@@ -141,14 +153,104 @@ def parse_settings(text: str, root: Path | str = ".") -> Settings:
     return evolve(settings, root=str(Path(root).resolve()))
 
 
-def load_settings(path: Path | str) -> Settings:
+def load_settings(path: Path | str, environ: Mapping[str, str] = os.environ) -> Settings:
+    """The deployment's settings, with the secrets kept outside the file put in place (resolve_secrets)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"无法读取配置文件 {path}：{exc.strerror}",
                           f"cannot read the config file {path}: {exc.strerror}; run `eportcard init`") from exc
-    return parse_settings(text, path.parent)
+    return resolve_secrets(parse_settings(text, path.parent), environ)
+
+
+# ---- secrets outside the config file ---------------------------------------------------------------------
+
+
+def resolve_secrets(settings: Settings, environ: Mapping[str, str] = os.environ) -> Settings:
+    """The session key and the database URL and password from wherever the deployment keeps them, so
+    that eportcard.toml itself can hold no secret (world-readable, under version control).
+
+    Each comes from the first of: its environment variable (``EPORTCARD_SECRET_KEY``,
+    ``EPORTCARD_DATABASE_URL``, ``EPORTCARD_DATABASE_PASSWORD``), its systemd credential
+    (``$CREDENTIALS_DIRECTORY/secret_key``, ``database_url``, ``database_password``), the file the config
+    names (``[web] secret_key_file``, ``[database] url_file``, ``password_file``), the value in the config.
+    A password from any source replaces the URL's own. Errors name the source, never the secret.
+    """
+    for section, inline, file_key in ((settings.web, "secret_key", "secret_key_file"),
+                                      (settings.database, "url", "url_file")):
+        if getattr(section, inline) and getattr(section, file_key):
+            where = "web" if section is settings.web else "database"
+            raise ConfigError(f"[{where}] {inline} 与 {file_key} 只能设置一个",
+                              f"set either [{where}] {inline} or {file_key}, not both", field=f"{where}.{file_key}")
+    key = _secret(settings, environ, SECRET_KEY_ENV, "secret_key", settings.web.secret_key_file, "web.secret_key_file")
+    url = _secret(settings, environ, DATABASE_URL_ENV, "database_url", settings.database.url_file,
+                  "database.url_file")
+    password = _secret(settings, environ, DATABASE_PASSWORD_ENV, "database_password",
+                       settings.database.password_file, "database.password_file")
+    database = settings.database
+    if url is not None or password is not None:
+        url = url if url is not None else database.url
+        database = evolve(database, url=_with_password(url, password) if password is not None else url)
+    web = settings.web if key is None else evolve(settings.web, secret_key=key)
+    return evolve(settings, database=database, web=web)
+
+
+def ca_passphrase(settings: Settings, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The CA key's passphrase: the environment variable ``[pki] passphrase_env``, else the systemd
+    credential ``ca_passphrase``, else the file ``[pki] passphrase_file``; None when none is set."""
+    return _secret(settings, environ, settings.pki.passphrase_env, "ca_passphrase", settings.pki.passphrase_file,
+                   "pki.passphrase_file")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password masked, even when it does not parse (for messages and logs)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:  # no scheme: "user:password@host/db" is still a password
+        scheme, rest = "", url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def _secret(settings: Settings, environ: Mapping[str, str], env: str, credential: str, file: str,
+            file_key: str) -> str | None:
+    if environ.get(env):
+        return environ[env]
+    directory = environ.get(CREDENTIALS_ENV)
+    if directory and (Path(directory) / credential).is_file():
+        return _read_secret(Path(directory) / credential, f"systemd credential {credential}", file_key)
+    if file:
+        return _read_secret(settings.path(file), f"[{file_key.replace('.', '] ', 1)}", file_key)
+    return None
+
+
+def _read_secret(path: Path, source: str, field: str) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"无法读取 {source} 的文件 {path}：{reason}", f"cannot read {path} ({source}): {reason}",
+                          field=field) from None
+    if not value:
+        raise ConfigError(f"{source} 的文件 {path} 是空的", f"{path} ({source}) is empty", field=field)
+    return value
+
+
+def _with_password(url: str, password: str) -> str:
+    from sqlalchemy.engine import make_url  # only here: reading the config needs no database layer
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url) if url else None
+    except (ArgumentError, ValueError):  # their messages would show the URL, password and all
+        parsed = None
+    if parsed is None or parsed.get_backend_name() != "postgresql":
+        raise ConfigError(f"设置了数据库密码，但数据库地址 {redact_url(url) or '（默认 SQLite）'} 不是 PostgreSQL 地址",
+                          f"a database password is set, but the database URL {redact_url(url) or '(default: SQLite)'} "
+                          "is not a PostgreSQL one", field="database.password_file")
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def starter_config(secret_key: str, region: str = "", enabled: tuple[str, ...] | None = None,

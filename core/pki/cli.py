@@ -1,7 +1,8 @@
 """`eportcard ca ...`: create the CA, issue from a CSR, revoke / hold / release, write the CRL.
 
 The CA passphrase comes from an environment variable (``[pki] passphrase_env``, or
-``--passphrase-env NAME``) or is prompted for; it is never a command-line argument (shell history).
+``--passphrase-env NAME``), the systemd credential ``ca_passphrase`` or ``[pki] passphrase_file``, or is
+prompted for; it is never a command-line argument (shell history).
 Certificates are recorded in the deployment database (``[database] url`` or ``--db``). The config is
 the one ``eportcard -c/--config`` names (core/cli_context.py).
 """
@@ -17,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from attrs import frozen
+from attrs import evolve, frozen
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from core.cli_context import config_path
-from core.config import Settings, load_settings
+from core.config import Settings, ca_passphrase, load_settings
 from core.errors import ConfigError, EportError, InvalidInput
 from core.pki import revocation
 from core.pki.ca import CertificateAuthority, serial_hex
@@ -43,7 +44,8 @@ class _Env:
     passphrase_env: str
 
     def passphrase(self, prompt: str = "CA 私钥口令 / CA key passphrase", confirm: bool = False) -> str:
-        value = os.environ.get(self.passphrase_env)
+        pki = evolve(self.settings.pki, passphrase_env=self.passphrase_env)
+        value = ca_passphrase(evolve(self.settings, pki=pki))
         if value:
             return value
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True))

@@ -10,8 +10,10 @@ import stat
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from core.config import Settings
+from core.config import Settings, parse_settings, redact_url
+from core.errors import ConfigError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -38,8 +40,12 @@ def write_private(path: Path, text: str) -> None:
 
 
 def sqlite_file(settings: Settings) -> Path | None:
-    """The SQLite database file, None for another database or an in-memory one."""
-    url = make_url(settings.database_url)
+    """The SQLite database file, None for another database or an in-memory one (or a URL that does not
+    parse: opening the store says what is wrong with it, without its password)."""
+    try:
+        url = make_url(settings.database_url)
+    except (ArgumentError, ValueError):
+        return None
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database)
@@ -59,9 +65,15 @@ def secure_database(settings: Settings) -> None:
 
 
 def secret_files(settings: Settings, config: Path) -> list[Path]:
-    """Every file of the deployment that holds a secret (those that exist)."""
-    candidates = [config, settings.path(settings.audit.key_file), settings.path(settings.card.master_key_file),
+    """Every file of the deployment that holds a secret (those that exist). The config is one only while
+    it holds a secret itself: the session key, or a database password in its URL."""
+    candidates = [settings.path(settings.audit.key_file), settings.path(settings.card.master_key_file),
                   settings.path("ca-passphrase.txt")]
+    candidates += [settings.path(name) for name in (settings.web.secret_key_file, settings.database.url_file,
+                                                     settings.database.password_file, settings.pki.passphrase_file)
+                   if name]
+    if _holds_secrets(config):
+        candidates.append(config)
     try:
         from core.pki.ca import KEY_FILE
     except ModuleNotFoundError:  # the PKI layer is optional
@@ -72,6 +84,14 @@ def secret_files(settings: Settings, config: Path) -> list[Path]:
     if database is not None:
         candidates += [database, *(Path(f"{database}{suffix}") for suffix in SQLITE_COMPANIONS)]
     return [path for path in candidates if path.exists()]
+
+
+def _holds_secrets(config: Path) -> bool:
+    try:
+        written = parse_settings(config.read_text(encoding="utf-8"))  # as written: no secrets resolved
+    except (OSError, ConfigError):
+        return True  # unreadable here: assume the worst
+    return bool(written.web.secret_key) or redact_url(written.database.url) != written.database.url
 
 
 def exposed(settings: Settings, config: Path) -> list[Path]:

@@ -18,9 +18,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
+from core.config import redact_url
 from core.errors import ConfigError
 from core.store.audit import AuditLog, CannotVerify, Checkpoint, verify_chain
 from core.store.blobs import BlobStore
@@ -271,6 +272,13 @@ def _repair_first_0007(conn: Connection) -> None:
         repair.repair_change_notify(conn)
 
 
+def _bad_url(url: str, zh: str, en: str) -> ConfigError:
+    shown = redact_url(url)
+    return ConfigError(f"数据库地址 {shown} {zh}：请使用 sqlite:///路径 或 postgresql+psycopg://用户@主机/库",
+                       f"the database URL {shown} {en}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+                       field="database.url")
+
+
 def _sqlite_events(engine: Engine) -> None:
     # pysqlite's own transaction handling is bypassed so BEGIN is ours (and can be IMMEDIATE).
     @event.listens_for(engine, "connect")
@@ -329,7 +337,10 @@ def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: boo
     ``schema`` (PostgreSQL only) puts every table in that schema via ``search_path``; tests use it
     to give each test a clean database. ``audit_key`` keys the audit chain (see core/store/audit.py).
     """
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # their messages show the whole URL, password and all
+        raise _bad_url(url, "无法解析", "cannot be parsed") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     connect_args: dict[str, Any] = {}
@@ -350,8 +361,11 @@ def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: boo
         options.append("-c timezone=UTC")
         connect_args["options"] = " ".join(o for o in options if o)
     else:
-        raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql+psycopg://")
-    engine = create_engine(parsed, connect_args=connect_args, echo=echo, **engine_args)
+        raise _bad_url(url, "不受支持", "is not supported")
+    try:
+        engine = create_engine(parsed, connect_args=connect_args, echo=echo, **engine_args)
+    except NoSuchModuleError:  # a misspelt driver, e.g. postgresql+psycog://
+        raise _bad_url(url, "的驱动不受支持", "names a driver that is not supported") from None
     if parsed.get_backend_name() == "sqlite":
         _sqlite_events(engine)  # a local file: nothing to ping
     else:

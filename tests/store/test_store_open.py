@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from store_samples import make_application
 
+from core.errors import ConfigError
 from core.store import open_store
 
 
@@ -37,6 +38,11 @@ def test_plain_postgresql_url_uses_psycopg3(tmp_path):
     store.dispose()
 
 
-def test_unsupported_database_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="unsupported"):
-        open_store("mysql://u:p@localhost/db", tmp_path)
+def test_unsupported_database_is_refused_without_showing_its_password(tmp_path):
+    for url in ("mysql://u:S3cretPw@localhost/db", "postgresq+psycopg://u:S3cretPw@h/db",
+                "postgresql+psycog://u:S3cretPw@h/db", "postgresql+psycopg://u:S3cretPw@h:port/db",
+                "u:S3cretPw@h/db"):
+        with pytest.raises(ConfigError) as refused:
+            open_store(url, tmp_path)
+        assert "S3cretPw" not in str(refused.value) and "sqlite:///" in refused.value.en, url
+        assert refused.value.field == "database.url"
