@@ -344,6 +344,10 @@ class _Walk:
             self.problems.append("no row is keyed although an audit key is configured: the chain was "
                                  "re-hashed without the key, or the key is new (`eportcard audit init-key` "
                                  "starts the keyed chain)")
+        for checkpoint in self.wanted.pop(0, []):  # taken of the empty trail: the start of every chain
+            if checkpoint.hash != GENESIS_HASH:
+                self.problems.append(f"the checkpoint taken {checkpoint.taken_at:%Y-%m-%d %H:%M} UTC records "
+                                     "row 0 with another hash than the chain's start")
         for seq, kept in sorted(self.wanted.items()):
             self.problems.extend(
                 f"the checkpoint taken {c.taken_at:%Y-%m-%d %H:%M} UTC records row {seq} but the chain "

@@ -99,6 +99,15 @@ def test_the_last_row_deleted_and_the_head_rewound_is_caught_by_a_checkpoint(key
         "(rows cut off the end and audit_head rewound)"]
 
 
+def test_a_checkpoint_of_the_empty_trail_holds_for_every_chain(keyed):
+    """Issue #20 item 8: the guide's daily checkpoint on a new deployment (no audit row yet) was
+    reported the next day as rows cut off the end, whether or not rows had been added since."""
+    empty = keyed.audit_checkpoint(NOON)
+    assert empty.seq == 0 and keyed.audit_verify([empty]).ok
+    fill(keyed, 2)
+    assert keyed.audit_verify([empty]).ok
+
+
 def test_a_rewrite_before_a_checkpoint_is_caught_even_on_an_unkeyed_prefix(store, keyed, tmp_path):
     fill(store, 3)  # written before the deployment had a key
     fill(keyed, 2)
