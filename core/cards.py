@@ -38,7 +38,11 @@ class CardMove:
 
 HOLD = CertEffect("hold", "certificate_hold")
 RELEASE = CertEffect("release")
+# A replaced card's certificate, and the old certificate of a renewed card once the card holds the new
+# one: one card, one valid certificate.
+SUPERSEDED = CertEffect("revoke", "superseded")
 
+# The one table of card moves and what each does to the card's certificate (core.pki.revocation applies it).
 CARD_MOVES: dict[str, CardMove] = {
     "issue": CardMove(frozenset({C.BLANK}), C.ACTIVE),
     "lock": CardMove(frozenset({C.ACTIVE}), C.LOCKED),  # PIN retries exhausted
@@ -47,11 +51,12 @@ CARD_MOVES: dict[str, CardMove] = {
     "unfreeze": CardMove(frozenset({C.FROZEN}), C.ACTIVE, RELEASE),
     "report_lost": CardMove(frozenset({C.ACTIVE}), C.REPORTED_LOST, HOLD),
     "found": CardMove(frozenset({C.REPORTED_LOST}), C.ACTIVE, RELEASE),
+    # A voided card was lost: whoever has it may hold the key, so the key counts as compromised.
     "void": CardMove(frozenset({C.REPORTED_LOST}), C.VOIDED, CertEffect("revoke", "key_compromise")),
     "cancel": CardMove(frozenset({C.ACTIVE, C.LOCKED, C.FROZEN}), C.CANCELLED,
                        CertEffect("revoke", "cessation_of_operation")),
     "replace": CardMove(frozenset({C.BLANK, C.ACTIVE, C.LOCKED, C.FROZEN, C.REPORTED_LOST}), C.REPLACED,
-                        CertEffect("revoke", "superseded")),
+                        SUPERSEDED),
     "renew": CardMove(frozenset({C.ACTIVE}), None, resets_pin=True),
     "reset_pin": CardMove(frozenset({C.ACTIVE, C.LOCKED}), C.ACTIVE, resets_pin=True),
     "change_pin": CardMove(frozenset({C.ACTIVE}), None, holder_set_pin=True),
@@ -157,11 +162,16 @@ def check_self_renewal(card: Card, now: datetime, policy: CardPolicy) -> None:
             f"before expiry ({opens:%Y-%m-%d})", field="card")
 
 
-def authorise_operator_action(legal: Card, target: Card, action: str, now: datetime) -> None:
-    """The legal card authorises unlock / renew / freeze / report-loss / void of its own operator cards."""
+def check_legal_card_action(action: str) -> None:
+    """Only unlock / renew / freeze / unfreeze / report-loss / void are the legal card's to authorise."""
     if action not in OPERATOR_ACTIONS_BY_LEGAL_CARD:
         raise Forbidden(f"法人卡不能对操作员卡执行“{action}”", f"the legal card cannot {action} an operator card",
                         field="action")
+
+
+def authorise_operator_action(legal: Card, target: Card, action: str, now: datetime) -> None:
+    """The legal card authorises unlock / renew / freeze / report-loss / void of its own operator cards."""
+    check_legal_card_action(action)
     if legal.kind is not CardKind.LEGAL:
         raise Forbidden("须使用法人卡授权", "this must be authorised with the legal card", field="card")
     if effective_state(legal, now) is not C.ACTIVE:

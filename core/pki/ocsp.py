@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
@@ -105,17 +106,15 @@ class OcspResponder:
         return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(serialization.Encoding.DER)
 
 
-def ocsp_routes(ca: CertificateAuthority, registry_factory: RegistryFactory, next_update_hours: int = 24,
-                prefix: str = "") -> list[Route]:
-    """POST ``{prefix}`` (DER request body) and GET ``{prefix}/{base64 request}``, per RFC 6960.
+def ocsp_routes(respond: Callable[[bytes], bytes], prefix: str = "") -> list[Route]:
+    """POST ``{prefix}`` (DER request body) and GET ``{prefix}/{base64 request}``, per RFC 6960, answered
+    by ``respond`` (DER request -> DER response, e.g. :meth:`OcspResponder.respond`).
 
     With a prefix the POST route is the prefix itself, no trailing slash: certificates carry that exact
     URL, and OCSP clients do not follow redirects.
     """
-    responder = OcspResponder(ca, registry_factory, next_update_hours)
-
     def answer(der: bytes) -> Response:
-        return Response(responder.respond(der), media_type=CONTENT_TYPE)
+        return Response(respond(der), media_type=CONTENT_TYPE)
 
     # Registry look-ups (database I/O) and signing run in the thread pool, not on the event loop.
     async def post(request: Request) -> Response:
@@ -138,7 +137,7 @@ def ocsp_routes(ca: CertificateAuthority, registry_factory: RegistryFactory, nex
 def make_ocsp_app(ca: CertificateAuthority, registry_factory: RegistryFactory,
                   next_update_hours: int = 24) -> Starlette:
     """A stand-alone responder answering at ``/``."""
-    return Starlette(routes=ocsp_routes(ca, registry_factory, next_update_hours))
+    return Starlette(routes=ocsp_routes(OcspResponder(ca, registry_factory, next_update_hours).respond))
 
 
 __all__ = ["OcspResponder", "make_ocsp_app", "ocsp_routes"]

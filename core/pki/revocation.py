@@ -1,4 +1,5 @@
-"""Revoke, hold and release certificates, and what each card lifecycle action does to them.
+"""Revoke, hold and release certificates; apply what a card move does to its certificate (the moves and
+their effects are the domain's: ``core.cards.CARD_MOVES``).
 
 Status rules: good -> hold -> good (release) | revoked; good -> revoked. Revoked is final.
 """
@@ -6,34 +7,13 @@ Status rules: good -> hold -> good (release) | revoked; good -> revoked. Revoked
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
-from attrs import frozen
 from cryptography import x509
 
+from core.cards import CARD_MOVES, CertEffect
 from core.errors import InvalidInput, NotFound, TransitionError
 from core.pki.registry import CertificateRecord, CertificateRegistry
-
-Effect = Literal["hold", "release", "revoke"]
-
-
-@frozen
-class CertificateEffect:
-    effect: Effect
-    reason: x509.ReasonFlags | None = None
-
-
-# Card transition action (core.cards) -> what happens to the card's certificate (DESIGN.md, Lifecycles).
-CARD_ACTION_EFFECTS: dict[str, CertificateEffect] = {
-    "freeze": CertificateEffect("hold"),
-    "report_lost": CertificateEffect("hold"),
-    "unfreeze": CertificateEffect("release"),
-    "found": CertificateEffect("release"),
-    # A voided card was lost: whoever has it may hold the key, so the key counts as compromised.
-    "void": CertificateEffect("revoke", x509.ReasonFlags.key_compromise),
-    "cancel": CertificateEffect("revoke", x509.ReasonFlags.cessation_of_operation),
-    "replace": CertificateEffect("revoke", x509.ReasonFlags.superseded),
-}
 
 # Reasons a person may choose when revoking; hold has its own operation, removeFromCRL is CRL-internal.
 REVOKE_REASONS: tuple[x509.ReasonFlags, ...] = tuple(
@@ -107,29 +87,32 @@ def release(registry: CertificateRegistry, serial: str) -> CertificateRecord:
     return _existing(registry, record.serial)
 
 
-def apply_cert_effect(registry: CertificateRegistry, serial: str, kind: str, reason: str = "",
+def apply_cert_effect(registry: CertificateRegistry, serial: str, effect: CertEffect,
                       at: datetime | None = None) -> CertificateRecord:
-    """Apply a ``core.cards.CertEffect`` (``kind`` hold / release / revoke, ``reason`` a ReasonFlags name)."""
-    if kind == "hold":
+    """Apply a card move's certificate effect (hold / release / revoke with its ``x509.ReasonFlags`` name).
+
+    Revoking twice is a no-op here: e.g. a voided card being replaced is already revoked.
+    """
+    if effect.kind == "hold":
         return hold(registry, serial, at)
-    if kind == "release":
+    if effect.kind == "release":
         return release(registry, serial)
-    if kind == "revoke":
+    if effect.kind == "revoke":
         current = _existing(registry, serial)
         if current.status == "revoked":
             return current
-        return revoke(registry, serial, reason or "unspecified", at)
-    raise InvalidInput(f"未知的证书操作 {kind!r}", f"unknown certificate effect {kind!r}", field="effect")
+        return revoke(registry, serial, effect.reason or "unspecified", at)
+    raise InvalidInput(f"未知的证书操作 {effect.kind!r}", f"unknown certificate effect {effect.kind!r}",
+                       field="effect")
 
 
 def apply_card_action(registry: CertificateRegistry, serial: str, action: str,
                       at: datetime | None = None) -> CertificateRecord | None:
-    """Do to the certificate what the card action implies; None when the action does not touch it."""
-    effect = CARD_ACTION_EFFECTS.get(action)
-    if effect is None:
+    """Do to the certificate what the card move ``action`` does to it; None when it does not touch it."""
+    move = CARD_MOVES.get(action)
+    if move is None or move.effect is None:
         return None
-    # Revoking twice is a no-op here: e.g. a voided card being replaced is already revoked.
-    return apply_cert_effect(registry, serial, effect.effect, effect.reason.name if effect.reason else "", at)
+    return apply_cert_effect(registry, serial, move.effect, at)
 
 
 class RenewalRegistry(CertificateRegistry, Protocol):

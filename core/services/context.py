@@ -1,4 +1,4 @@
-"""What every service needs: the store, the rules, the calendar, the clock and the settings."""
+"""What every service needs: the store, the rules, the calendar, the clock, the settings, and the card keys."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from core.deadlines import china_date
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.services.accounts import AccountService
+from core.services.cards import CardKeys, Cards, load_card_keys
 from core.store import Store, open_store
 from core.store.audit import load_key
 
@@ -32,10 +33,15 @@ class Services:
     rulebook: Rulebook
     calendar: WorkCalendar
     clock: Callable[[], datetime] = field(default=utc_now)
+    card_keys: CardKeys | None = None  # the CA and the card master secret; None: card work is off
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now,
-                      upgrade: bool = False) -> Services:
+                      upgrade: bool = False, ca_passphrase: str | None = None) -> Services:
+        """Open the deployment: store, plugins, calendar, and the card keys (see :func:`load_card_keys`:
+        with ``ca_passphrase`` they are required, without it they load when the CA, the passphrase in
+        ``[pki] passphrase_env`` and the master secret are all there)."""
+        card_keys = load_card_keys(settings, ca_passphrase)
         store = open_store(settings.database_url, settings.blob_dir,
                            audit_key=load_key(settings.path(settings.audit.key_file)))
         if upgrade:
@@ -43,11 +49,15 @@ class Services:
         pm = get_plugin_manager(settings.regions.enabled)
         overrides = CalendarOverrides(holidays=settings.calendar.holidays, workdays=settings.calendar.workdays)
         return cls(settings=settings, store=store, rulebook=Rulebook(pm), calendar=WorkCalendar(overrides),
-                   clock=clock)
+                   clock=clock, card_keys=card_keys)
 
     def today(self) -> date:
         """Today on China's calendar (working days are counted there, whatever the server's zone)."""
         return china_date(self.clock())
+
+    @property
+    def cards(self) -> Cards:
+        return Cards(self, self.card_keys)
 
     @property
     def accounts(self) -> AccountService:

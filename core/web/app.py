@@ -12,7 +12,6 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.exc import OperationalError
@@ -25,27 +24,19 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from core.config import Settings
-from core.errors import (
-    ConflictError,
-    EportError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Problems,
-    TooManyRequests,
-    TransitionError,
-    Unavailable,
-)
+from core.errors import EportError
 from core.services import Services
 from core.services.accounts import SessionCheck
 from core.services.sms import SmsGateway, gateway_for
 from core.web.auth import LoginRequired
-from core.web.limits import BodyLimitMiddleware, BodyTooLarge
+from core.web.cards import pki_routes
+from core.web.limits import BodyLimitMiddleware
 from core.web.render import HERE, WebState, error_lines, render
 from core.web.replies import ReplyCache
 from core.web.routing import FixedPathRouter
 from core.web.security import LanguageMiddleware, SecurityHeadersMiddleware
 from core.web.sessions import SessionMiddleware
+from core.web.status import status_for
 
 log = logging.getLogger(__name__)
 
@@ -69,26 +60,6 @@ def collect_routes(modules: tuple[str, ...] = ROUTE_MODULES) -> list[BaseRoute]:
         routes.extend(module.routes)
     routes.append(Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"))
     return routes
-
-
-def status_for(exc: EportError) -> int:
-    if isinstance(exc, BodyTooLarge):
-        return 413
-    if isinstance(exc, Forbidden):
-        return 403
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, ConflictError | TransitionError):
-        return 409
-    if isinstance(exc, TooManyRequests):
-        return 429
-    if isinstance(exc, Unavailable):
-        return 503
-    if isinstance(exc, Problems):  # code "problems": e.g. what stops a submission (docs/api.md: 422)
-        return 422
-    if isinstance(exc, InvalidInput):
-        return 400
-    return 422
 
 
 async def _eport_error(request: Request, exc: Exception) -> Response:
@@ -145,19 +116,13 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"{target}?next={quote(request.url.path)}", status_code=303)
 
 
-def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key: str | None = None,
-               cards: Any = None) -> Starlette:
+def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key: str | None = None) -> Starlette:
     """The web front over ``services``. Sessions are signed with the config's ``web.secret_key``.
 
-    ``cards`` (a ``core.services.cards.CardService``) switches on card login, card management and
-    the PKI endpoints ``/pki/ocsp`` and ``/pki/crl.der``. Without it the deployment's own CA is used
-    when one is configured (CA directory, passphrase in ``[pki] passphrase_env``, card master secret);
-    otherwise those pages explain they are off.
+    Card keys in ``services`` (:attr:`Services.card_keys`: the deployment's CA and card master secret)
+    switch on card login, card management and the PKI endpoints ``/pki/ocsp`` and ``/pki/crl.der``;
+    without them those pages explain they are off.
     """
-    from core.web.cards import card_service_from_settings, pki_routes
-
-    if cards is None:
-        cards = card_service_from_settings(services)
     settings = services.settings
     secret = secret_key or settings.web.secret_key
     if not secret:
@@ -180,14 +145,13 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
                    max_upload_bytes=settings.storage.max_upload_bytes, refuse=_eport_error),
     ]
     routes = collect_routes()
-    if cards is not None:
-        routes = pki_routes(cards) + routes
+    if services.cards.enabled:
+        routes = pki_routes(services) + routes
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={EportError: _eport_error, LoginRequired: _login_required,
                                         OperationalError: _database_error, HTTPException: _http_error})
     app.router = FixedPathRouter(routes, lifespan=lifespan)
     app.state.web = state  # also reachable without the lifespan (plain TestClient use)
-    app.state.cards = cards
     return app
 
 

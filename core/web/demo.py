@@ -137,29 +137,31 @@ def _demo_passphrase(settings: Settings, folder: Path) -> str:
     return passphrase
 
 
+def prepare_card_keys(settings: Settings, folder: Path) -> None:
+    """The demo's card master secret (made once) and its CA passphrase in this process's environment,
+    so that the services opened next have the card keys."""
+    from core.services.cards import create_master_secret
+
+    if _demo_passphrase(settings, folder) and settings.path(settings.pki.ca_dir).exists():
+        master_file = settings.path(settings.card.master_key_file)
+        if not master_file.exists():
+            create_master_secret(master_file)
+
+
 def make_demo_cards(services: Services, settings: Settings, folder: Path, region: str = DEMO_REGION) -> str:
     """demo-ent10's legal and operator cards, personalised in-process into virtual-card files (once),
     and how to plug them in for the card login; returns those lines."""
     from core.hardware.driver import CardDriver
-    from core.hardware.keys import derive_admin_key
     from core.hardware.transport import InProcessTransport
     from core.hardware.virtual_card import VirtualCard
-    from core.pki.ca import CertificateAuthority
-    from core.services.cards import CardService, create_master_secret, load_master_secret
 
     cards_dir = folder / "cards"
     legal_file = cards_dir / "legal.json"
     username = f"demo-ent{CARD_ENTERPRISE}"
     if not legal_file.exists():
-        passphrase = _demo_passphrase(settings, folder)
-        if not passphrase:
+        if not services.cards.enabled:
             return f"no CA passphrase ({settings.pki.passphrase_env}): no demo cards made"
-        master_file = settings.path(settings.card.master_key_file)
-        if not master_file.exists():
-            create_master_secret(master_file)
-        master = load_master_secret(master_file)
-        service = CardService(services, CertificateAuthority.load(settings.path(settings.pki.ca_dir), passphrase),
-                              master)
+        counter = services.cards.counter
         staff = Actor(id=f"admin-{region}", kind="staff", region=region, roles=frozenset({"branch_admin"}))
         sample = make_enrol(900 + CARD_ENTERPRISE, region, operators=1)
         owner = Actor(id=username, kind="enterprise", uscc=sample.enterprise.uscc)
@@ -176,13 +178,12 @@ def make_demo_cards(services: Services, settings: Settings, folder: Path, region
         cards_dir.mkdir(parents=True, exist_ok=True)
         for index, name in ((1, "operator"), (0, "legal")):  # legal.json last: it marks the cards as made
             serial = secrets.token_hex(8)
-            card = VirtualCard.create(cards_dir / f"{name}.json", admin_key=derive_admin_key(master, serial),
+            card = VirtualCard.create(cards_dir / f"{name}.json", admin_key=counter.keys.admin_key(serial),
                                       serial=serial, device_no="", retry_limit=3)
             driver = CardDriver(InProcessTransport(card)).connect()
-            service.personalize(app.id, index, driver, staff, device_no=f"91000000000{index + 1:02d}")
+            counter.personalize(app.id, index, driver, staff, device_no=f"91000000000{index + 1:02d}")
             driver.disconnect()
         _advance(services, services.applications.get(app.id, staff), "complete", staff)
-    _demo_passphrase(settings, folder)
     return "\n".join([
         "", f"card login / 法人卡登录 ({username}, PIN 88888888): plug the demo legal card in, then open /portal/card-login",
         "  bash scripts/start-pcscd.sh",
@@ -198,11 +199,12 @@ def build_demo(folder: Path) -> tuple[Services, DemoLogins, str]:
     settings = load_settings(config)
     settings = attrs.evolve(settings, web=attrs.evolve(settings.web, development=True),
                             sms=attrs.evolve(settings.sms, gateway="outbox"))
+    ca_line = init_ca(settings, folder)
+    prepare_card_keys(settings, folder)  # before the services open: they read the card keys
     services = Services.from_settings(settings, upgrade=True)
     services.store.start_keyed_audit(SYSTEM.label)  # a demo folder from before the audit key
     region = settings.regions.default or DEMO_REGION
     logins = seed(services, region)
-    ca_line = init_ca(settings, folder)
     try:
         card_lines = make_demo_cards(services, settings, folder, region)
     except ModuleNotFoundError as exc:  # the hardware layer (pyscard) is optional
@@ -220,4 +222,4 @@ def describe(logins: DemoLogins, url: str, ca_line: str) -> str:
 
 
 __all__ = ["CARD_ENTERPRISE", "DEMO_PASSWORD", "SCENARIOS", "DemoLogins", "build_demo", "describe", "init_ca",
-           "make_demo_cards", "prepare_config", "seed"]
+           "make_demo_cards", "prepare_card_keys", "prepare_config", "seed"]

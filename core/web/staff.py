@@ -120,58 +120,15 @@ def stale(current: int, seen: int) -> ConflictError:
 
 # ---- counter personalisation with a PC/SC reader ---------------------------------------------------------
 
-def readers_present() -> list[str]:
-    """The PC/SC readers pcscd lists now; none when pcscd or pyscard is missing (the page says so)."""
-    from core.hardware.errors import NoReader
-
-    try:
-        from core.hardware.readers import list_readers
-
-        return list_readers()
-    except (ImportError, NoReader):
-        return []
-
-
-def counter_reader(named: str) -> str:
-    """``named`` (the form's, else ``[card] reader``), or the first PC/SC reader holding a card."""
-    from core.hardware.errors import NoReader
-
-    if named:
-        return named
-    try:
-        from core.hardware.readers import slot_states
-
-        states = slot_states()
-    except ImportError:
-        states = []
-    for state in states:
-        if state.card_present:
-            return state.reader
-    raise NoReader("（没有插卡的读卡器 / no reader with a card）")
-
-
-def personalise_at_reader(cards: Any, app_id: str, item: int, reader: str, actor: Actor) -> Card:
-    """``CardService.personalize`` with the card in ``reader`` (blocking: run it in a worker thread)."""
-    from core.hardware.driver import CardDriver
-    from core.hardware.transport import PcscTransport
-
-    driver = CardDriver(PcscTransport(counter_reader(reader))).connect()
-    try:
-        made: Card = cards.personalize(app_id, item, driver, actor)
-        return made
-    finally:
-        driver.disconnect()
-
-
 def personalise_context(request: Request, app: Application, actions: list[str]) -> dict[str, Any]:
     """What the production page offers: the reader form, or why there is none ("mark made" stays)."""
     if "make" not in actions:
         return {"available": False, "reason": ""}
     services = web(request).services
-    if getattr(request.app.state, "cards", None) is None:
+    if not services.cards.enabled:
         return {"available": False, "reason": "staff.personalise.no_service"}
     configured = services.settings.card.reader
-    readers = readers_present()
+    readers = services.cards.counter.readers()
     if not readers and not configured:
         return {"available": False, "reason": "staff.personalise.no_reader"}
     return {"available": True, "reason": "", "reader": configured, "readers": readers}
@@ -287,14 +244,7 @@ def _detail_context(request: Request, app: Application, actor: Actor) -> dict[st
 def _made_card(request: Request, app: Application) -> Card | None:
     """The card just personalised for this application (``?card=`` after the redirect), if it is one."""
     card_id = request.query_params.get("card", "")
-    if not card_id:
-        return None
-    with web(request).services.store.transaction(readonly=True) as tx:
-        try:
-            card = tx.cards.get(card_id)
-        except EportError:
-            return None
-    return card if card.application_id == app.id else None
+    return web(request).services.cards.made_for(app, card_id) if card_id else None
 
 
 async def detail_page(request: Request) -> Response:
@@ -344,18 +294,14 @@ async def personalize(request: Request) -> Response:
     app_id = request.path_params["app_id"]
     services = web(request).services
     try:
-        cards = getattr(request.app.state, "cards", None)
-        if cards is None:
+        if not services.cards.enabled:
             raise Forbidden(*pair("staff.personalise.no_service"), field="card")
         item = _int_or_none(text(form, "item"))
         if item is None:
             raise InvalidInput("请选择要制作的卡。", "Choose the card to make.", field="item")
-        current = cards.check_making(app_id, item, actor)  # branch, state, item: before the reader is opened
-        version = _int_or_none(text(form, "version"))
-        if version is not None and version != current.version:
-            raise stale(current.version, version)
-        reader = text(form, "reader") or services.settings.card.reader
-        made = await run_in_threadpool(personalise_at_reader, cards, current.id, item, reader, actor)
+        # Branch, state, item and version are checked before the reader is opened.
+        made = await run_in_threadpool(services.cards.counter.personalize_at_reader, app_id, item,
+                                       text(form, "reader"), actor, _int_or_none(text(form, "version")))
     except EportError as exc:
         from core.web.app import status_for
 
@@ -384,5 +330,5 @@ routes: list[BaseRoute] = [
 ]
 
 __all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "audit_trail",
-           "available_actions", "counter_reader", "pending_steps", "perform", "personalise_at_reader", "queue_rows", "queue_summary_rows", "region_steps",
+           "available_actions", "pending_steps", "perform", "queue_rows", "queue_summary_rows", "region_steps",
            "routes"]

@@ -14,7 +14,7 @@ from core.model import Application
 from core.pki.ca import CertificateAuthority
 from core.samples import make_enrol
 from core.services import Actor, Services
-from core.services.cards import CardService
+from core.services.cards import Cards
 
 PASSPHRASE = "card tests passphrase"
 # The rigs put one card at a time in vpcd's first slot (shared with tests/hardware). pcscd is shared by
@@ -32,7 +32,7 @@ def started_now() -> Clock:
 @attrs.define
 class Env:
     services: Services
-    cards: CardService
+    cards: Cards
     ca: CertificateAuthority
     clock: Clock
     workdir: Path

@@ -13,7 +13,7 @@ from core.pki.ca import CertificateAuthority
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.services import Services
-from core.services.cards import CardService
+from core.services.cards import CardKeys
 from core.store.testing import store, store_backend  # noqa: F401  (pytest fixtures)
 
 
@@ -27,6 +27,6 @@ def env(store, clock, tmp_path) -> Env:  # noqa: F811
     ca = CertificateAuthority.init(tmp_path / "ca", "电子口岸测试发卡CA", PASSPHRASE, "ec-p256")
     settings = Settings(root=str(tmp_path))
     services = Services(settings=settings, store=store, rulebook=Rulebook(get_plugin_manager()),
-                        calendar=WorkCalendar(), clock=clock)
-    return Env(services=services, cards=CardService(services, ca, MASTER_SECRET), ca=ca, clock=clock,
+                        calendar=WorkCalendar(), clock=clock, card_keys=CardKeys(ca, MASTER_SECRET))
+    return Env(services=services, cards=services.cards, ca=ca, clock=clock,
                workdir=tmp_path)

@@ -12,7 +12,7 @@ import pytest
 from cardkit import NEW_PIN, STAFF, enterprise, openssl, write_pem
 from cryptography.x509 import ocsp
 
-from core.errors import Forbidden, RuleViolation, TransitionError
+from core.errors import ConflictError, Forbidden, RuleViolation, TransitionError
 from core.hardware.errors import CardBlocked, CardRemoved, WrongPin
 from core.hardware.profile import INITIAL_PIN, Ins
 from core.model import CardKind, CardState
@@ -29,7 +29,7 @@ def test_personalise_change_pin_sign_lock_unlock(env, make_rig, tmp_path):
     rig = make_rig(serial="00c0ffee00000001")
     driver = rig.start()
 
-    card = env.cards.personalize(app.id, 0, driver, STAFF, device_no=DEVICE_NO)
+    card = env.cards.counter.personalize(app.id, 0, driver, STAFF, device_no=DEVICE_NO)
     assert (card.state, card.kind, card.card_no, card.device_no) == (
         CardState.ACTIVE, CardKind.LEGAL, rig.serial, DEVICE_NO)
     assert card.pin_is_initial and card.holder == app.items[0].holder
@@ -41,7 +41,7 @@ def test_personalise_change_pin_sign_lock_unlock(env, make_rig, tmp_path):
     assert INITIAL_PIN not in payloads and NEW_PIN not in payloads
 
     # What is on the card: the certificate openssl accepts against the chain, device number, PIN state.
-    reading = env.cards.read(driver)
+    reading = env.cards.counter.read(driver)
     assert reading.record == card and reading.certificate_status == "good"
     assert (reading.info.serial, reading.info.device_no, reading.info.tries_left) == (rig.serial, DEVICE_NO, 3)
     assert serial_hex(reading.certificate.serial_number) == card.certificate.serial
@@ -51,15 +51,15 @@ def test_personalise_change_pin_sign_lock_unlock(env, make_rig, tmp_path):
 
     # The same item cannot be made twice.
     with pytest.raises(RuleViolation):
-        env.cards.personalize(app.id, 0, driver, STAFF)
+        env.cards.counter.personalize(app.id, 0, driver, STAFF)
 
     # PIN change: 88888888 refused (record untouched), then a real change clears the initial flag.
     before = env.snapshot(app.enterprise.uscc)
     with pytest.raises(RuleViolation) as refused:
-        env.cards.change_pin(driver, INITIAL_PIN, INITIAL_PIN, me)
+        env.cards.self_service.change_pin(driver, INITIAL_PIN, INITIAL_PIN, me)
     assert refused.value.field == "new_pin" and "88888888" in refused.value.en
     assert env.snapshot(app.enterprise.uscc) == before and driver.card_info().pin_is_initial
-    changed = env.cards.change_pin(driver, INITIAL_PIN, NEW_PIN, me)
+    changed = env.cards.self_service.change_pin(driver, INITIAL_PIN, NEW_PIN, me)
     assert not changed.pin_is_initial and changed.state is CardState.ACTIVE
 
     # The card signs; openssl verifies the signature with the certificate's key.
@@ -76,20 +76,20 @@ def test_personalise_change_pin_sign_lock_unlock(env, make_rig, tmp_path):
     # Wrong PINs: tries left are reported, the record stays active until the card blocks itself.
     for left in (2, 1):
         with pytest.raises(WrongPin) as wrong:
-            env.cards.change_pin(driver, "00000000", "24681357", me)
+            env.cards.self_service.change_pin(driver, "00000000", "24681357", me)
         assert wrong.value.tries_left == left
-        assert env.cards.read(driver).record.state is CardState.ACTIVE
+        assert env.cards.counter.read(driver).record.state is CardState.ACTIVE
     with pytest.raises(WrongPin):
-        env.cards.change_pin(driver, "00000000", "24681357", me)
-    locked = env.cards.read(driver)
+        env.cards.self_service.change_pin(driver, "00000000", "24681357", me)
+    locked = env.cards.counter.read(driver)
     assert locked.record.state is CardState.LOCKED and locked.info.blocked
     with pytest.raises(CardBlocked):
-        env.cards.change_pin(driver, NEW_PIN, "24681357", me)
+        env.cards.self_service.change_pin(driver, NEW_PIN, "24681357", me)
 
     # An enterprise cannot unlock at the counter; the counter can: PIN back to 88888888, record active.
     with pytest.raises(Forbidden):
-        env.cards.counter_unlock(driver, me)
-    unlocked = env.cards.counter_unlock(driver, STAFF)
+        env.cards.counter.unlock(driver, me)
+    unlocked = env.cards.counter.unlock(driver, STAFF)
     assert unlocked.state is CardState.ACTIVE and unlocked.pin_is_initial
     info = driver.card_info()
     assert info.tries_left == 3 and info.pin_is_initial
@@ -101,8 +101,8 @@ def test_personalise_change_pin_sign_lock_unlock(env, make_rig, tmp_path):
 def test_ocsp_answer_for_the_card_certificate_is_accepted_by_openssl(env, make_rig, tmp_path):
     app = env.produced(2, operators=0)
     driver = make_rig(serial="00c0ffee00000002").start()
-    env.cards.personalize(app.id, 0, driver, STAFF)
-    cert = env.cards.read(driver).certificate
+    env.cards.counter.personalize(app.id, 0, driver, STAFF)
+    cert = env.cards.counter.read(driver).certificate
     cert_pem = write_pem(tmp_path / "card.pem", cert)
     ca_pem = write_pem(tmp_path / "ca.pem", env.ca.certificate)
     openssl("ocsp", "-issuer", ca_pem, "-cert", cert_pem, "-reqout", tmp_path / "req.der", "-no_nonce")
@@ -122,12 +122,12 @@ def test_card_pulled_out_mid_write_records_nothing(env, make_rig):
     driver = rig.start(pull_out_on=(Ins.UPDATE_BINARY, 2))  # during the certificate write
     before = env.snapshot(app.enterprise.uscc)
     with pytest.raises(CardRemoved):
-        env.cards.personalize(app.id, 0, driver, STAFF)
+        env.cards.counter.personalize(app.id, 0, driver, STAFF)
     assert env.snapshot(app.enterprise.uscc) == before == ((), (), before[2])
     with env.services.store.transaction(readonly=True) as tx:
         assert not tx.applications.get(app.id).items[0].made
     # Put back in, the same card is made from the start.
-    card = env.cards.personalize(app.id, 0, rig.restart(), STAFF)
+    card = env.cards.counter.personalize(app.id, 0, rig.restart(), STAFF)
     assert card.state is CardState.ACTIVE and card.card_no == rig.serial
 
 
@@ -137,7 +137,21 @@ def test_personalise_refuses_an_application_not_in_production(env, make_rig):
     driver = make_rig(serial="00c0ffee00000004").start()
     before = env.snapshot(app.enterprise.uscc)
     with pytest.raises(TransitionError):
-        env.cards.personalize(app.id, 0, driver, STAFF)
+        env.cards.counter.personalize(app.id, 0, driver, STAFF)
     assert env.snapshot(app.enterprise.uscc) == before and not driver.card_info().personalised
 
 
+
+
+def test_personalise_refuses_a_stale_version_before_the_card_is_touched(env, make_rig):
+    """The version the maker saw is checked by the service, before the key is made on the card (the page
+    used to check it itself, then call the service: check-then-act)."""
+    app = env.produced(5, operators=0)
+    driver = make_rig(serial="00c0ffee00000005").start()
+    before = env.snapshot(app.enterprise.uscc)
+    with pytest.raises(ConflictError) as stale:
+        env.cards.counter.personalize(app.id, 0, driver, STAFF, expected_version=app.version - 1)
+    assert stale.value.field == "version" and stale.value.zh and stale.value.en
+    assert env.snapshot(app.enterprise.uscc) == before and not driver.card_info().personalised
+    card = env.cards.counter.personalize(app.id, 0, driver, STAFF, expected_version=app.version)
+    assert card.state is CardState.ACTIVE

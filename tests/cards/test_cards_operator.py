@@ -50,16 +50,16 @@ def world(env, make_rig):
     a = env.produced(21, operators=2)
     b = env.produced(22, operators=0)
     made = {
-        "legal_a": env.cards.personalize(a.id, 0, desk.use("legal_a"), STAFF),
-        "op1": env.cards.personalize(a.id, 1, desk.use("op1"), STAFF),
-        "op2": env.cards.personalize(a.id, 2, desk.use("op2"), STAFF),
-        "legal_b": env.cards.personalize(b.id, 0, desk.use("legal_b"), STAFF),
+        "legal_a": env.cards.counter.personalize(a.id, 0, desk.use("legal_a"), STAFF),
+        "op1": env.cards.counter.personalize(a.id, 1, desk.use("op1"), STAFF),
+        "op2": env.cards.counter.personalize(a.id, 2, desk.use("op2"), STAFF),
+        "legal_b": env.cards.counter.personalize(b.id, 0, desk.use("legal_b"), STAFF),
     }
     return desk, a, b, made
 
 
 def _signed(env, desk, signer: str, uscc: str, action: str, target_id: str, actor):
-    challenge = env.cards.challenge(uscc, actor)
+    challenge = env.cards.grants.challenge(uscc, actor)
     cert_der, signature = sign_operator_action(desk.use(signer), INITIAL_PIN, challenge.nonce, action, target_id)
     return challenge.nonce, cert_der, signature
 
@@ -79,7 +79,7 @@ def test_freeze_and_unfreeze_with_the_own_legal_card_and_refusals_change_nothing
     def refused(nonce, cert_der, signature, actor=me, action="freeze"):
         before = env.snapshot(uscc)
         with pytest.raises(Forbidden) as error:
-            env.cards.operator_action(target, action, cert_der, signature, nonce, actor)
+            env.cards.grants.operator_action(target, action, cert_der, signature, nonce, actor)
         assert env.snapshot(uscc) == before
         return error.value
 
@@ -89,7 +89,7 @@ def test_freeze_and_unfreeze_with_the_own_legal_card_and_refusals_change_nothing
     refused(nonce_b, cert_b, sig_b)
     # A challenge is for one enterprise only.
     with pytest.raises(Forbidden):
-        env.cards.challenge(uscc, them)
+        env.cards.grants.challenge(uscc, them)
 
     nonce, cert_der, signature = _signed(env, desk, "legal_a", uscc, "freeze", target, me)
     # Forged: a flipped signature byte; a signature over another action or card; another CA's certificate.
@@ -99,14 +99,14 @@ def test_freeze_and_unfreeze_with_the_own_legal_card_and_refusals_change_nothing
     assert refused(nonce, cert_der, signature, action="report_lost").field == "signature"
     rogue = CertificateAuthority.init(tmp_path / "rogue", "电子口岸测试发卡CA", PASSPHRASE, "ec-p256")
     legal_cert = x509.load_der_x509_certificate(cert_der)
-    copy = rogue.issue(profile_for("legal", env.cards.profiles),
+    copy = rogue.issue(profile_for("legal", env.cards.counter.profiles),
                        HolderSubject(a.enterprise.name, uscc, a.items[0].holder.name),
                        public_key=legal_cert.public_key())
     assert refused(nonce, copy.public_bytes(serialization.Encoding.DER), signature).field == "certificate"
     assert refused(nonce, b"not a certificate", signature).field == "certificate"
 
     # The genuine request works once.
-    result = env.cards.operator_action(target, "freeze", cert_der, signature, nonce, me)
+    result = env.cards.grants.operator_action(target, "freeze", cert_der, signature, nonce, me)
     assert result.grant is None and result.card.state is CardState.FROZEN
     card, cert = _card(env, target)
     assert card.state is CardState.FROZEN and cert.status == "hold"
@@ -117,7 +117,7 @@ def test_freeze_and_unfreeze_with_the_own_legal_card_and_refusals_change_nothing
     env.clock.now += CHALLENGE_TTL + timedelta(seconds=1)
     assert refused(nonce, cert_der, signature, action="unfreeze").field == "nonce"
     nonce, cert_der, signature = _signed(env, desk, "legal_a", uscc, "unfreeze", target, me)
-    assert env.cards.operator_action(target, "unfreeze", cert_der, signature, nonce, me).card.state \
+    assert env.cards.grants.operator_action(target, "unfreeze", cert_der, signature, nonce, me).card.state \
         is CardState.ACTIVE
     assert _card(env, target)[1].status == "good"
 
@@ -135,25 +135,25 @@ def test_unlock_and_renew_are_released_to_where_the_operator_card_is(env, world)
     driver = desk.use("op1")
     for _ in range(3):
         with pytest.raises(WrongPin):
-            env.cards.change_pin(driver, "00000000", "24681357", me)
+            env.cards.self_service.change_pin(driver, "00000000", "24681357", me)
     assert _card(env, target.id)[0].state is CardState.LOCKED
 
     nonce, cert_der, signature = _signed(env, desk, "legal_a", uscc, "unlock", target.id, me)
-    result = env.cards.operator_action(target.id, "unlock", cert_der, signature, nonce, me)
+    result = env.cards.grants.operator_action(target.id, "unlock", cert_der, signature, nonce, me)
     assert result.grant is not None and result.card.state is CardState.LOCKED  # nothing happens before the card
-    unlocked = env.cards.operator_unlock(desk.use("op1"), result.grant, me)
+    unlocked = env.cards.grants.operator_unlock(desk.use("op1"), result.grant, me)
     assert unlocked.state is CardState.ACTIVE and unlocked.pin_is_initial
     driver = desk.use("op1")
     assert driver.card_info().tries_left == 3
     driver.verify_pin(INITIAL_PIN)
     with pytest.raises(Forbidden):  # a grant is used once
-        env.cards.release_unblock(target.id, b"\x00" * 8, result.grant.token, me)
+        env.cards.grants.release_unblock(target.id, target.card_no, b"\x00" * 8, result.grant.token, me)
 
     nonce, cert_der, signature = _signed(env, desk, "legal_a", uscc, "renew", target.id, me)
-    grant = env.cards.operator_action(target.id, "renew", cert_der, signature, nonce, me).grant
+    grant = env.cards.grants.operator_action(target.id, "renew", cert_der, signature, nonce, me).grant
     with pytest.raises(Exception):  # noqa: B017 - the grant is for op1, not op2's card
-        env.cards.operator_renew(desk.use("op2"), grant, me)
-    renewed = env.cards.operator_renew(desk.use("op1"), grant, me)
+        env.cards.grants.operator_renew(desk.use("op2"), grant, me)
+    renewed = env.cards.grants.operator_renew(desk.use("op1"), grant, me)
     assert renewed.certificate.serial != target.certificate.serial
     with env.services.store.transaction(readonly=True) as tx:
         assert tx.certificates.get(target.certificate.serial).status == "revoked"
@@ -167,11 +167,11 @@ def test_report_lost_then_void_revokes_and_openssl_crl_check_refuses(env, world,
     nonce, cert_der, signature = _signed(env, desk, "legal_a", uscc, "void", target.id, me)
     before = env.snapshot(uscc)
     with pytest.raises(TransitionError):  # void only after reporting the loss; nothing changes
-        env.cards.operator_action(target.id, "void", cert_der, signature, nonce, me)
+        env.cards.grants.operator_action(target.id, "void", cert_der, signature, nonce, me)
     assert env.snapshot(uscc) == before
     for action in ("report_lost", "void"):
         nonce, cert_der, signature = _signed(env, desk, "legal_a", uscc, action, target.id, me)
-        env.cards.operator_action(target.id, action, cert_der, signature, nonce, me)
+        env.cards.grants.operator_action(target.id, action, cert_der, signature, nonce, me)
     card, cert = _card(env, target.id)
     assert card.state is CardState.VOIDED and (cert.status, cert.reason) == ("revoked", "keyCompromise")
 

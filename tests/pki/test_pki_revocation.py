@@ -29,15 +29,23 @@ def _record(serial: str = "8" + "0" * 31) -> CertificateRecord:
                              subject="CN=x", not_before=NOW, not_after=NOW.replace(year=2035), pem="")
 
 
-def test_mapping_agrees_with_the_card_state_machine():
-    """core.cards decides which actions touch the certificate; core.pki decides how. They must agree."""
-    from_cards = {action: (move.effect.kind, move.effect.reason or None)
-                  for action, move in CARD_MOVES.items() if move.effect is not None}
-    ours = {action: (e.effect, e.reason.name if e.reason else None)
-            for action, e in revocation.CARD_ACTION_EFFECTS.items()}
-    # cards.py names the hold reason explicitly; a hold is always certificate_hold here.
-    from_cards = {a: (k, None if k == "hold" else r) for a, (k, r) in from_cards.items()}
-    assert ours == from_cards
+def test_every_card_move_effect_is_one_the_ca_can_apply():
+    """core.cards says what each card move does to the certificate; every reason it names is a CRL reason
+    (a hold is always certificateHold), so applying any move's effect never fails on its reason."""
+    for action, move in CARD_MOVES.items():
+        if move.effect is None:
+            continue
+        assert move.effect.kind in ("hold", "release", "revoke"), action
+        if move.effect.kind == "revoke":
+            assert revocation.parse_reason(move.effect.reason) in revocation.REVOKE_REASONS, action
+        elif move.effect.kind == "hold":
+            assert move.effect.reason == x509.ReasonFlags.certificate_hold.name, action
+        registry = MemoryRegistry([_record()])
+        if move.effect.kind == "release":
+            revocation.hold(registry, "8" + "0" * 31, at=NOW)
+        record = revocation.apply_card_action(registry, "8" + "0" * 31, action, at=NOW)
+        assert record is not None and record.status == {"hold": "hold", "release": "good",
+                                                         "revoke": "revoked"}[move.effect.kind], action
 
 
 @pytest.mark.parametrize("action, status, reason", [

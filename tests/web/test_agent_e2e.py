@@ -74,10 +74,10 @@ def rig(pcscd, services: Services, tmp_path: Path) -> Iterator[Rig]:  # noqa: F8
     desk = Desk()
     agent = Agent(ReaderSlot(FIRST_SLOT.name), allowed_origins=[base], port=0, watch=True)
     with running_agent(agent) as background:
-        services.settings = attrs.evolve(services.settings, agent=AgentSettings(
+        world.services.settings = attrs.evolve(world.services.settings, agent=AgentSettings(
             port=background.agent.port, allowed_origins=(base,)))
         try:
-            with serving(create_app(services, cards=world.cards), port):
+            with serving(create_app(world.services), port):
                 yield Rig(world, base, desk)
         finally:
             desk.remove()

@@ -1,6 +1,6 @@
 """Card login in the web front: a server nonce, signed by the legal card, verified server-side.
 
-The "browser + agent" side is an in-process virtual card personalised through ``CardService`` (the
+The "browser + agent" side is an in-process virtual card personalised at the counter service (the
 same card profile the agent drives). Every refusal is bilingual and changes nothing: not the card
 records, not the certificates, not the audit trail and not the nonce.
 """
@@ -33,7 +33,7 @@ from core.samples import make_enrol
 from core.services import Actor, Services
 from core.services.accounts import create_user
 from core.services.card_challenges import CHALLENGE_TTL, card_challenges
-from core.services.cards import CardService, login_message
+from core.services.cards import CardKeys, Cards, login_message
 from core.web.app import create_app
 from core.web.auth import SessionUser
 from core.web.portal import may_apply
@@ -52,7 +52,7 @@ class World:
     """One enterprise with a legal card and an operator card (in-process virtual cards), and a CA."""
 
     services: Services
-    cards: CardService
+    cards: Cards
     ca: CertificateAuthority
     app: Application
     drivers: dict[str, CardDriver]
@@ -89,18 +89,19 @@ def produced(services: Services, n: int, operators: int = 1) -> Application:
     return svc.start_production(made.id, STAFF)
 
 
-def personalise_virtual(cards: CardService, app: Application, index: int, path: Path, serial: str,
+def personalise_virtual(cards: Cards, app: Application, index: int, path: Path, serial: str,
                         device_no: str) -> tuple[VirtualCard, CardDriver, str]:
     card = VirtualCard.create(path, admin_key=derive_admin_key(MASTER_SECRET, serial), serial=serial,
                               device_no="", retry_limit=3)
     driver = CardDriver(InProcessTransport(card)).connect()
-    made = cards.personalize(app.id, index, driver, STAFF, device_no=device_no)
+    made = cards.counter.personalize(app.id, index, driver, STAFF, device_no=device_no)
     return card, driver, made.id
 
 
 def make_world(services: Services, tmp_path: Path, n: int = 31) -> World:
     ca = CertificateAuthority.init(tmp_path / "ca", "电子口岸测试发卡CA", PASSPHRASE, "ec-p256")
-    cards = CardService(services, ca, MASTER_SECRET)
+    services = attrs.evolve(services, card_keys=CardKeys(ca, MASTER_SECRET))  # this world's own CA
+    cards = services.cards
     app = produced(services, n)
     drivers, virtual, ids = {}, {}, {}
     for name, index, serial, device in (("legal", 0, f"00c0ffee{n:08x}", f"{n:02d}00000000001"),
@@ -117,7 +118,7 @@ def world(services: Services, tmp_path: Path) -> World:
 
 @pytest.fixture
 def card_client(world: World):
-    with TestClient(create_app(world.services, cards=world.cards), base_url="http://testserver") as c:
+    with TestClient(create_app(world.services), base_url="http://testserver") as c:
         yield c
 
 
@@ -197,7 +198,7 @@ def test_a_forged_signature_another_ca_or_a_wrong_pin_is_refused_and_the_nonce_s
     # The same subject and key, certified by another CA.
     rogue = CertificateAuthority.init(world.workdir / "rogue", "电子口岸测试发卡CA", PASSPHRASE, "ec-p256")
     cert = x509.load_der_x509_certificate(base64.b64decode(body["certificate"]))
-    copy = rogue.issue(profile_for("legal", world.cards.profiles),
+    copy = rogue.issue(profile_for("legal", world.cards.counter.profiles),
                        HolderSubject(world.app.enterprise.name, world.uscc, world.app.items[0].holder.name),
                        public_key=cert.public_key())
     refused(world, card_client, {**body, "certificate": b64(copy.public_bytes(serialization.Encoding.DER))},

@@ -272,3 +272,30 @@ def test_without_a_card_ca_the_page_lists_and_the_actions_explain(world, service
         assert state_cell(plain.get("/portal/cards").text, world.ids["operator"]) == "active"
         assert plain.get("/pki/crl.der").status_code == 404
 
+
+
+def test_the_card_endpoints_and_page_call_the_services_off_the_event_loop(world, card_client, monkeypatch):
+    """The services block (database, signatures): the JSON endpoints and the page run in the thread pool,
+    so one card login does not stall every other request on the worker."""
+    import asyncio
+
+    from core.services.cards import Cards
+    from core.services.cards.grants import Grants
+
+    where: list[str] = []
+
+    def recording(method):
+        def run(*args, **kwargs):
+            try:
+                asyncio.get_running_loop()
+                where.append(f"{method.__name__}: event loop")
+            except RuntimeError:
+                where.append(f"{method.__name__}: worker thread")
+            return method(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(Grants, "login_challenge", recording(Grants.login_challenge))
+    monkeypatch.setattr(Cards, "overview", recording(Cards.overview))
+    card_login(world, card_client)
+    assert card_client.get("/portal/cards").status_code == 200
+    assert where == ["login_challenge: worker thread", "overview: worker thread"]

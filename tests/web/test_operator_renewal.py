@@ -18,7 +18,7 @@ from test_card_login import STAFF, World, api, b64, card_client, make_world, wor
 from test_card_page import act, agent, card_login
 from webkit import csrf_of
 
-from core.errors import Forbidden
+from core.errors import RuleViolation
 from core.hardware.errors import CardBlocked, WrongPin
 from core.hardware.profile import INITIAL_PIN
 from core.services import Actor
@@ -135,9 +135,9 @@ def test_another_enterprises_grant_is_refused(world, card_client, tmp_path):
     other = make_world(world.services, tmp_path / "other", n=32)
     other_op = other.card("operator")
     them = Actor(id="admin32", kind="enterprise", uscc=other.uscc)
-    nonce = other.cards.challenge(other.uscc, them).nonce
+    nonce = other.cards.grants.challenge(other.uscc, them).nonce
     cert_der, signature = sign_operator_action(other.drivers["legal"], INITIAL_PIN, nonce, "renew", other_op.id)
-    their_grant = other.cards.operator_action(other_op.id, "renew", cert_der, signature, nonce, them).grant
+    their_grant = other.cards.grants.operator_action(other_op.id, "renew", cert_der, signature, nonce, them).grant
     assert their_grant is not None
 
     before = world.snapshot()
@@ -161,7 +161,7 @@ def test_a_frozen_or_locked_operator_card_is_refused(world, card_client):
     driver = world.drivers["operator"]
     for _ in range(3):
         with pytest.raises((WrongPin, CardBlocked)):
-            world.cards.change_pin(driver, "11112222", OPERATOR_PIN, STAFF)
+            world.cards.self_service.change_pin(driver, "11112222", OPERATOR_PIN, STAFF)
     assert world.card("operator").state.value == "locked"
     before = world.snapshot()
     refused(world, release(world, card_client, op.id, grant), 409, "state", before)
@@ -177,11 +177,12 @@ def test_a_public_key_that_is_not_the_cards_is_refused_and_the_grant_survives(wo
 
 
 def test_the_legal_card_is_not_renewed_through_the_operator_path(world, card_client):
+    """The card's kind picks the path: a grant sent with the legal card does not open its window."""
     card_login(world, card_client)
     legal = world.card("legal")
     before = world.snapshot()
-    with pytest.raises(Forbidden) as refusal:
-        world.cards.release_operator_renewal(legal.id, b"\0" * 8, b"", "no-grant",
-                                             Actor(id="admin", kind="enterprise", uscc=world.uscc))
+    with pytest.raises(RuleViolation) as refusal:  # ten years to go: outside the legal card's window
+        world.cards.renewals.release(legal.id, legal.card_no, b"\0" * 8, b"", Actor(
+            id="admin", kind="enterprise", uscc=world.uscc), grant_token="no-grant")
     assert refusal.value.field == "card" and refusal.value.zh and refusal.value.en
     assert world.snapshot() == before

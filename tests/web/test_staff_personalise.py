@@ -25,7 +25,7 @@ from core.model import Application
 from core.pki.ca import CertificateAuthority
 from core.services import Actor, Services
 from core.services.accounts import create_user
-from core.services.cards import CardService
+from core.services.cards import CardKeys, Cards
 from core.web.app import create_app
 
 SYSTEM = Actor.system("test")
@@ -34,7 +34,7 @@ SYSTEM = Actor.system("test")
 @attrs.define
 class Counter:
     services: Services
-    cards: CardService
+    cards: Cards
     client: TestClient
     app: Application
 
@@ -66,11 +66,11 @@ def staff_login(client: TestClient, services: Services, roles: list[str]) -> Non
 @pytest.fixture
 def counter(services: Services, tmp_path: Path) -> Iterator[Counter]:
     ca = CertificateAuthority.init(tmp_path / "ca", "电子口岸测试发卡CA", PASSPHRASE, "ec-p256")
-    cards = CardService(services, ca, MASTER_SECRET)
+    services = attrs.evolve(services, card_keys=CardKeys(ca, MASTER_SECRET))
     app = produced(services, 51)
-    with TestClient(create_app(services, cards=cards), base_url="http://testserver") as client:
+    with TestClient(create_app(services), base_url="http://testserver") as client:
         staff_login(client, services, ["card_maker"])
-        yield Counter(services, cards, client, app)
+        yield Counter(services, services.cards, client, app)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_a_card_maker_personalises_an_item_with_the_reader(counter: Counter, bla
     assert f'<dd id="made-certificate">{card.certificate.serial}</dd>' in shown
     assert 'id="personalise-0"' not in shown and 'id="personalise-1"' in shown
     # The card itself has the certificate: read back through the reader.
-    reading = counter.cards.read(blank_card.connect())
+    reading = counter.cards.counter.read(blank_card.connect())
     assert reading.record is not None and reading.record.id == card.id
 
     # The same card for the next item: it is in use, so it is refused before it is touched.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from starlette.testclient import TestClient
 from test_card_login import MASTER_SECRET, PASSPHRASE, produced
@@ -20,8 +21,8 @@ from core.hardware.errors import NoReader
 from core.pki.ca import CertificateAuthority
 from core.samples import make_enrol
 from core.services import Services
-from core.services.cards import CardService
-from core.web import staff as staff_pages
+from core.services.cards import CardKeys
+from core.services.cards import counter as counter_service
 from core.web.app import create_app
 
 
@@ -34,15 +35,15 @@ def readers_opened(monkeypatch) -> list[tuple]:
         opened.append(args)
         raise NoReader()
 
-    monkeypatch.setattr(staff_pages, "personalise_at_reader", no_reader)
+    monkeypatch.setattr(counter_service, "open_reader", no_reader)
     return opened
 
 
 @pytest.fixture
 def console(services: Services, tmp_path: Path) -> Iterator:
     ca = CertificateAuthority.init(tmp_path / "ca", "电子口岸测试发卡CA", PASSPHRASE, "ec-p256")
-    with TestClient(create_app(services, cards=CardService(services, ca, MASTER_SECRET)),
-                    base_url="http://testserver") as client:
+    services = attrs.evolve(services, card_keys=CardKeys(ca, MASTER_SECRET))
+    with TestClient(create_app(services), base_url="http://testserver") as client:
         def login(roles: list[str]) -> None:
             staff_login(client, services, roles)
 

@@ -12,26 +12,22 @@ import functools
 import getpass
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.cli_context import deployment_settings
 from core.config import Settings
 from core.errors import EportError, InvalidInput
-from core.hardware.driver import CardDriver
-from core.hardware.errors import NoReader
-from core.services.actors import Actor
-from core.services.cards import (
-    CardReading,
-    CardService,
-    create_master_secret,
-    load_master_secret,
-    sign_operator_action,
-)
+from core.services import Actor, Services
+from core.services.cards import CardReading, Cards, create_master_secret, sign_operator_action
+from core.services.cards.readers import first_reader_with_card, open_reader, open_virtual
+
+if TYPE_CHECKING:
+    from core.hardware.driver import CardDriver
 
 OPERATOR_ACTIONS = ("unlock", "renew", "freeze", "unfreeze", "report_lost", "void")
 
@@ -45,43 +41,18 @@ def _settings(ctx: click.Context) -> Settings:
     return deployment_settings(ctx)
 
 
-def _service(settings: Settings) -> CardService:
-    from core.pki.ca import CertificateAuthority
-    from core.services.context import Services
-
+def _cards(settings: Settings) -> Cards:
+    """The card services. The card keys are required here, so the CA passphrase is asked for when
+    ``[pki] passphrase_env`` does not hold it."""
     passphrase = os.environ.get(settings.pki.passphrase_env) or \
         click.prompt("CA 私钥口令 / CA key passphrase", hide_input=True, err=True)
-    ca = CertificateAuthority.load(settings.path(settings.pki.ca_dir), passphrase)
-    master = load_master_secret(settings.path(settings.card.master_key_file))
-    return CardService(Services.from_settings(settings, upgrade=True), ca, master)
+    return Services.from_settings(settings, upgrade=True, ca_passphrase=passphrase).cards
 
 
-@contextmanager
-def _open_card(reader: str | None, virtual: Path | None, settings: Settings) -> Iterator[CardDriver]:
-    from core.hardware.transport import InProcessTransport, PcscTransport
-
+def _open_card(reader: str | None, virtual: Path | None, settings: Settings) -> AbstractContextManager[CardDriver]:
     if virtual is not None:
-        from core.hardware.virtual_card import VirtualCard
-
-        if not virtual.exists():
-            raise InvalidInput(f"虚拟卡文件 {virtual} 不存在", f"no virtual card at {virtual}", field="virtual")
-        transport: Any = InProcessTransport(VirtualCard.load(virtual))
-    else:
-        transport = PcscTransport(reader or settings.card.reader or _first_reader_with_card())
-    driver = CardDriver(transport).connect()
-    try:
-        yield driver
-    finally:
-        driver.disconnect()
-
-
-def _first_reader_with_card() -> str:
-    from core.hardware.readers import slot_states
-
-    for slot in slot_states():
-        if slot.card_present:
-            return slot.reader
-    raise NoReader("（没有插卡的读卡器 / no reader with a card）")
+        return open_virtual(virtual)
+    return open_reader(reader or settings.card.reader)
 
 
 def _pin(env_name: str | None, prompt: str, confirm: bool = False) -> str:
@@ -169,7 +140,7 @@ def init_master(ctx: click.Context) -> None:
 def personalize(settings: Settings, driver: CardDriver, as_json: bool, app_id: str, item: int,
                 device_no: str) -> None:
     """Make the card for ITEM (1-based) of application APP_ID: key on the card, certificate, record."""
-    card = _service(settings).personalize(app_id, item - 1, driver, _staff(), device_no=device_no)
+    card = _cards(settings).counter.personalize(app_id, item - 1, driver, _staff(), device_no=device_no)
     _show(_card_line(card), as_json)
 
 
@@ -179,7 +150,7 @@ def personalize(settings: Settings, driver: CardDriver, as_json: bool, app_id: s
 @_card_command
 def read(settings: Settings, driver: CardDriver, as_json: bool, cert_out: Path | None) -> None:
     """What is on the card, with the branch's record of it."""
-    reading = _service(settings).read(driver)
+    reading = _cards(settings).counter.read(driver)
     if cert_out is not None and reading.certificate is not None:
         from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -191,14 +162,14 @@ def read(settings: Settings, driver: CardDriver, as_json: bool, cert_out: Path |
 @_card_command
 def unlock(settings: Settings, driver: CardDriver, as_json: bool) -> None:
     """Unlock the card brought to the window: the PIN returns to 88888888."""
-    _show(_card_line(_service(settings).counter_unlock(driver, _staff())), as_json)
+    _show(_card_line(_cards(settings).counter.unlock(driver, _staff())), as_json)
 
 
 @counter.command("renew")
 @_card_command
 def renew(settings: Settings, driver: CardDriver, as_json: bool) -> None:
     """New certificate for the card's key (expired ones too); the PIN returns to 88888888."""
-    _show(_card_line(_service(settings).counter_renew(driver, _staff())), as_json)
+    _show(_card_line(_cards(settings).counter.renew(driver, _staff())), as_json)
 
 
 # ---- enterprise self-service -------------------------------------------------------------------------------
@@ -213,9 +184,8 @@ def card() -> None:
 @_card_command
 def info(settings: Settings, driver: CardDriver, as_json: bool) -> None:
     """What is on your card: certificate, validity, PIN tries left, state."""
-    service = _service(settings)
-    reading = service.read(driver)
-    _show(service.info(driver, _holder(reading)).summary(), as_json)
+    service = _cards(settings).self_service
+    _show(service.info(driver, _holder(service.read(driver))).summary(), as_json)
 
 
 @card.command("change-pin")
@@ -227,7 +197,7 @@ def change_pin(settings: Settings, driver: CardDriver, as_json: bool, pin_env: s
     """Change the PIN (the initial 88888888 must be changed and may never be set again)."""
     old = _pin(pin_env, "当前密码 / current PIN")
     new = _pin(new_pin_env, "新密码 / new PIN", confirm=True)
-    service = _service(settings)
+    service = _cards(settings).self_service
     changed = service.change_pin(driver, old, new, _holder(service.read(driver)))
     _show(_card_line(changed), as_json)
 
@@ -238,8 +208,8 @@ def change_pin(settings: Settings, driver: CardDriver, as_json: bool, pin_env: s
 def self_renew(settings: Settings, driver: CardDriver, as_json: bool, pin_env: str | None) -> None:
     """Renew the legal card's certificate (0-180 days before expiry); the PIN returns to 88888888."""
     pin = _pin(pin_env, "密码 / PIN")
-    service = _service(settings)
-    _show(_card_line(service.self_renew(driver, pin, _holder(service.read(driver)))), as_json)
+    service = _cards(settings).self_service
+    _show(_card_line(service.renew(driver, pin, _holder(service.read(driver)))), as_json)
 
 
 @card.command("operator")
@@ -252,7 +222,7 @@ def self_renew(settings: Settings, driver: CardDriver, as_json: bool, pin_env: s
 def operator(settings: Settings, driver: CardDriver, as_json: bool, action: str, card_id: str,
              pin_env: str | None, target_virtual: Path | None) -> None:
     """With the legal card in the reader: ACTION one of the enterprise's operator cards (CARD_ID)."""
-    service = _service(settings)
+    service = _cards(settings).grants
     reading = service.read(driver)
     if reading.record is None:
         raise InvalidInput("读卡器中的卡不是本系统的法人卡", "the card in the reader is not a legal card known here",
@@ -270,7 +240,7 @@ def operator(settings: Settings, driver: CardDriver, as_json: bool, action: str,
         driver.disconnect()
         click.prompt("请取出法人卡，插入操作员卡后按回车 / take out the legal card, insert the operator card, "
                      "press Enter", default="", show_default=False, err=True)
-        reader = settings.card.reader or _first_reader_with_card()
+        reader = settings.card.reader or first_reader_with_card()
     with _open_card(reader, target_virtual, settings) as target:
         if action == "unlock":
             done = service.operator_unlock(target, result.grant, actor)

@@ -1,0 +1,90 @@
+"""The card issuer's secrets: the CA (its key unlocked) and the card master secret.
+
+Reading them is I/O done once, at the edge (:meth:`core.services.Services.from_settings`); every part
+of card work then gets them as a :class:`CardKeys`. The master secret only derives per-card admin keys;
+it is never logged, returned or stored per card.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from attrs import field, frozen
+
+from core.config import Settings
+from core.errors import InvalidInput
+from core.hardware.keys import MIN_MASTER_SECRET_LENGTH, derive_admin_key
+from core.pki.ca import CERT_FILE, CertificateAuthority
+
+log = logging.getLogger(__name__)
+
+
+def create_master_secret(path: str | os.PathLike[str]) -> None:
+    """A new random master secret (hex), owner-only from creation; never overwrites."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidInput(f"主密钥文件已存在：{path}，不会覆盖",
+                           f"a master secret already exists at {path}; it will not be overwritten",
+                           field="master_key_file") from None
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secrets.token_hex(32) + "\n")
+
+
+def load_master_secret(path: str | os.PathLike[str]) -> bytes:
+    try:
+        text = Path(path).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise InvalidInput(f"找不到制卡主密钥文件 {path}，请先执行 eportcard counter init-master",
+                           f"no card master secret at {path}; run `eportcard counter init-master` first",
+                           field="master_key_file") from None
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        secret = b""
+    if len(secret) < MIN_MASTER_SECRET_LENGTH:
+        raise InvalidInput("制卡主密钥文件已损坏（须为至少16字节的十六进制）",
+                           "the card master secret file is damaged (it must be hex, at least 16 bytes)",
+                           field="master_key_file")
+    return secret
+
+
+def _long_enough(_keys: object, _attribute: object, secret: bytes) -> None:
+    if len(secret) < MIN_MASTER_SECRET_LENGTH:
+        raise InvalidInput("制卡主密钥太短", "the card master secret is too short", field="master_secret")
+
+
+@frozen
+class CardKeys:
+    ca: CertificateAuthority
+    master_secret: bytes = field(repr=False, validator=_long_enough)  # out of tracebacks and logs
+
+    def admin_key(self, serial: str) -> bytes:
+        return derive_admin_key(self.master_secret, serial)
+
+    def __repr__(self) -> str:
+        return f"CardKeys(ca={self.ca.certificate.subject.rfc4514_string()!r})"
+
+
+def load_card_keys(settings: Settings, passphrase: str | None = None) -> CardKeys | None:
+    """The deployment's card keys.
+
+    With ``passphrase`` (the card commands, which ask for it) they are required: a missing CA or master
+    secret is a clear error. Without it the passphrase comes from ``[pki] passphrase_env``, and card
+    work is off (None) unless the CA, that passphrase and the master secret are all there (the web front).
+    """
+    ca_dir = settings.path(settings.pki.ca_dir)
+    master = settings.path(settings.card.master_key_file)
+    if passphrase is None:
+        passphrase = os.environ.get(settings.pki.passphrase_env)
+        if not (ca_dir / CERT_FILE).exists() or not passphrase or not master.exists():
+            log.info("card login and card management are off: no CA in %s, no %s, or no master secret %s",
+                     ca_dir, settings.pki.passphrase_env, master)
+            return None
+    return CardKeys(CertificateAuthority.load(ca_dir, passphrase), load_master_secret(master))
+
+
+__all__ = ["CardKeys", "create_master_secret", "load_card_keys", "load_master_secret"]
