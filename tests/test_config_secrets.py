@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from core.cli import main
 from core.config import ca_passphrase, load_settings, redact_url
 from core.errors import ConfigError
+from core.hardware.keys import derive_admin_key
+from core.hardware.virtual_card import VirtualCard
 from core.pki.ca import CertificateAuthority
 from core.services.cards import create_master_secret
 from core.store.permissions import exposed
@@ -164,3 +166,20 @@ def test_serve_unlocks_the_ca_with_the_passphrase_file(tmp_path: Path, monkeypat
     paths = {getattr(route, "path", "") for route in apps[0].routes}
     assert "/pki/crl.der" in paths  # the card CA is on: unlocked with the file's passphrase
     assert passphrase not in result.output
+
+
+def test_the_counter_unlocks_the_ca_with_the_passphrase_file_without_asking(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("EPORTCARD_CA_PASSPHRASE", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    passphrase = "counter tests passphrase 2026"
+    CertificateAuthority.init(tmp_path / "ca", "电子口岸测试CA", passphrase, "ec-p256")
+    create_master_secret(tmp_path / "card-master.key")
+    _secret(tmp_path, "ca-pass", passphrase)
+    config = _deployment(tmp_path, '[pki]\npassphrase_file = "ca-pass"\n')
+    master = bytes.fromhex((tmp_path / "card-master.key").read_text().strip())
+    VirtualCard.create(tmp_path / "card.json", admin_key=derive_admin_key(master, "00c0ffee000000bb"),
+                       serial="00c0ffee000000bb")
+    result = CliRunner().invoke(main, ["-c", str(config), "counter", "read", "--virtual", str(tmp_path / "card.json")])
+    assert result.exit_code == 0 and "00c0ffee000000bb" in result.output, result.output  # no prompt
+    assert "passphrase" not in result.output

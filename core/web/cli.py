@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import click
 
-from core.config import Settings, ca_passphrase, load_settings
+from core.config import Settings, load_settings
 from core.errors import ConfigError, EportError
 
 log = logging.getLogger(__name__)
@@ -40,15 +39,6 @@ def warn_exposed(settings: Settings, config: Path) -> None:
                     f"  修复 / fix: chmod 600 {files}", fg="red", bold=True, err=True)
 
 
-def hand_over_ca_passphrase(settings: Settings) -> None:
-    """The web front's card keys read the CA passphrase from the variable ``[pki] passphrase_env``: one
-    kept in ``[pki] passphrase_file`` or the systemd credential ``ca_passphrase`` is put there, for this
-    process only."""
-    passphrase = ca_passphrase(settings)
-    if passphrase and not os.environ.get(settings.pki.passphrase_env):
-        os.environ[settings.pki.passphrase_env] = passphrase
-
-
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: [web] host).")
 @click.option("--port", type=int, default=None, help="Port (default: [web] port).")
@@ -64,7 +54,6 @@ def serve(ctx, host: str | None, port: int | None) -> None:
         host, port = host or settings.web.host, port or settings.web.port
         check_development(settings, host)
         warn_exposed(settings, Path(ctx.config))
-        hand_over_ca_passphrase(settings)
         app = create_app_from_settings(settings)
     except EportError as exc:
         raise click.ClickException(str(exc)) from None
@@ -101,4 +90,4 @@ def demo(folder: Path, host: str, port: int, no_serve: bool) -> None:
     uvicorn.run(create_app(services), host=host, port=port, log_level="info")
 
 
-__all__ = ["check_development", "demo", "hand_over_ca_passphrase", "serve", "warn_exposed"]
+__all__ = ["check_development", "demo", "serve", "warn_exposed"]

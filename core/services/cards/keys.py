@@ -14,7 +14,7 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from core.config import Settings
+from core.config import Settings, ca_passphrase
 from core.errors import InvalidInput
 from core.hardware.keys import MIN_MASTER_SECRET_LENGTH, derive_admin_key
 from core.pki.ca import CERT_FILE, CertificateAuthority
@@ -73,15 +73,18 @@ def load_card_keys(settings: Settings, passphrase: str | None = None) -> CardKey
     """The deployment's card keys.
 
     With ``passphrase`` (the card commands, which ask for it) they are required: a missing CA or master
-    secret is a clear error. Without it the passphrase comes from ``[pki] passphrase_env``, and card
-    work is off (None) unless the CA, that passphrase and the master secret are all there (the web front).
+    secret is a clear error. Without it the passphrase comes from where the deployment keeps it
+    (:func:`core.config.ca_passphrase`: ``[pki] passphrase_env``, the systemd credential ``ca_passphrase``
+    or ``[pki] passphrase_file``), and card work is off (None) unless the CA, that passphrase and the
+    master secret are all there (the web front).
     """
     ca_dir = settings.path(settings.pki.ca_dir)
     master = settings.path(settings.card.master_key_file)
     if passphrase is None:
-        passphrase = os.environ.get(settings.pki.passphrase_env)
+        passphrase = ca_passphrase(settings)
         if not (ca_dir / CERT_FILE).exists() or not passphrase or not master.exists():
-            log.info("card login and card management are off: no CA in %s, no %s, or no master secret %s",
+            log.info("card login and card management are off: no CA in %s, no CA passphrase (%s, the "
+                     "credential ca_passphrase or [pki] passphrase_file), or no master secret %s",
                      ca_dir, settings.pki.passphrase_env, master)
             return None
     return CardKeys(CertificateAuthority.load(ca_dir, passphrase), load_master_secret(master))
