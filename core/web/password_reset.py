@@ -19,8 +19,9 @@ from starlette.routing import BaseRoute, Route
 from core.errors import EportError
 from core.web.app import status_for
 from core.web.forms import text
+from core.web.handlers import blocking, posted_form
 from core.web.render import error_lines, render, web
-from core.web.security import client_address, require_csrf
+from core.web.security import check_csrf, client_address
 
 
 def _page(request: Request, form: dict[str, str], *, sent: bool = False, errors: list[EportError] | None = None,
@@ -29,27 +30,30 @@ def _page(request: Request, form: dict[str, str], *, sent: bool = False, errors:
         "form": form, "sent": sent, "errors": errors or []}, status=status)
 
 
-async def reset_page(request: Request) -> Response:
+@blocking
+def reset_page(request: Request) -> Response:
     return _page(request, {})
 
 
-async def _posted(request: Request) -> tuple[Any, dict[str, str]]:
+def _posted(request: Request) -> tuple[Any, dict[str, str]]:
     """The CSRF-checked form and the username and mobile it carries."""
-    await require_csrf(request)
-    form = await request.form()
+    check_csrf(request)
+    form = posted_form(request)
     return form, {"username": text(form, "username"), "mobile": text(form, "mobile")}
 
 
-async def send_code(request: Request) -> Response:
-    _, kept = await _posted(request)
+@blocking
+def send_code(request: Request) -> Response:
+    _, kept = _posted(request)
     state = web(request)
     state.services.accounts.send_reset_code(state.sms, state.secret, kept["username"], kept["mobile"],
                                             client_address(request))
     return _page(request, kept, sent=True)
 
 
-async def set_password(request: Request) -> Response:
-    form, kept = await _posted(request)
+@blocking
+def set_password(request: Request) -> Response:
+    form, kept = _posted(request)
     state = web(request)
     try:
         state.services.accounts.reset_forgotten_password(

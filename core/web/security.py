@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import Forbidden
+from core.web.handlers import SAFE_METHODS, is_form, posted_form, read_body
 from core.web.i18n import normalise_lang
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # No inline script or style anywhere: the pages load /static files only.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -90,8 +90,9 @@ def _refuse() -> CsrfRefused:
                        "reload the page and try again.", field=CSRF_FIELD)
 
 
-async def require_csrf(request: Request) -> None:
-    """Refuse (403) a state-changing request without the session's token.
+def check_csrf(request: Request) -> None:
+    """Refuse (403) a state-changing request without the session's token (sync: for handlers that
+    run in the thread pool, after :func:`core.web.handlers.blocking` read the form).
 
     Forms send it in the ``csrf_token`` field, the JSON API in the ``X-CSRF-Token`` header.
     """
@@ -99,15 +100,18 @@ async def require_csrf(request: Request) -> None:
         return
     expected = request.session.get(CSRF_FIELD)
     given = request.headers.get(CSRF_HEADER)
-    if given is None:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
-            value = form.get(CSRF_FIELD)
-            given = value if isinstance(value, str) else None
+    if given is None and is_form(request):
+        value = posted_form(request).get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
     if not expected or not given or not hmac.compare_digest(str(expected), given):
         raise _refuse()
 
 
+async def require_csrf(request: Request) -> None:
+    """:func:`check_csrf` for a handler on the event loop: reads the body first."""
+    await read_body(request)
+    check_csrf(request)
+
+
 __all__ = ["CSP", "CSRF_FIELD", "CSRF_HEADER", "CsrfRefused", "LanguageMiddleware",
-           "SecurityHeadersMiddleware", "client_address", "csrf_token", "require_csrf"]
+           "SecurityHeadersMiddleware", "check_csrf", "client_address", "csrf_token", "require_csrf"]

@@ -20,9 +20,10 @@ from core.services.actors import STAFF_ROLES
 from core.web.app import status_for
 from core.web.auth import SessionUser, require_user
 from core.web.forms import text
+from core.web.handlers import blocking, posted_form
 from core.web.i18n import t
 from core.web.render import error_lines, lang_of, render, web
-from core.web.security import require_csrf
+from core.web.security import check_csrf
 
 
 def _admin(request: Request) -> SessionUser:
@@ -46,14 +47,16 @@ def _page(request: Request, admin: SessionUser, *, errors: list[EportError] | No
         "done": request.query_params.get("done", "")}, status=status)
 
 
-async def accounts_page(request: Request) -> Response:
+@blocking
+def accounts_page(request: Request) -> Response:
     return _page(request, _admin(request))
 
 
-async def add_account(request: Request) -> Response:
+@blocking
+def add_account(request: Request) -> Response:
     admin = _admin(request)
-    await require_csrf(request)
-    form = await request.form()
+    check_csrf(request)
+    form = posted_form(request)
     try:
         web(request).services.accounts.add_staff(admin.actor(), text(form, "username"), text(form, "password"),
                                                  admin.region, _roles(form), text(form, "display_name"))
@@ -63,10 +66,11 @@ async def add_account(request: Request) -> Response:
     return RedirectResponse("/staff/accounts?done=added", status_code=303)
 
 
-async def change_account(request: Request) -> Response:
+@blocking
+def change_account(request: Request) -> Response:
     admin = _admin(request)
-    await require_csrf(request)
-    form = await request.form()
+    check_csrf(request)
+    form = posted_form(request)
     username, operation = request.path_params["username"], request.path_params["operation"]
     try:
         web(request).services.accounts.change_staff(admin.actor(), username, operation, roles=_roles(form),
