@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from urllib.parse import quote
 
-from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from core.config import Settings
 from core.errors import EportError
-from core.services import Services
+from core.services import DatabaseUnavailable, Services
 from core.services.accounts import SessionCheck
 from core.services.sms import SmsGateway, gateway_for
 from core.web.auth import LoginRequired
@@ -62,7 +61,7 @@ def collect_routes(modules: tuple[str, ...] = ROUTE_MODULES) -> list[BaseRoute]:
     return routes
 
 
-async def _eport_error(request: Request, exc: Exception) -> Response:
+def _eport_error(request: Request, exc: Exception) -> Response:  # renders: runs in the thread pool
     assert isinstance(exc, EportError)
     status = status_for(exc)
     if request.url.path.startswith("/api/"):
@@ -107,7 +106,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
-async def _login_required(request: Request, exc: Exception) -> Response:
+def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": {"code": "login_required", "zh": "请先登录", "en": "log in first"}},
@@ -149,7 +148,7 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         routes = pki_routes(services) + routes
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={EportError: _eport_error, LoginRequired: _login_required,
-                                        OperationalError: _database_error, HTTPException: _http_error})
+                                        DatabaseUnavailable: _database_error, HTTPException: _http_error})
     app.router = FixedPathRouter(routes, lifespan=lifespan)
     app.state.web = state  # also reachable without the lifespan (plain TestClient use)
     return app

@@ -45,6 +45,7 @@ from core.privacy import mask_id
 from core.services import Services
 from core.services.cards import login_message
 from core.web.auth import SessionUser, current_user, login, require_user
+from core.web.handlers import blocking
 from core.web.render import lang_of, render, web
 from core.web.security import CSP, require_csrf
 from core.web.status import status_for
@@ -159,7 +160,8 @@ def _mask_name(name: str) -> str:
 
 # ---- card login ----------------------------------------------------------------------------------------------
 
-async def card_login_page(request: Request) -> Response:
+@blocking
+def card_login_page(request: Request) -> Response:
     configured = web(request).services.cards.enabled
     return _page(request, "cards/login.html", {"configured": configured,
                                                "next": request.query_params.get("next", "")})

@@ -10,8 +10,9 @@ everything else ``[web] max_body_bytes``.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,7 +41,7 @@ class _Overrun(Exception):
     """Raised into the handler's read when the body passes the limit (caught below, never shown)."""
 
 
-Refusal = Callable[[Request, Exception], Awaitable[Response]]
+Refusal = Callable[[Request, Exception], Response]  # renders a page: run in the thread pool
 
 
 class BodyLimitMiddleware:
@@ -93,7 +94,7 @@ class BodyLimitMiddleware:
             await self._answer(scope, receive, send, limit)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = await self.refuse(Request(scope, receive), too_large(limit))
+        response = await run_in_threadpool(self.refuse, Request(scope, receive), too_large(limit))
         # The unread rest of the body would be taken for the next request: end the connection.
         response.headers["connection"] = "close"
         await response(scope, receive, send)
