@@ -305,9 +305,7 @@ def app_show(obj: Ctx, app_id: str, as_json: bool) -> None:
 
 
 def _find(obj: Ctx, key: str) -> Application:
-    with obj.services.store.transaction(readonly=True) as tx:
-        by_no = tx.applications.by_acceptance_no(key.upper())
-    return by_no or obj.services.applications.get(key, Actor.system())
+    return obj.services.applications.find(key, Actor.system())
 
 
 @app.command("list")
@@ -328,7 +326,7 @@ def app_list(obj: Ctx, states: tuple[str, ...], region: str | None, limit: int, 
         f"{r.due or '-'}  {r.application.enterprise.name}" for r in rows) or "(none)")
 
 
-def _simple(name: str, method: str, help_text: str) -> None:
+def _simple(name: str, method: str, help_text: str, **fixed: Any) -> None:
     @app.command(name, help=help_text)
     @click.argument("app_id")
     @click.option("--note", default="", help="Why (recorded in the history).")
@@ -340,7 +338,7 @@ def _simple(name: str, method: str, help_text: str) -> None:
     def command(obj: Ctx, app_id: str, note: str, actor: str | None, expect_version: int | None,
                 as_json: bool) -> None:
         target = _find(obj, app_id)
-        kwargs: dict[str, Any] = {"expected_version": expect_version}
+        kwargs: dict[str, Any] = {"expected_version": expect_version, **fixed}
         if method != "submit":
             kwargs["note"] = note
         done = getattr(obj.services.applications, method)(target.id, _actor(actor), **kwargs)
@@ -354,10 +352,12 @@ for _name, _method, _help in [
     ("medium-required", "require_medium", "需提供介质: the enterprise must supply the card medium."),
     ("medium-provided", "provide_medium", "已具备介质: the medium has arrived."),
     ("produce", "start_production", "制卡中: start making the cards."),
-    ("complete", "complete", "已处理: the cards are made; the application is finished."),
     ("delete", "delete", "删除: delete a draft."),
+    ("deliver", "mark_delivered", "已妥投: the shipped cards were delivered."),
 ]:
     _simple(_name, _method, _help)
+_simple("return", "mark_delivered", "快递退回: the shipped cards came back undeliverable (ship again, or hand over).",
+        returned=True)
 
 
 @app.command("reject")
@@ -379,18 +379,54 @@ def app_reject(obj: Ctx, app_id: str, reasons: tuple[str, ...], note: str, actor
     emit(done, as_json, lambda: describe(done, obj.services))
 
 
+@app.command("make")
+@click.argument("app_id")
+@click.argument("item", type=click.IntRange(min=1))
+@actor_option
+@version_option
+@json_option
+@click.pass_obj
+@friendly
+def app_make(obj: Ctx, app_id: str, item: int, actor: str | None, expect_version: int | None,
+             as_json: bool) -> None:
+    """登记制卡: record that card ITEM (1-based, as `app show` lists them) was made."""
+    target = _find(obj, app_id)
+    done = obj.services.applications.mark_made(target.id, item - 1, _actor(actor), expect_version)
+    emit(done, as_json, lambda: describe(done, obj.services))
+
+
+@app.command("complete")
+@click.argument("app_id")
+@click.option("--note", default="", help="Why (recorded in the history).")
+@click.option("--unmade-reason", default="",
+              help="Required while a requested card is not made: why complete without it (kept in the history).")
+@actor_option
+@version_option
+@json_option
+@click.pass_obj
+@friendly
+def app_complete(obj: Ctx, app_id: str, note: str, unmade_reason: str, actor: str | None,
+                 expect_version: int | None, as_json: bool) -> None:
+    """已处理 (办结): finish an application in production once every card is made (`app make`)."""
+    target = _find(obj, app_id)
+    done = obj.services.applications.complete(target.id, _actor(actor), note, expect_version, unmade_reason)
+    emit(done, as_json, lambda: describe(done, obj.services))
+
+
 @app.command("step")
 @click.argument("app_id")
 @click.argument("code")
 @click.option("--note", default="")
 @actor_option
+@version_option
 @json_option
 @click.pass_obj
 @friendly
-def app_step(obj: Ctx, app_id: str, code: str, note: str, actor: str | None, as_json: bool) -> None:
+def app_step(obj: Ctx, app_id: str, code: str, note: str, actor: str | None, expect_version: int | None,
+             as_json: bool) -> None:
     """Record a region workflow step as done (e.g. Xi'an aic_review)."""
     target = _find(obj, app_id)
-    done = obj.services.applications.complete_step(target.id, code, _actor(actor), note)
+    done = obj.services.applications.complete_step(target.id, code, _actor(actor), note, expect_version)
     emit(done, as_json, lambda: describe(done, obj.services))
 
 
@@ -398,13 +434,15 @@ def app_step(obj: Ctx, app_id: str, code: str, note: str, actor: str | None, as_
 @click.argument("app_id")
 @click.option("--tracking", required=True, help="The courier's tracking number.")
 @actor_option
+@version_option
 @json_option
 @click.pass_obj
 @friendly
-def app_ship(obj: Ctx, app_id: str, tracking: str, actor: str | None, as_json: bool) -> None:
+def app_ship(obj: Ctx, app_id: str, tracking: str, actor: str | None, expect_version: int | None,
+             as_json: bool) -> None:
     """邮寄: ship the cards of a completed application (cash on delivery)."""
     target = _find(obj, app_id)
-    done = obj.services.applications.ship(target.id, tracking, _actor(actor))
+    done = obj.services.applications.ship(target.id, tracking, _actor(actor), expect_version)
     emit(done, as_json, lambda: describe(done, obj.services))
 
 
@@ -412,13 +450,16 @@ def app_ship(obj: Ctx, app_id: str, tracking: str, actor: str | None, as_json: b
 @click.argument("app_id")
 @click.option("--receipt", required=True, help="Acceptance number printed on the receipt the collector shows.")
 @actor_option
+@version_option
 @json_option
 @click.pass_obj
 @friendly
-def app_hand_over(obj: Ctx, app_id: str, receipt: str, actor: str | None, as_json: bool) -> None:
+def app_hand_over(obj: Ctx, app_id: str, receipt: str, actor: str | None, expect_version: int | None,
+                  as_json: bool) -> None:
     """窗口领取: hand the cards over at the counter after checking the receipt."""
     target = _find(obj, app_id)
-    done = obj.services.applications.hand_over(target.id, _actor(actor), acceptance_no=receipt)
+    done = obj.services.applications.hand_over(target.id, _actor(actor), acceptance_no=receipt,
+                                               expected_version=expect_version)
     emit(done, as_json, lambda: describe(done, obj.services))
 
 

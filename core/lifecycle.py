@@ -60,9 +60,13 @@ MOVES: dict[str, Move] = {
 EDITABLE_STATES = frozenset({S.DRAFT, S.REJECTED})
 EDITABLE_FIELDS = frozenset({"items", "agent", "pickup", "remarks", "attachments", "making_centre",
                              "issuing_centre", "home_branch", "also", "channel", "enterprise"})
-# Applications that still hold the enterprise's single enrol slot.
+# Applications that still hold the enterprise's single enrol slot; also the staff queue's default
+# ("all open": every application still needing staff work before completion).
 OPEN_STATES = frozenset({S.SUBMITTED, S.ACCEPTED, S.NEEDS_MEDIUM, S.MEDIUM_READY, S.IN_PRODUCTION,
                          S.REJECTED})
+# The states the staff queue can be filtered by: the open ones and the completed (for delivery). A draft
+# is still the enterprise's own; a deleted draft is gone.
+QUEUE_STATES = tuple(s for s in AppState if s in OPEN_STATES or s is S.COMPLETED)
 LIVE_CARD_STATES = frozenset({CardState.BLANK, CardState.ACTIVE, CardState.LOCKED, CardState.FROZEN,
                               CardState.REPORTED_LOST})
 
@@ -142,6 +146,34 @@ def _is_operator(kind: CardKind) -> bool:
     return kind is not CardKind.LEGAL
 
 
+def holds_legal_card(cards: Iterable[Card], uscc: str) -> bool:
+    """Whether the enterprise holds its (one) legal card: a live one in the card register."""
+    return any(c.kind is CardKind.LEGAL and c.state in LIVE_CARD_STATES and c.enterprise_uscc == uscc
+               for c in cards)
+
+
+def legal_card_refusal(business: Business, holds_legal: bool, card_login: bool = True) -> EportError | None:
+    """The legal-card rule (one legal card per enterprise): why ``business`` may not be applied for, or None.
+
+    Enrolment (新入网) requests the legal card, so only an enterprise without one enrols; every other
+    business is for an enterprise that holds it and, as in the sources, is started after logging in
+    with that card (``card_login``; a password login may only enrol and query). A submission checks the
+    enrolment half (``check_content``), the portal both halves before a draft is made.
+    """
+    if business is Business.ENROL:
+        if holds_legal:
+            return _err("business", "本单位已有法人卡，不能再办理新入网。",
+                        "The enterprise already holds a legal card; enrolment is not possible.")
+        return None
+    if not holds_legal:
+        return _err("business", "本单位尚未办理法人卡，请先办理新入网。",
+                    "The enterprise has no legal card yet; apply for enrolment first.")
+    if not card_login:
+        return _err("business", "已有法人卡的企业办理此业务须使用法人卡登录。",
+                    "Enterprises holding a legal card must log in with it for this business.")
+    return None
+
+
 def check_content(app: Application, ctx: EnterpriseContext, policy: CardPolicy) -> list[EportError]:
     """Core business rules an application must satisfy to be submitted. All problems, not the first."""
     problems: list[EportError] = []
@@ -156,9 +188,9 @@ def check_content(app: Application, ctx: EnterpriseContext, policy: CardPolicy) 
     if app.business is Business.ENROL:
         if not app.legal_items:
             problems.append(_err("items", "新入网须申请1张法人卡", "enrolment must request the legal card"))
-        if any(c.kind is CardKind.LEGAL for c in live):
-            problems.append(_err("items", "本单位已有法人卡，不能再办理新入网",
-                                 "the enterprise already has a legal card; enrolment is not possible"))
+        refusal = legal_card_refusal(app.business, holds_legal_card(live, app.enterprise.uscc))
+        if refusal is not None:
+            problems.append(refusal)
         limit = policy.max_operators_first_application
         if len(app.operators) > limit:
             problems.append(_err("items", f"首次申请最多办理{limit}张操作员卡（当前{len(app.operators)}张）",
@@ -268,8 +300,25 @@ def start_production(app: Application, actor: str, at: datetime, steps: Sequence
     return _move(app, "start_production", actor, at, steps, note=note)
 
 
-def complete(app: Application, actor: str, at: datetime, steps: Sequence[Step] = (), note: str = ""
-             ) -> Application:
+def unmade_items(app: Application) -> list[int]:
+    """The (0-based) items whose card is not made yet."""
+    return [n for n, item in enumerate(app.items) if not item.made]
+
+
+def complete(app: Application, actor: str, at: datetime, steps: Sequence[Step] = (), note: str = "",
+             unmade_reason: str = "") -> Application:
+    """``in_production -> completed`` (办结) once every requested card is made; with cards still unmade only
+    with ``unmade_reason``, which the history records (e.g. the enterprise cancelled a card)."""
+    unmade = ", ".join(str(n + 1) for n in unmade_items(app))
+    reason = unmade_reason.strip()
+    if unmade and app.state is S.IN_PRODUCTION and not reason:
+        raise RuleViolation(
+            f"第{unmade.replace(', ', '、')}张卡尚未制作，不能办结：请先登记制卡，或填写未制卡即办结的原因",
+            f"card(s) {unmade} not made yet: mark them made before completing, or give the reason for completing "
+            "without them", field="items")
+    if unmade and reason:
+        why = f"未制卡办结 / completed without card(s) {unmade}：{reason}"
+        note = f"{note}；{why}" if note.strip() else why
     delivery = Delivery.AWAITING_PICKUP if app.pickup.method is Pickup.COUNTER else None
     return _move(app, "complete", actor, at, steps, note=note, delivery=delivery)
 

@@ -45,6 +45,8 @@ def test_newcomer_walks_an_application_from_submission_to_hand_over(cli):
     cli("app", "resubmit", no)
     cli("app", "accept", no)
     cli("app", "produce", no)
+    cli("app", "make", no, "1")
+    cli("app", "make", no, "2")
     cli("app", "complete", no)
     bad = cli("app", "hand-over", no, "--receipt", "WSZ9999999", ok=False)
     assert "does not match" in bad.output

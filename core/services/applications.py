@@ -17,13 +17,24 @@ from attrs import frozen
 from core import ids, lifecycle
 from core.deadlines import FINISHED, Due, due_dates, final_due, is_overdue
 from core.errors import ConflictError, EportError, Forbidden, InvalidInput, NotFound, Problems
-from core.model import Application, AppState, Attachment, AttachmentRef, Business, RejectionReason
+from core.model import (
+    Application,
+    AppState,
+    Attachment,
+    AttachmentRef,
+    Business,
+    CardKind,
+    CardRequest,
+    Pickup,
+    RejectionReason,
+)
 from core.model.limits import overlong, refuse_overlong
 from core.privacy import mask_id
-from core.rules import Step
-from core.services.actors import Actor, authorise
+from core.rules import BusinessOffer, Step
+from core.services import sms
+from core.services.actors import Actor, authorise, require_role
 from core.store.blobs import check_upload, is_archived
-from core.store.records import ApplicationProgress, ApplicationSummary
+from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 
 if TYPE_CHECKING:
     from core.services.context import Services
@@ -43,8 +54,10 @@ class QueueSummary:
     overdue: bool
 
 
-# The staff queue's default: every state still needing staff work.
-QUEUE_STATES = tuple(s for s in AppState if s not in (AppState.DRAFT, AppState.DELETED, AppState.COMPLETED))
+# The transitions staff perform, in the order the console shows them.
+MOVE_ACTIONS = ("accept", "reject", "require_medium", "provide_medium", "start_production", "complete")
+DELIVERY_ACTIONS = ("ship", "deliver", "return", "hand_over")
+STAFF_ACTIONS = (*MOVE_ACTIONS, *DELIVERY_ACTIONS, "step", "make")
 
 
 def new_id() -> str:
@@ -89,9 +102,13 @@ class ApplicationService:
         check_version(app, expected_version)
         return app
 
-    def _steps(self, app: Application) -> list[Step]:
+    def region_steps(self, app: Application) -> list[Step]:
         """The region's steps for this business that apply to the channel the application came through."""
         return [s for s in self.rules.steps(app.region, app.business) if s.applies_to(app.channel)]
+
+    def pending_steps(self, app: Application) -> list[Step]:
+        """The region's steps that block leaving the application's current state."""
+        return lifecycle.pending_steps(app, self.region_steps(app))
 
     def _with_due(self, app: Application) -> Application:
         timeframe = self.rules.timeframe(app.region, app.business)
@@ -106,7 +123,7 @@ class ApplicationService:
                     ) -> Application:
         with self.s.store.transaction() as tx:
             app = self._load(tx, app_id, actor, action, expected_version)
-            steps = self._steps(app)
+            steps = self.region_steps(app)
             saved = self._save(tx, actor, change(app, steps), action)
         self.rules.transitioned(saved, saved.history[-1])
         return saved
@@ -186,26 +203,70 @@ class ApplicationService:
     def submit(self, app_id: str, actor: Actor, expected_version: int | None = None) -> Application:
         """Submit a draft, or resubmit a rejected application after editing."""
         with self.s.store.transaction() as tx:
-            app = self._load(tx, app_id, actor, "submit", expected_version)
-            if app.state not in (AppState.DRAFT, AppState.REJECTED):
-                lifecycle.submit(app, actor.label, self.s.clock(), "")  # raises the clear transition error
-            problems = self.check(tx, app)
-            if problems:
-                raise Problems(problems)
-            steps = self._steps(app)
-            now = self.s.clock()
-            if app.state is AppState.REJECTED:
-                new = lifecycle.resubmit(app, actor.label, now, steps)
-                action = "resubmit"
-            else:
-                number = app.acceptance_no or self.rules.acceptance_number(
-                    app.region, app, tx.next_sequence(f"acceptance:{app.region}"))
-                new = lifecycle.submit(app, actor.label, now, number, steps)
-                action = "submit"
-            saved = self._save(tx, actor, new, action)
+            saved = self._submit(tx, self._load(tx, app_id, actor, "submit", expected_version), actor)
         self.rules.submitted(saved)
         self.rules.transitioned(saved, saved.history[-1])
         return saved
+
+    def submit_with_code(self, app_id: str, actor: Actor, code: str, gateway: sms.SmsGateway, secret: str,
+                         expected_version: int | None = None) -> Application:
+        """:meth:`submit`, signed with the SMS code sent to the agent's mobile: the code is used up in the
+        submission's own transaction, so a submission that fails (a problem, someone else's change)
+        leaves the code unused. A wrong code is counted, and nothing else changes."""
+        sms.require_gateway(gateway)
+        with self.s.store.transaction() as tx:
+            app = self._load(tx, app_id, actor, "submit", expected_version)
+            self._refuse_unsubmittable(app, actor)
+            self._check_submittable(tx, app, actor)  # every problem first: the code stays unused
+            refused = sms.use_code(tx, secret, app.agent.phone if app.agent else "", f"submit:{app.id}", code,
+                                   self.s.clock())
+            saved = None if refused else self._lodge(tx, app, actor)
+        if saved is None:
+            assert refused is not None
+            raise refused
+        self.rules.submitted(saved)
+        self.rules.transitioned(saved, saved.history[-1])
+        return saved
+
+    def send_submission_code(self, app_id: str, actor: Actor, gateway: sms.SmsGateway, secret: str,
+                             asker: sms.Asker) -> str:
+        """Send the code that signs the submission of the actor's own draft or rejected application to its
+        agent's mobile (whatever number a form carries); returns the number masked, to show where it went."""
+        app = self.get(app_id, actor)
+        self._refuse_unsubmittable(app, actor)
+        return sms.send_submission_code(self.s, gateway, secret, app, asker)
+
+    @staticmethod
+    def _refuse_unsubmittable(app: Application, actor: Actor) -> None:
+        if not actor.may("submit") or app.state not in lifecycle.EDITABLE_STATES:
+            raise Forbidden("只有本单位暂存或已退单的申请单可以提交",
+                            "only the enterprise's own draft or rejected applications can be submitted",
+                            field="application")
+
+    def _check_submittable(self, tx: Transaction, app: Application, actor: Actor) -> None:
+        if app.state not in (AppState.DRAFT, AppState.REJECTED):
+            lifecycle.submit(app, actor.label, self.s.clock(), "")  # raises the clear transition error
+        problems = self.check(tx, app)
+        if problems:
+            raise Problems(problems)
+
+    def _submit(self, tx: Transaction, app: Application, actor: Actor) -> Application:
+        """Submit or resubmit ``app`` (loaded and authorised) inside ``tx``."""
+        self._check_submittable(tx, app, actor)
+        return self._lodge(tx, app, actor)
+
+    def _lodge(self, tx: Transaction, app: Application, actor: Actor) -> Application:
+        steps = self.region_steps(app)
+        now = self.s.clock()
+        if app.state is AppState.REJECTED:
+            new = lifecycle.resubmit(app, actor.label, now, steps)
+            action = "resubmit"
+        else:
+            number = app.acceptance_no or self.rules.acceptance_number(
+                app.region, app, tx.next_sequence(f"acceptance:{app.region}"))
+            new = lifecycle.submit(app, actor.label, now, number, steps)
+            action = "submit"
+        return self._save(tx, actor, new, action)
 
     def withdraw(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
                  ) -> Application:
@@ -250,9 +311,14 @@ class ApplicationService:
                          ) -> Application:
         return self._forward("start_production")(app_id, actor, note, expected_version)
 
-    def complete(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
-                 ) -> Application:
-        return self._forward("complete")(app_id, actor, note, expected_version)
+    def complete(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None,
+                 unmade_reason: str = "") -> Application:
+        """办结: every requested card made, or ``unmade_reason`` saying why not (kept in the history and
+        the audit trail)."""
+        return self._transition(
+            app_id, actor, "complete",
+            lambda a, s: lifecycle.complete(a, actor.label, self.s.clock(), s, note, unmade_reason),
+            expected_version)
 
     def complete_step(self, app_id: str, code: str, actor: Actor, note: str = "",
                       expected_version: int | None = None) -> Application:
@@ -260,9 +326,11 @@ class ApplicationService:
                                 lambda a, s: lifecycle.complete_step(a, code, s, actor.label, self.s.clock(), note),
                                 expected_version)
 
-    def mark_made(self, app_id: str, index: int, actor: Actor) -> Application:
+    def mark_made(self, app_id: str, index: int, actor: Actor, expected_version: int | None = None
+                  ) -> Application:
+        """Record that the card of item ``index`` (0-based) was made (登记制卡), e.g. made elsewhere."""
         with self.s.store.transaction() as tx:
-            app = self._load(tx, app_id, actor, "make", None)
+            app = self._load(tx, app_id, actor, "make", expected_version)
             return self._save(tx, actor, lifecycle.mark_item_made(app, index), "make")
 
     def ship(self, app_id: str, tracking_no: str, actor: Actor, expected_version: int | None = None
@@ -272,23 +340,25 @@ class ApplicationService:
     def hand_over(self, app_id: str, actor: Actor, acceptance_no: str = "", expected_version: int | None = None
                   ) -> Application:
         """Hand the cards over at the counter after checking the receipt's acceptance number."""
-        if acceptance_no:
-            with self.s.store.transaction(readonly=True) as tx:
-                app = self._load(tx, app_id, actor, "hand_over", expected_version)
-            if app.acceptance_no != acceptance_no.strip():
+        def check_receipt(app: Application) -> None:
+            if acceptance_no and app.acceptance_no != acceptance_no.strip():
                 raise Forbidden("回执上的受理编号与申请单不符", "the receipt's acceptance number does not match",
                                 field="acceptance_no")
-        return self._delivery(app_id, "hand_over", actor, "", expected_version)
+        return self._delivery(app_id, "hand_over", actor, "", expected_version, check=check_receipt)
 
-    def mark_delivered(self, app_id: str, actor: Actor, returned: bool = False) -> Application:
-        return self._delivery(app_id, "return" if returned else "deliver", actor, "", None)
+    def mark_delivered(self, app_id: str, actor: Actor, returned: bool = False, note: str = "",
+                       expected_version: int | None = None) -> Application:
+        """A shipped card arrived (``deliver``), or came back undeliverable (``return``: it may be shipped
+        again or handed over at the counter)."""
+        return self._delivery(app_id, "return" if returned else "deliver", actor, "", expected_version, note)
 
-    def _delivery(self, app_id: str, action: str, actor: Actor, tracking_no: str, expected_version: int | None
-                  ) -> Application:
-        return self._transition(
-            app_id, actor, action,
-            lambda a, _s: lifecycle.deliver(a, action, actor.label, self.s.clock(), tracking_no=tracking_no),
-            expected_version)
+    def _delivery(self, app_id: str, action: str, actor: Actor, tracking_no: str, expected_version: int | None,
+                  note: str = "", check=None) -> Application:
+        def change(app: Application, _steps: list[Step]) -> Application:
+            if check is not None:
+                check(app)
+            return lifecycle.deliver(app, action, actor.label, self.s.clock(), tracking_no=tracking_no, note=note)
+        return self._transition(app_id, actor, action, change, expected_version)
 
     # ---- attachments ------------------------------------------------------------------------------------------
     def attach(self, app_id: str, material: str, filename: str, content: bytes, actor: Actor) -> Attachment:
@@ -369,6 +439,10 @@ class ApplicationService:
                            "no application matches this acceptance number and USCC", field="acceptance_no")
         return found
 
+    def overdue(self, app: Application) -> bool:
+        """Past its final due date and not finished."""
+        return is_overdue(app, self.s.today())
+
     def deadlines(self, app: Application) -> list[Due]:
         return due_dates(app, self.rules.timeframe(app.region, app.business), self.s.calendar, self.s.today())
 
@@ -399,14 +473,160 @@ class ApplicationService:
         """The staff queue, sorted by due date, overdue flagged."""
         today = self.s.today()
         return [QueueRow(a, a.due, is_overdue(a, today))
-                for a in self.list_for(actor, states or QUEUE_STATES, limit, offset, search)]
+                for a in self.list_for(actor, states or lifecycle.OPEN_STATES, limit, offset, search)]
 
     def queue_summaries(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100,
                         offset: int = 0, search: str | None = None) -> list[QueueSummary]:
         """:meth:`queue` as list-row summaries (the same rows, order and overdue flags)."""
         today = self.s.today()
         return [QueueSummary(a, a.due is not None and a.due < today and a.state not in FINISHED)  # is_overdue
-                for a in self.summaries_for(actor, states or QUEUE_STATES, limit, offset, search)]
+                for a in self.summaries_for(actor, states or lifecycle.OPEN_STATES, limit, offset, search)]
+
+    def queue_page(self, actor: Actor, state: AppState | str | None = None, search: str = "", page: int = 1,
+                   per_page: int = 20) -> tuple[list[QueueRow], bool]:
+        """One page of the branch queue (sorted by due date; ``state`` filters, none: every open state)
+        and whether another page follows."""
+        rows = self.queue(actor, _states(state), limit=per_page + 1, offset=(page - 1) * per_page,
+                          search=search or None)
+        return rows[:per_page], len(rows) > per_page
+
+    def queue_summary_page(self, actor: Actor, state: AppState | str | None = None, search: str = "",
+                           page: int = 1, per_page: int = 20) -> tuple[list[QueueSummary], bool]:
+        """:meth:`queue_page` as list-row summaries (the JSON queue and the console need no whole aggregates)."""
+        rows = self.queue_summaries(actor, _states(state), limit=per_page + 1, offset=(page - 1) * per_page,
+                                    search=search or None)
+        return rows[:per_page], len(rows) > per_page
+
+    def find(self, key: str, actor: Actor) -> Application:
+        """An application by its acceptance number (as on the receipt) or its id."""
+        with self.s.store.transaction(readonly=True) as tx:
+            by_no = tx.applications.by_acceptance_no(key.strip().upper())
+            return self._load(tx, by_no.id if by_no else key.strip(), actor, "view", None)
+
+    def attachments_of(self, app_id: str, actor: Actor) -> list[Attachment]:
+        """The application's attachments (their metadata), to whoever may see the application."""
+        with self.s.store.transaction(readonly=True) as tx:
+            app = self._load(tx, app_id, actor, "view", None)
+            return tx.attachments.for_application(app.id)
+
+    def audit_trail(self, app_id: str, actor: Actor) -> list[AuditEntry]:
+        """The application's audit entries (payloads are PII-masked when written); staff of its branch only."""
+        if actor.kind not in ("staff", "system"):
+            raise Forbidden("审计记录仅供工作人员查看", "only staff may read the audit trail", field="application")
+        with self.s.store.transaction(readonly=True) as tx:
+            app = self._load(tx, app_id, actor, "view", None)  # branch scope, same refusal for unknown ids
+            return tx.audit.for_entity("application", app.id)
+
+    # ---- what an enterprise may start -------------------------------------------------------------------------
+    def holds_legal_card(self, uscc: str) -> bool:
+        with self.s.store.transaction(readonly=True) as tx:
+            return lifecycle.holds_legal_card(tx.cards.for_enterprise(uscc), uscc)
+
+    def offers_for(self, actor: Actor, card_login: bool) -> list[tuple[BusinessOffer, EportError | None]]:
+        """The businesses the enterprise's branch offers, each with why this session may not start it (or
+        None). ``card_login``: the session logged in with the legal card."""
+        holds = self.holds_legal_card(actor.uscc)
+        return [(o, lifecycle.legal_card_refusal(o.business, holds, card_login))
+                for o in self.rules.offers(actor.region)]
+
+    def may_apply(self, actor: Actor, business: Business, card_login: bool) -> EportError | None:
+        """Why this session may not start ``business`` (None: it may); see ``lifecycle.legal_card_refusal``."""
+        return lifecycle.legal_card_refusal(business, self.holds_legal_card(actor.uscc), card_login)
+
+    def start(self, actor: Actor, business: Business | str, card_login: bool, **changes) -> Application:
+        """A new draft of ``business`` for the actor's own enterprise, if its branch offers the business and
+        the session may start it; an enrolment starts with the legal card for the legal representative."""
+        if actor.kind != "enterprise":
+            raise Forbidden("只有企业可以新建申请单", "only enterprises create applications", field="business")
+        try:
+            chosen = Business(business)
+            self.rules.offer(actor.region, chosen)
+        except (ValueError, EportError):
+            raise InvalidInput("请选择本分中心办理的业务。", "Choose a business this branch centre offers.",
+                               field="business") from None
+        refusal = self.may_apply(actor, chosen, card_login)
+        if refusal is not None:
+            raise Forbidden(refusal.zh, refusal.en, field="business")
+        with self.s.store.transaction(readonly=True) as tx:
+            enterprise = tx.enterprises.get(actor.uscc)
+        if enterprise is None:
+            raise Forbidden("未找到本单位的注册信息。", "The enterprise's registration was not found.", field="uscc")
+        if "items" not in changes and chosen is Business.ENROL:
+            changes["items"] = (CardRequest(kind=CardKind.LEGAL, holder=enterprise.legal_rep),)
+        return self.create(Application(id="", enterprise=enterprise, business=chosen, region=actor.region,
+                                       **changes), actor)
+
+    # ---- the staff console's actions ------------------------------------------------------------------------
+    def available_actions(self, app: Application, actor: Actor) -> list[str]:
+        """The staff actions the actor's roles allow that the application's state allows too.
+
+        Region steps that block a move are still shown as a step action; the move itself is offered and
+        explains what is missing if it is tried too early.
+        """
+        if actor.kind == "staff" and actor.region != app.region:
+            return []
+        actions = [a for a in MOVE_ACTIONS if app.state in lifecycle.MOVES[a].sources and actor.may(a)]
+        if app.state is AppState.COMPLETED:
+            for action in DELIVERY_ACTIONS:
+                sources, _target = lifecycle.DELIVERY_MOVES[action]
+                if app.delivery in sources and actor.may(action) \
+                        and (action != "ship" or app.pickup.method is Pickup.MAIL):
+                    actions.append(action)
+        if self.pending_steps(app) and actor.may("step"):
+            actions.append("step")
+        if app.state is AppState.IN_PRODUCTION and actor.may("make") and lifecycle.unmade_items(app):
+            actions.append("make")
+        return actions
+
+    def perform(self, app_id: str, action: str, actor: Actor, *, version: int | None, note: str = "",
+                reasons: Iterable[str] = (), tracking_no: str = "", acceptance_no: str = "", step: str = "",
+                item: int | None = None, unmade_reason: str = "") -> Application:
+        """One staff action by name (the console's forms and the JSON API both come here). The role is
+        checked first: a role that may not act gets 403 whatever else is wrong with the request."""
+        if action not in STAFF_ACTIONS:
+            raise InvalidInput(f"未知的操作：{action}", f"unknown action {action!r}", field="action")
+        require_role(actor, action)
+        if action == "accept":
+            return self.accept(app_id, actor, note, expected_version=version)
+        if action == "reject":
+            chosen = list(reasons)
+            unknown = [r for r in chosen if r not in RejectionReason._value2member_map_]
+            if unknown:
+                raise InvalidInput(f"未知的退单原因：{', '.join(unknown)}",
+                                   f"unknown rejection reasons: {', '.join(unknown)}", field="reasons")
+            return self.reject(app_id, actor, chosen, note, expected_version=version)
+        if action in ("require_medium", "provide_medium", "start_production"):
+            return self._forward(action)(app_id, actor, note, version)
+        if action == "complete":
+            return self.complete(app_id, actor, note, expected_version=version, unmade_reason=unmade_reason)
+        if action == "ship":
+            return self.ship(app_id, tracking_no.strip(), actor, expected_version=version)
+        if action in ("deliver", "return"):
+            return self.mark_delivered(app_id, actor, returned=action == "return", note=note,
+                                       expected_version=version)
+        if action == "hand_over":
+            if not acceptance_no.strip():
+                raise InvalidInput("请核对并填写回执上的受理编号。", "Check the receipt and enter its acceptance number.",
+                                   field="acceptance_no")
+            return self.hand_over(app_id, actor, acceptance_no.strip().upper(), expected_version=version)
+        if action == "step":
+            if not step:
+                raise InvalidInput("请选择要完成的步骤。", "Choose the step to complete.", field="step")
+            return self.complete_step(app_id, step, actor, note, expected_version=version)
+        if item is None or item < 0:  # make
+            raise InvalidInput("请选择要登记制卡的卡。", "Choose the card that was made.", field="item")
+        return self.mark_made(app_id, item, actor, expected_version=version)
 
 
-__all__ = ["QUEUE_STATES", "ApplicationService", "QueueRow", "QueueSummary", "new_id"]
+def _states(state: AppState | str | None) -> list[AppState] | None:
+    """The queue filter: one state (by value), or None for every open one."""
+    if not state:
+        return None
+    try:
+        return [AppState(state)]
+    except ValueError:
+        raise InvalidInput(f"未知的状态：{state}", f"unknown state {state!r}", field="state") from None
+
+
+__all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "ApplicationService", "QueueRow", "QueueSummary",
+           "check_version", "new_id"]

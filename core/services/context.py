@@ -55,6 +55,11 @@ class Services:
         """Today on China's calendar (working days are counted there, whatever the server's zone)."""
         return china_date(self.clock())
 
+    def check_database(self) -> None:
+        """Return once the database answers a query (the health check); raise when it does not."""
+        with self.store.transaction(readonly=True) as tx:
+            tx.connection.exec_driver_sql("SELECT 1")
+
     @property
     def cards(self) -> Cards:
         return Cards(self, self.card_keys)

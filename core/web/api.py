@@ -23,17 +23,14 @@ from starlette.routing import BaseRoute, Route
 
 from core.calendar import in_calendar
 from core.convert import describe_errors, lists_only, make_json_converter, parse_json
-from core.errors import EportError, Forbidden, InvalidInput
+from core.errors import Forbidden, InvalidInput
 from core.guide import build_guide, deadline, guide_json
 from core.guide.build import parse_business, resolve_region
-from core.lifecycle import EDITABLE_STATES, LIVE_CARD_STATES
 from core.model import (
     Application,
     AppState,
     Attachment,
     AttachmentRef,
-    Business,
-    CardKind,
     CardRequest,
     Person,
     PickupChoice,
@@ -46,7 +43,6 @@ from core.web.auth import LoginRequired, SessionUser, current_user, login, logou
 from core.web.openapi import limited
 from core.web.render import MAX_PAGE, web
 from core.web.security import client_address, csrf_token, require_csrf
-from core.web.staff import audit_trail, available_actions, perform, queue_summary_rows
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _converter = lists_only(make_json_converter())
@@ -264,7 +260,7 @@ def _detail(request: Request, app: Application, actor: Actor) -> JSONResponse:
     reveal = actor.kind == "enterprise" and actor.uscc == app.enterprise.uscc
     body = application_json(app, reveal) | {
         "overdue": _overdue(app, services.today()),
-        "actions": available_actions(services, app, actor) if actor.kind == "staff" else [],
+        "actions": services.applications.available_actions(app, actor) if actor.kind == "staff" else [],
         "deadlines": [{"code": d.code, "zh": d.name_zh, "en": d.name_en, "due": d.due.isoformat(),
                        "projected": d.projected} for d in services.applications.deadlines(app)]}
     return JSONResponse(body)
@@ -381,33 +377,12 @@ async def list_applications(request: Request) -> Response:
 
 
 async def create_application(request: Request) -> Response:
-    from core.web.portal import may_apply
-
     user, body = await _unsafe(request)
-    if user.kind != "enterprise":
+    actor = user.actor()
+    if actor.kind != "enterprise":  # before the body is read, as every refusal by role
         raise Forbidden("只有企业可以新建申请单", "only enterprises create applications", field="business")
-    services = web(request).services
-    try:
-        business = Business(_str(body, "business", required=True))
-        services.rulebook.offer(user.region, business)
-    except (ValueError, EportError):
-        raise InvalidInput("请选择本分中心办理的业务。", "Choose a business this branch centre offers.",
-                           field="business") from None
-    changes = _changes(body)
-    with services.store.transaction(readonly=True) as tx:
-        enterprise = tx.enterprises.get(user.uscc)
-        has_legal = any(c.kind is CardKind.LEGAL and c.state in LIVE_CARD_STATES
-                        for c in tx.cards.for_enterprise(user.uscc))
-    reason = may_apply(user, has_legal, business)
-    if reason is not None:
-        raise Forbidden(reason.zh, reason.en, field="business")
-    if enterprise is None:
-        raise Forbidden("未找到本单位的注册信息。", "The enterprise's registration was not found.", field="uscc")
-    default_items = (CardRequest(kind=CardKind.LEGAL, holder=enterprise.legal_rep),) \
-        if business is Business.ENROL else ()
-    changes.setdefault("items", default_items)
-    app = Application(id="", enterprise=enterprise, business=business, region=user.region, **changes)
-    created = services.applications.create(app, user.actor())
+    business = _str(body, "business", required=True)
+    created = web(request).services.applications.start(actor, business, user.auth_method == "card", **_changes(body))
     return JSONResponse(application_json(created, reveal=True), status_code=201)
 
 
@@ -434,8 +409,7 @@ async def list_attachments(request: Request) -> Response:
     user = _user(request)
     services = web(request).services
     app = services.applications.get_existing(request.path_params["app_id"], user.actor())
-    with services.store.transaction(readonly=True) as tx:
-        return JSONResponse([_attachment_json(a) for a in tx.attachments.for_application(app.id)])
+    return JSONResponse([_attachment_json(a) for a in services.applications.attachments_of(app.id, user.actor())])
 
 
 async def add_attachment(request: Request) -> Response:
@@ -471,38 +445,24 @@ async def download_attachment(request: Request) -> Response:
         "Content-Disposition": content_disposition(att.filename), "Cache-Control": "private, no-store"})
 
 
-def _owned_editable(request: Request, user: SessionUser) -> Application:
-    app = web(request).services.applications.get(request.path_params["app_id"], user.actor())
-    if user.kind != "enterprise" or app.state not in EDITABLE_STATES:
-        raise Forbidden("只有本单位暂存或已退单的申请单可以提交", "only the enterprise's own draft or rejected "
-                        "applications can be submitted", field="application")
-    return app
-
-
 async def send_sms_code(request: Request) -> Response:
     user, _body = await _unsafe(request)
-    app = _owned_editable(request, user)
     state = web(request)  # to the agent's mobile of this application, whatever the body carries
-    sent_to = sms.send_submission_code(state.services, state.sms, state.secret, app,
-                                       sms.Asker(user.actor().label, client_address(request)))
+    sent_to = state.services.applications.send_submission_code(
+        request.path_params["app_id"], user.actor(), state.sms, state.secret,
+        sms.Asker(user.actor().label, client_address(request)))
     return JSONResponse({"sent_to": sent_to}, status_code=202)
 
 
 async def submit_application(request: Request) -> Response:
     user, body = await _unsafe(request, "submit")
-    app = _owned_editable(request, user)
     if body.get("declaration") is not True:
         raise InvalidInput("请阅读并确认承诺声明（declaration: true）。", "Confirm the declaration (declaration: true).",
                            field="declaration")
     code, version = _str(body, "sms_code", required=True), _version(body)
     state = web(request)
-    services = state.services
-    problems = services.applications.preflight(app)
-    if problems:
-        from core.errors import Problems
-        raise Problems(problems)
-    sms.verify_submission_code(services, state.sms, state.secret, app, code)
-    saved = services.applications.submit(app.id, user.actor(), expected_version=version)
+    saved = state.services.applications.submit_with_code(request.path_params["app_id"], user.actor(), code,
+                                                         state.sms, state.secret, expected_version=version)
     return _detail(request, saved, user.actor())
 
 
@@ -538,8 +498,8 @@ async def staff_queue(request: Request) -> Response:
     def make() -> bytes:
         page = _query_int(request, "page", 1, highest=MAX_PAGE)
         per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
-        rows, more = queue_summary_rows(state.services, user.actor(), _query_state(request),
-                                        request.query_params.get("q", "").strip(), page, per_page)
+        rows, more = state.services.applications.queue_summary_page(
+            user.actor(), _query_state(request), request.query_params.get("q", "").strip(), page, per_page)
         items = ",".join(_queue_row_json(r.summary, today, r.overdue) for r in rows)
         return f'{{"items":[{items}],"page":{page},"more":{_dumps(more)}}}'.encode()
 
@@ -565,10 +525,11 @@ def _staff_action(action: str) -> Endpoint:
         user, body = await _unsafe(request, action)
         path = request.path_params
         item = path.get("index")
-        app = perform(web(request).services, user.actor(), path["app_id"], action, version=_version(body),
-                      note=_str(body, "note"), reasons=_str_list(body, "reasons"),
-                      tracking_no=_str(body, "tracking_no"), acceptance_no=_str(body, "acceptance_no"),
-                      step=path.get("step", ""), item=item)
+        app = web(request).services.applications.perform(
+            path["app_id"], action, user.actor(), version=_version(body), note=_str(body, "note"),
+            reasons=_str_list(body, "reasons"), tracking_no=_str(body, "tracking_no"),
+            acceptance_no=_str(body, "acceptance_no"), step=path.get("step", ""), item=item,
+            unmade_reason=_str(body, "unmade_reason"))
         return _detail(request, app, user.actor())
 
     run.__name__ = f"staff_{action}"
@@ -577,7 +538,7 @@ def _staff_action(action: str) -> Endpoint:
 
 async def application_audit(request: Request) -> Response:
     user = _staff_user(request)
-    entries = audit_trail(web(request).services, request.path_params["app_id"], user.actor())
+    entries = web(request).services.applications.audit_trail(request.path_params["app_id"], user.actor())
     return JSONResponse([_audit_json(e) for e in entries])
 
 
@@ -681,10 +642,15 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     _staff_route("require_medium", "Mark that the enterprise must provide the medium"),
     _staff_route("provide_medium", "Mark the medium as provided"),
     _staff_route("start_production", "Start making the cards"),
-    _staff_route("complete", "Complete (办结) the application"),
+    _staff_route("complete", "Complete (办结) the application: every card made, or the reason why not", {
+        "type": "object", "properties": {
+            "version": VERSION, "note": NOTE, "unmade_reason": NOTE | {
+                "description": "required while a requested card is not made: why complete without it"}}}),
     _staff_route("ship", "Ship the cards with a tracking number", {
         "type": "object", "required": ["tracking_no"], "properties": {
             "version": VERSION, "tracking_no": limited(Application, "tracking_no") | {"minLength": 1}}}),
+    _staff_route("deliver", "Record that the shipped cards were delivered"),
+    _staff_route("return", "Record that the shipped cards came back undeliverable (ship again or hand over)"),
     _staff_route("hand_over", "Hand the cards over at the counter after checking the receipt", {
         "type": "object", "required": ["acceptance_no"], "properties": {
             "version": VERSION, "acceptance_no": limited(Application, "acceptance_no") | {"minLength": 1}}}),

@@ -18,8 +18,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core import ids
-from core.errors import EportError, Forbidden, InvalidInput, Problems
-from core.lifecycle import EDITABLE_STATES, LIVE_CARD_STATES
+from core.errors import EportError, InvalidInput, Problems
+from core.lifecycle import EDITABLE_STATES
 from core.model import (
     Application,
     AppState,
@@ -34,8 +34,7 @@ from core.model import (
     Pickup,
     PickupChoice,
 )
-from core.rules import Text
-from core.services import Actor, sms
+from core.services import sms
 from core.services.accounts import check_password, check_username
 from core.store.blobs import is_archived
 from core.web.app import status_for
@@ -47,29 +46,6 @@ from core.web.security import client_address, require_csrf
 
 STEPS = ("enterprise", "legal", "operators", "agent", "pickup", "uploads", "preview")
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
-
-
-# ---- the login seam -----------------------------------------------------------------------------------------
-
-def may_apply(user: SessionUser, enterprise_has_legal_card: bool, business: Business) -> Text | None:
-    """Why this session may not start ``business`` (None: it may).
-
-    As in the sources: a password login may submit a first application (新入网) and query; an
-    enterprise that already holds a legal card does every other business after logging in with
-    that card (the card login comes with the card agent and sets ``auth_method = "card"``).
-    """
-    if business is Business.ENROL:
-        if enterprise_has_legal_card:
-            return Text("本单位已有法人卡，不能再办理新入网。",
-                        "The enterprise already holds a legal card; enrolment is not possible.")
-        return None
-    if not enterprise_has_legal_card:
-        return Text("本单位尚未办理法人卡，请先办理新入网。",
-                    "The enterprise has no legal card yet; apply for enrolment first.")
-    if user.auth_method != "card":
-        return Text("已有法人卡的企业办理此业务须使用法人卡登录。",
-                    "Enterprises holding a legal card must log in with it for this business.")
-    return None
 
 
 def steps_for(business: Business) -> tuple[str, ...]:
@@ -90,11 +66,6 @@ async def _form(request: Request) -> Mapping[str, Any]:
 
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _has_legal_card(request: Request, uscc: str) -> bool:
-    with web(request).services.store.transaction(readonly=True) as tx:
-        return any(c.kind is CardKind.LEGAL and c.state in LIVE_CARD_STATES for c in tx.cards.for_enterprise(uscc))
 
 
 def _version(form: Mapping[str, Any]) -> int | None:
@@ -199,31 +170,21 @@ async def dashboard(request: Request) -> Response:
 
 
 async def new_application(request: Request) -> Response:
+    """Choose a business; what this session may not start is shown with the reason (the legal-card rule:
+    a password login enrols, an enterprise holding its legal card logs in with it for the rest)."""
     user = _enterprise_user(request)
-    state = web(request)
-    rulebook = state.services.rulebook
-    has_legal = _has_legal_card(request, user.uscc)
-    offers = [(o, may_apply(user, has_legal, o.business)) for o in rulebook.offers(user.region)]
+    applications = web(request).services.applications
+    card_login = user.auth_method == "card"
+    offers = applications.offers_for(user.actor(), card_login)
     if request.method == "GET":
         return render(request, "portal/new.html", {"offers": offers})
     form = await _form(request)
     try:
-        business = Business(text(form, "business"))
-        rulebook.offer(user.region, business)
-    except (ValueError, EportError):
-        return render(request, "portal/new.html", {"offers": offers, "errors": [InvalidInput(
-            "请选择本分中心办理的业务。", "Choose a business this branch centre offers.", field="business")]},
-            status=400)
-    reason = may_apply(user, has_legal, business)
-    if reason is not None:
-        raise Forbidden(reason.zh, reason.en, field="business")
-    with state.services.store.transaction(readonly=True) as tx:
-        enterprise = tx.enterprises.get(user.uscc)
-    if enterprise is None:
-        raise Forbidden("未找到本单位的注册信息。", "The enterprise's registration was not found.", field="uscc")
-    items = (CardRequest(kind=CardKind.LEGAL, holder=enterprise.legal_rep),) if business is Business.ENROL else ()
-    app = Application(id="", enterprise=enterprise, business=business, region=user.region, items=items)
-    created = state.services.applications.create(app, user.actor())
+        created = applications.start(user.actor(), text(form, "business"), card_login)
+    except InvalidInput as exc:
+        if exc.field != "business":
+            raise
+        return render(request, "portal/new.html", {"offers": offers, "errors": [exc]}, status=400)
     return _redirect(f"/portal/apps/{created.id}/step/enterprise")
 
 
@@ -462,8 +423,8 @@ async def send_code(request: Request) -> Response:
     del form
     state = web(request)
     try:  # to the agent's mobile of this application, whatever the form carries
-        masked = sms.send_submission_code(state.services, state.sms, state.secret, app,
-                                          sms.Asker(user.actor().label, client_address(request)))
+        masked = state.services.applications.send_submission_code(
+            app.id, user.actor(), state.sms, state.secret, sms.Asker(user.actor().label, client_address(request)))
     except EportError as exc:
         return render(request, "portal/step.html", _step_context(request, app, "preview")
                       | {"errors": error_lines(exc)}, status=status_for(exc))
@@ -483,8 +444,8 @@ async def submit(request: Request) -> Response:
     problems += services.applications.preflight(app)
     if not problems:
         try:
-            sms.verify_submission_code(services, state.sms, state.secret, app, text(form, "sms_code"))
-            app = services.applications.submit(app.id, user.actor(), expected_version=_version(form))
+            app = services.applications.submit_with_code(app.id, user.actor(), text(form, "sms_code"), state.sms,
+                                                         state.secret, expected_version=_version(form))
         except Problems as exc:
             problems += exc.problems
         except EportError as exc:
@@ -501,8 +462,7 @@ async def detail(request: Request) -> Response:
     user = _enterprise_user(request)
     services = web(request).services
     app = services.applications.get(request.path_params["app_id"], user.actor())
-    with services.store.transaction(readonly=True) as tx:
-        attachments = tx.attachments.for_application(app.id)
+    attachments = services.applications.attachments_of(app.id, user.actor())
     archived = is_archived(app.submitted_at, services.clock(), services.settings.storage.archive_after_days)
     return render(request, "portal/detail.html", {
         "app": app, "attachments": attachments, "archived": archived, "dues": services.applications.deadlines(app),
@@ -554,10 +514,6 @@ async def receipt(request: Request) -> Response:
         "Cache-Control": "private, no-store"})
 
 
-def actor_of(request: Request) -> Actor:
-    return _enterprise_user(request).actor()
-
-
 routes: list[BaseRoute] = [
     Route("/portal/register", register, methods=["GET", "POST"], name="register"),
     Route("/portal/login", login_page, methods=["GET", "POST"], name="login"),
@@ -574,4 +530,4 @@ routes: list[BaseRoute] = [
     Route("/portal/attachments/{att_id}", attachment, name="attachment"),
 ]
 
-__all__ = ["STEPS", "content_disposition", "may_apply", "routes", "steps_for"]
+__all__ = ["STEPS", "content_disposition", "routes", "steps_for"]

@@ -92,8 +92,7 @@ async def outbox_page(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     services = web(request).services
-    with services.store.transaction(readonly=True) as tx:
-        tx.connection.exec_driver_sql("SELECT 1")
+    services.check_database()
     return JSONResponse({"status": "ok", "regions": sorted(services.rulebook.regions())})
 
 

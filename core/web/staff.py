@@ -9,7 +9,7 @@ message instead of overwriting someone else's change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,104 +18,20 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core import lifecycle
-from core.errors import ConflictError, EportError, Forbidden, InvalidInput
+from core.errors import EportError, Forbidden, InvalidInput
 from core.labels import pair
-from core.model import Application, AppState, Card, Delivery, Pickup, RejectionReason
-from core.rules import Step
-from core.services import Actor, Services, require_role
-from core.services.applications import QueueRow, QueueSummary
+from core.model import Application, Card, Delivery, Pickup, RejectionReason
+from core.services import Actor, require_role
+from core.services.applications import STAFF_ACTIONS
 from core.store.blobs import is_archived
-from core.store.records import AuditEntry
 from core.web.auth import SessionUser, login, require_user
 from core.web.forms import text
 from core.web.i18n import pick
 from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
 from core.web.security import client_address, require_csrf
 
-# The transitions staff perform, in the order the console shows them.
-MOVE_ACTIONS = ("accept", "reject", "require_medium", "provide_medium", "start_production", "complete")
-DELIVERY_ACTIONS = ("ship", "hand_over")
-STAFF_ACTIONS = (*MOVE_ACTIONS, *DELIVERY_ACTIONS, "step", "make")
-QUEUE_STATES = [s for s in AppState if s not in (AppState.DRAFT, AppState.DELETED)]
-
-
-# ---- what a staff member may do now ---------------------------------------------------------------------
-
-def region_steps(services: Services, app: Application) -> list[Step]:
-    """The region's steps for this business on the application's channel (as the service sees them)."""
-    return [s for s in services.rulebook.steps(app.region, app.business) if s.applies_to(app.channel)]
-
-
-def pending_steps(services: Services, app: Application) -> list[Step]:
-    return lifecycle.pending_steps(app, region_steps(services, app))
-
-
-def available_actions(services: Services, app: Application, actor: Actor) -> list[str]:
-    """Actions the actor's roles allow that the application's state allows too.
-
-    Region steps that block a move are still shown as a step action; the move itself is offered
-    and the service explains what is missing if it is tried too early.
-    """
-    if actor.kind == "staff" and actor.region != app.region:
-        return []
-    actions = [a for a in MOVE_ACTIONS if app.state in lifecycle.MOVES[a].sources and actor.may(a)]
-    if app.state is AppState.COMPLETED:
-        for action in DELIVERY_ACTIONS:
-            sources, _target = lifecycle.DELIVERY_MOVES[action]
-            if app.delivery in sources and actor.may(action) \
-                    and (action != "ship" or app.pickup.method is Pickup.MAIL):
-                actions.append(action)
-    if pending_steps(services, app) and actor.may("step"):
-        actions.append("step")
-    if app.state is AppState.IN_PRODUCTION and actor.may("make") and any(not i.made for i in app.items):
-        actions.append("make")
-    return actions
-
-
-def perform(services: Services, actor: Actor, app_id: str, action: str, *, version: int | None,
-            note: str = "", reasons: Iterable[str] = (), tracking_no: str = "", acceptance_no: str = "",
-            step: str = "", item: int | None = None) -> Application:
-    """Run one staff action through the service (the console's forms and the JSON API both call this)."""
-    if action in STAFF_ACTIONS:
-        require_role(actor, action)  # before the input is checked: a role that may not act gets 403
-    apps = services.applications
-    if action == "accept":
-        return apps.accept(app_id, actor, note, expected_version=version)
-    if action == "reject":
-        chosen = list(reasons)
-        unknown = [r for r in chosen if r not in RejectionReason._value2member_map_]
-        if unknown:
-            raise InvalidInput(f"未知的退单原因：{', '.join(unknown)}", f"unknown rejection reasons: {', '.join(unknown)}",
-                               field="reasons")
-        return apps.reject(app_id, actor, chosen, note, expected_version=version)
-    if action in ("require_medium", "provide_medium", "start_production", "complete"):
-        return getattr(apps, action)(app_id, actor, note, expected_version=version)
-    if action == "ship":
-        return apps.ship(app_id, tracking_no.strip(), actor, expected_version=version)
-    if action == "hand_over":
-        if not acceptance_no.strip():
-            raise InvalidInput("请核对并填写回执上的受理编号。", "Check the receipt and enter its acceptance number.",
-                               field="acceptance_no")
-        return apps.hand_over(app_id, actor, acceptance_no.strip().upper(), expected_version=version)
-    if action == "step":
-        if not step:
-            raise InvalidInput("请选择要完成的步骤。", "Choose the step to complete.", field="step")
-        return apps.complete_step(app_id, step, actor, note, expected_version=version)
-    if action == "make":
-        if item is None or item < 0:
-            raise InvalidInput("请选择要登记制卡的卡。", "Choose the card that was made.", field="item")
-        current = apps.get(app_id, actor)
-        if version is not None and version != current.version:
-            raise stale(current.version, version)
-        return apps.mark_made(app_id, item, actor)
-    raise InvalidInput(f"未知的操作：{action}", f"unknown action {action!r}", field="action")
-
-
-def stale(current: int, seen: int) -> ConflictError:
-    """The service's wording for a page that shows an older version."""
-    return ConflictError(f"申请单已被他人修改（版本 {current}，您看到的是 {seen}），请刷新后重试",
-                         f"the application changed meanwhile (version {current}, you saw {seen}); "
-                         "reload and try again", field="version")
+# Actions whose form asks "are you sure" first: 办结 and a delivery's outcome are not undone.
+CONFIRMED_ACTIONS = ("complete", "deliver", "return")
 
 
 # ---- counter personalisation with a PC/SC reader ---------------------------------------------------------
@@ -132,40 +48,6 @@ def personalise_context(request: Request, app: Application, actions: list[str]) 
     if not readers and not configured:
         return {"available": False, "reason": "staff.personalise.no_reader"}
     return {"available": True, "reason": "", "reader": configured, "readers": readers}
-
-
-def audit_trail(services: Services, app_id: str, actor: Actor) -> list[AuditEntry]:
-    """The application's audit entries (payloads are PII-masked when written); staff of its branch only."""
-    if actor.kind not in ("staff", "system"):
-        raise Forbidden("审计记录仅供工作人员查看", "only staff may read the audit trail", field="application")
-    services.applications.get(app_id, actor)  # branch scope, same refusal for unknown ids
-    with services.store.transaction(readonly=True) as tx:
-        return tx.audit.for_entity("application", app_id)
-
-
-def queue_rows(services: Services, actor: Actor, state: str = "", search: str = "", page: int = 1,
-               per_page: int = PAGE_SIZE) -> tuple[list[QueueRow], bool]:
-    """One page of the branch queue (sorted by due date) and whether another page follows."""
-    rows = services.applications.queue(actor, _queue_states(state), limit=per_page + 1,
-                                       offset=(page - 1) * per_page, search=search or None)
-    return rows[:per_page], len(rows) > per_page
-
-
-def queue_summary_rows(services: Services, actor: Actor, state: str = "", search: str = "", page: int = 1,
-                       per_page: int = PAGE_SIZE) -> tuple[list[QueueSummary], bool]:
-    """:func:`queue_rows` as list-row summaries (the JSON queue needs no whole aggregates)."""
-    rows = services.applications.queue_summaries(actor, _queue_states(state), limit=per_page + 1,
-                                                 offset=(page - 1) * per_page, search=search or None)
-    return rows[:per_page], len(rows) > per_page
-
-
-def _queue_states(state: str) -> list[AppState] | None:
-    if not state:
-        return None
-    try:
-        return [AppState(state)]
-    except ValueError:
-        raise InvalidInput(f"未知的状态：{state}", f"unknown state {state!r}", field="state") from None
 
 
 # ---- pages ------------------------------------------------------------------------------------------------
@@ -210,10 +92,10 @@ async def queue_page(request: Request) -> Response:
     query = request.query_params
     state, search = query.get("state", ""), query.get("q", "").strip()
     page = page_number(query.get("page"))
-    context = _context(request, {"state": state, "q": search, "page": page, "states": QUEUE_STATES,
+    context = _context(request, {"state": state, "q": search, "page": page, "states": lifecycle.QUEUE_STATES,
                                  "staff_user": user, "rows": [], "more": False})
     try:
-        rows, more = queue_summary_rows(services, user.actor(), state, search, page)  # no whole aggregates
+        rows, more = services.applications.queue_summary_page(user.actor(), state, search, page, PAGE_SIZE)
     except EportError as exc:
         return render(request, "staff/queue.html", context | {"errors": error_lines(exc)}, status=400)
 
@@ -225,18 +107,16 @@ async def queue_page(request: Request) -> Response:
 
 def _detail_context(request: Request, app: Application, actor: Actor) -> dict[str, Any]:
     services = web(request).services
-    with services.store.transaction(readonly=True) as tx:
-        attachments = tx.attachments.for_application(app.id)
-        audit = tx.audit.for_entity("application", app.id)
+    apps = services.applications
     archived = is_archived(app.submitted_at, services.clock(), services.settings.storage.archive_after_days)
-    actions = available_actions(services, app, actor)
+    actions = apps.available_actions(app, actor)
     return _context(request, {
         "personalise": personalise_context(request, app, actions), "made_card": _made_card(request, app),
-        "app": app, "attachments": attachments, "archived": archived, "audit": audit,
-        "dues": services.applications.deadlines(app), "actions": actions,
-        "pending_steps": pending_steps(services, app), "steps": region_steps(services, app),
-        "today": services.today(), "overdue": app.due is not None and app.due < services.today()
-        and app.state not in (AppState.COMPLETED, AppState.REJECTED, AppState.DELETED),
+        "app": app, "attachments": apps.attachments_of(app.id, actor), "archived": archived,
+        "audit": apps.audit_trail(app.id, actor), "dues": apps.deadlines(app), "actions": actions,
+        "pending_steps": apps.pending_steps(app), "steps": apps.region_steps(app),
+        "unmade": lifecycle.unmade_items(app), "confirmed_actions": CONFIRMED_ACTIONS,
+        "today": services.today(), "overdue": apps.overdue(app),
         "is_mail": app.pickup.method is Pickup.MAIL, "delivery_names": {d: d.value for d in Delivery},
         "done": bool(request.query_params.get("done"))})
 
@@ -269,10 +149,16 @@ async def action(request: Request) -> Response:
     if name not in STAFF_ACTIONS:
         raise InvalidInput(f"未知的操作：{name}", f"unknown action {name!r}", field="action")
     try:
-        perform(services, actor, app_id, name, version=_int_or_none(text(form, "version")),
-                note=text(form, "note"), reasons=[r for r in form.getlist("reasons") if isinstance(r, str)],
-                tracking_no=text(form, "tracking_no"), acceptance_no=text(form, "acceptance_no"),
-                step=text(form, "step"), item=_int_or_none(text(form, "item")))
+        if name in CONFIRMED_ACTIONS and form.get("confirm") != "yes":
+            require_role(actor, name)  # the role first, then the branch, as for every action
+            services.applications.get(app_id, actor)
+            raise InvalidInput("请勾选确认后再提交。", "Tick the confirmation box first.", field="confirm")
+        services.applications.perform(
+            app_id, name, actor, version=_int_or_none(text(form, "version")), note=text(form, "note"),
+            reasons=[r for r in form.getlist("reasons") if isinstance(r, str)],
+            tracking_no=text(form, "tracking_no"), acceptance_no=text(form, "acceptance_no"),
+            step=text(form, "step"), item=_int_or_none(text(form, "item")),
+            unmade_reason=text(form, "unmade_reason"))
     except EportError as exc:
         from core.web.app import status_for
 
@@ -329,6 +215,4 @@ routes: list[BaseRoute] = [
     Route("/staff/attachments/{att_id}", attachment, name="staff_attachment"),
 ]
 
-__all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "audit_trail",
-           "available_actions", "pending_steps", "perform", "queue_rows", "queue_summary_rows", "region_steps",
-           "routes"]
+__all__ = ["CONFIRMED_ACTIONS", "STAFF_ACTIONS", "routes"]

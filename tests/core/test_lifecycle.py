@@ -35,6 +35,10 @@ def test_transition_table_is_the_designed_one():
     assert edges == EXPECTED_EDGES
 
 
+def all_made(app):
+    return attrs.evolve(app, items=tuple(attrs.evolve(i, made=True) for i in app.items))
+
+
 def run(app, action):
     at = T0
     match action:
@@ -44,6 +48,8 @@ def run(app, action):
             return lc.resubmit(app, "u", at)
         case "reject":
             return lc.reject(app, "u", at, [RejectionReason.REMARKS])
+        case "complete":
+            return lc.complete(all_made(app), "u", at)
         case _:
             return getattr(lc, action)(app, "u", at)
 
@@ -180,9 +186,23 @@ def test_region_step_blocks_forward_moves_until_done():
         lc.complete_step(done, "aic_review", [AIC], "s", T0)
 
 
+def test_completion_needs_every_card_made_or_a_reason():
+    app = attrs.evolve(make_enrol(1, operators=2), state=S.IN_PRODUCTION)
+    with pytest.raises(RuleViolation, match=r"card\(s\) 1, 2, 3 not made") as refused:
+        lc.complete(app, "s", T0)
+    assert refused.value.field == "items" and "第1、2、3张卡尚未制作" in refused.value.zh
+    app = lc.mark_item_made(lc.mark_item_made(app, 0), 2)
+    with pytest.raises(RuleViolation, match=r"card\(s\) 2 not made"):
+        lc.complete(app, "s", T0, unmade_reason=" ")
+    done = lc.complete(app, "s", T0, note="已通知企业", unmade_reason="操作员离职，企业撤回该卡")
+    assert done.state is S.COMPLETED
+    assert done.history[-1].note == "已通知企业；未制卡办结 / completed without card(s) 2：操作员离职，企业撤回该卡"
+    assert lc.complete(lc.mark_item_made(app, 1), "s", T0).history[-1].note == ""
+
+
 def test_delivery_after_completion():
     app = make_enrol(1, pickup=Pickup.MAIL)
-    app = attrs.evolve(app, state=S.IN_PRODUCTION)
+    app = all_made(attrs.evolve(app, state=S.IN_PRODUCTION))
     done = lc.complete(app, "s", T0)
     assert done.delivery is None
     with pytest.raises(Exception, match="tracking"):
@@ -191,7 +211,7 @@ def test_delivery_after_completion():
     assert shipped.delivery is Delivery.SHIPPED and shipped.tracking_no == "EMS123456789CN"
     returned = lc.deliver(shipped, "return", "s", T0)
     assert lc.deliver(returned, "hand_over", "s", T0).delivery is Delivery.HANDED_OVER
-    counter = lc.complete(attrs.evolve(make_enrol(2), state=S.IN_PRODUCTION), "s", T0)
+    counter = lc.complete(all_made(attrs.evolve(make_enrol(2), state=S.IN_PRODUCTION)), "s", T0)
     assert counter.delivery is Delivery.AWAITING_PICKUP
     with pytest.raises(TransitionError):
         lc.deliver(counter, "ship", "s", T0, tracking_no="X")
@@ -199,7 +219,7 @@ def test_delivery_after_completion():
 
 # ---- property: no sequence of actions reaches an illegal state ------------------------------------------
 
-ACTIONS = [*sorted(lc.MOVES), "edit", "step", "ship", "hand_over", "deliver", "return"]
+ACTIONS = [*sorted(lc.MOVES), "edit", "step", "make", "ship", "hand_over", "deliver", "return"]
 
 
 class ApplicationMachine(RuleBasedStateMachine):
@@ -224,6 +244,8 @@ class ApplicationMachine(RuleBasedStateMachine):
                 after = lc.edit(before, remarks=f"r{self.clock.minute}")
             elif action == "step":
                 after = lc.complete_step(before, "aic_review", self.steps, "s", self.clock)
+            elif action == "make":
+                after = lc.mark_item_made(before, (lc.unmade_items(before) or [0])[0])
             elif action in lc.DELIVERY_MOVES:
                 after = lc.deliver(before, action, "s", self.clock, tracking_no="T1")
             else:
@@ -254,6 +276,8 @@ class ApplicationMachine(RuleBasedStateMachine):
             assert app.state is S.COMPLETED
         if app.state in (S.IN_PRODUCTION, S.COMPLETED) and self.steps:
             assert "aic_review" in app.steps_done
+        if app.state is S.COMPLETED:
+            assert not lc.unmade_items(app)  # no reason given here: every card was made
         if any(t.to_state is S.DELETED for t in app.history):
             assert app.state is S.DELETED
         reached = [t.to_state for t in app.history]

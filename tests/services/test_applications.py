@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 
 import attrs
 import pytest
+from racing import at_once
 
 from core.errors import ConflictError, Forbidden, InvalidInput, NotFound, Problems, TransitionError
 from core.model import AppState, Business, CardKind, CardRequest, Delivery, Pickup, RejectionReason
@@ -44,7 +44,8 @@ def test_whole_flow_with_rejection_and_resubmission(services, clock):
     clock.now += timedelta(days=1)
     acc = svc.accept(again.id, STAFF)
     prod = svc.start_production(acc.id, STAFF)
-    made = svc.mark_made(prod.id, 0, STAFF)
+    for index in range(len(prod.items)):
+        made = svc.mark_made(prod.id, index, STAFF)
     done = svc.complete(made.id, STAFF)
     assert done.state is AppState.COMPLETED and done.delivery is Delivery.AWAITING_PICKUP
     with pytest.raises(Forbidden):
@@ -65,7 +66,8 @@ def test_mail_delivery_needs_tracking_number(services):
     app = draft(services, pickup=Pickup.MAIL)
     me = ent(app)
     for step in (lambda i: svc.submit(i, me), lambda i: svc.accept(i, STAFF),
-                 lambda i: svc.start_production(i, STAFF), lambda i: svc.complete(i, STAFF)):
+                 lambda i: svc.start_production(i, STAFF), lambda i: svc.mark_made(i, 0, STAFF),
+                 lambda i: svc.mark_made(i, 1, STAFF), lambda i: svc.complete(i, STAFF)):
         app = step(app.id)
     with pytest.raises(Exception, match="tracking"):
         svc.ship(app.id, "  ", STAFF)
@@ -128,24 +130,9 @@ def test_concurrent_accept_and_reject_exactly_one_wins(services, store_backend):
     app = draft(services)
     sub = services.applications.submit(app.id, ent(app))
     acc = services.applications.accept(sub.id, STAFF)
-    results: list[object] = []
-    barrier = threading.Barrier(2)
-
-    def run(action):
-        barrier.wait()
-        try:
-            if action == "produce":
-                results.append(services.applications.start_production(acc.id, STAFF, expected_version=acc.version))
-            else:
-                results.append(services.applications.reject(acc.id, STAFF, ["remarks"], expected_version=acc.version))
-        except ConflictError as exc:
-            results.append(exc)
-
-    threads = [threading.Thread(target=run, args=(a,)) for a in ("produce", "reject")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(lambda: services.applications.start_production(acc.id, STAFF, expected_version=acc.version),
+                      lambda: services.applications.reject(acc.id, STAFF, ["remarks"], expected_version=acc.version),
+                      expected=ConflictError)
     wins = [r for r in results if not isinstance(r, ConflictError)]
     assert len(wins) == 1 and len(results) == 2
     stored = services.applications.get(acc.id, SYS)

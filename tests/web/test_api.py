@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from webkit import PASSWORD, PNG, SYSTEM, draft, enterprise, make_services, staff, submitted
 
+from core import lifecycle
 from core.model import AppState, Delivery, Pickup
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
@@ -253,14 +254,21 @@ def _prepare(services: Services, action: str, n: int) -> tuple[str, str]:
         app_id = submitted(services, n, region="xian")
         apps.accept(app_id, SYSTEM)
         return app_id, f"/api/applications/{app_id}/steps/aic_review"
-    app_id = submitted(services, n, pickup=Pickup.MAIL if action == "ship" else Pickup.COUNTER)
+    mailed = action in ("ship", "deliver", "return")
+    app_id = submitted(services, n, pickup=Pickup.MAIL if mailed else Pickup.COUNTER)
+    made = ["accept", "start_production", "make", "make"]
     before = {"accept": [], "reject": ["accept"], "require_medium": ["accept"],
               "provide_medium": ["accept", "require_medium"], "start_production": ["accept"],
-              "complete": ["accept", "start_production"], "make": ["accept", "start_production"],
-              "ship": ["accept", "start_production", "complete"],
-              "hand_over": ["accept", "start_production", "complete"]}[action]
+              "complete": made, "make": ["accept", "start_production"], "ship": [*made, "complete"],
+              "deliver": [*made, "complete", "ship"], "return": [*made, "complete", "ship"],
+              "hand_over": [*made, "complete"]}[action]
     for step in before:
-        getattr(apps, step)(app_id, SYSTEM)
+        if step == "make":
+            apps.mark_made(app_id, lifecycle.unmade_items(apps.get(app_id, SYSTEM))[0], SYSTEM)
+        elif step == "ship":
+            apps.ship(app_id, "SF0", SYSTEM)
+        else:
+            getattr(apps, step)(app_id, SYSTEM)
     suffix = "items/0/made" if action == "make" else action
     return app_id, f"/api/applications/{app_id}/{suffix}"
 
@@ -269,7 +277,7 @@ def test_each_staff_role_may_do_exactly_what_staff_roles_gives_it(tmp_path: Path
     services = make_services(sqlite_store, tmp_path, clock)
     services = attrs.evolve(services, rulebook=Rulebook(get_plugin_manager(enabled=["shenzhen", "xian"])))
     actions = ["accept", "reject", "require_medium", "provide_medium", "start_production", "complete", "make",
-               "ship", "hand_over", "step"]
+               "ship", "deliver", "return", "hand_over", "step"]
     n = 0
     for role in STAFF_ROLES:
         region_clients = {region: staff(services, [role], region) for region in ("shenzhen", "xian")}

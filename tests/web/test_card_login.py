@@ -35,8 +35,6 @@ from core.services.accounts import create_user
 from core.services.card_challenges import CHALLENGE_TTL, card_challenges
 from core.services.cards import CardKeys, Cards, login_message
 from core.web.app import create_app
-from core.web.auth import SessionUser
-from core.web.portal import may_apply
 
 MASTER_SECRET = bytes(range(32))
 PASSPHRASE = "web card tests passphrase"  # a strong one: ca init refuses weak ones
@@ -275,16 +273,17 @@ def test_card_login_needs_the_csrf_token_and_a_configured_ca(world, card_client,
 def test_may_apply_a_card_session_does_every_business_a_password_session_what_the_sources_allow(world):
     offered = [o.business for o in world.services.rulebook.offers("shenzhen")]
     assert Business.RENEW in offered and Business.ENROL in offered
-    card = SessionUser(id="1", username="a", kind="enterprise", uscc=world.uscc, auth_method="card")
-    password = attrs.evolve(card, auth_method="password")
+    apps = world.services.applications
+    holder = Actor(id="a", kind="enterprise", uscc=world.uscc, region="shenzhen")  # its legal card is made
+    newcomer = attrs.evolve(holder, uscc=make_enrol(77).enterprise.uscc)  # no card yet
     for business in offered:
         if business is Business.ENROL:  # the enterprise already holds its one legal card
-            assert may_apply(card, True, business) is not None
-            assert may_apply(password, False, business) is None
+            assert apps.may_apply(holder, business, card_login=True) is not None
+            assert apps.may_apply(newcomer, business, card_login=False) is None
             continue
-        assert may_apply(card, True, business) is None, business
-        assert may_apply(password, True, business) is not None, business
-        assert may_apply(password, False, business) is not None, business
+        assert apps.may_apply(holder, business, card_login=True) is None, business
+        assert apps.may_apply(holder, business, card_login=False) is not None, business
+        assert apps.may_apply(newcomer, business, card_login=False) is not None, business
 
 
 def test_the_new_application_page_follows_the_session(world, card_client):

@@ -73,6 +73,8 @@ def staff_act(page: Page, base: str, app_id: str, action: str, **fields: str) ->
         target = form.locator(f'[name="{name}"]')
         if name == "reasons":
             form.locator(f'input[value="{value}"]').check()
+        elif name == "confirm":  # the "are you sure" box the form requires
+            target.check()
         elif target.evaluate("e => e.tagName") == "SELECT":
             target.select_option(value)
         else:
@@ -179,7 +181,7 @@ def test_the_whole_story_in_chromium(server: str, browser: Browser, services: Se
     for _ in range(2):
         index = maker.locator("#action-make select option").first.get_attribute("value")
         staff_act(maker, base, app_id, "make", item=str(index))
-    staff_act(maker, base, app_id, "complete")
+    staff_act(maker, base, app_id, "complete", confirm="yes")
     clerk = browser.new_context(locale="zh-CN").new_page()
     login(clerk, base, "clerk", "clerk")
     staff_act(clerk, base, app_id, "hand_over", acceptance_no=number)

@@ -20,11 +20,10 @@ from webkit import (
     submit_via_portal,
 )
 
+from core.lifecycle import legal_card_refusal
 from core.model import AppState, Business, RejectionReason
 from core.services import Actor
 from core.store.accounts import Accounts
-from core.web.auth import SessionUser
-from core.web.portal import may_apply
 
 STAFF = Actor(id="rev", kind="staff", region="shenzhen", roles={"branch_admin"})
 
@@ -211,8 +210,7 @@ def test_new_application_offers_only_what_a_password_login_may_do(client, servic
     (True, "card", Business.UNLOCK, True),
 ])
 def test_may_apply_keeps_the_card_login_seam(has_card, method, business, allowed):
-    user = SessionUser(id="u", username="u", kind="enterprise", uscc="X", auth_method=method)
-    reason = may_apply(user, has_card, business)
+    reason = legal_card_refusal(business, has_card, card_login=method == "card")
     assert (reason is None) is allowed
     if reason is not None:
         assert reason.zh and reason.en

@@ -21,7 +21,6 @@ from core.store import Store
 from core.store.testing import other_store
 from core.web.api import summary_json
 from core.web.app import create_app
-from core.web.staff import queue_summary_rows
 
 SETTLES_WITHIN = 10.0  # seconds for a PostgreSQL notification to reach the listener (a wait, not a timing)
 
@@ -124,7 +123,7 @@ def test_the_queue_body_is_what_jsonresponse_would_send(store: Store, tmp_path: 
     client, _ = staff(services, ["reviewer"])
     sent = client.get("/api/staff/queue?per_page=2").content
     user = Actor(id="reviewer", kind="staff", region="shenzhen", roles=frozenset({"reviewer"}))
-    rows, more = queue_summary_rows(services, user, "", "", 1, 2)
+    rows, more = services.applications.queue_summary_page(user, "", "", 1, 2)
     today = services.today()
     content = {"items": [summary_json(r.summary, today) | {"overdue": r.overdue} for r in rows], "page": 1,
                "more": more}

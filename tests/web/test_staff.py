@@ -36,6 +36,15 @@ def submitted(services: Services, n: int, region: str = "shenzhen", pickup: Pick
     return services.applications.submit(app.id, SYSTEM).id
 
 
+def made_and_completed(services: Services, app_id: str) -> None:
+    """Accepted, produced, every card recorded as made, completed (办结)."""
+    apps = services.applications
+    produced = apps.start_production(apps.accept(app_id, SYSTEM).id, SYSTEM)
+    for index in range(len(produced.items)):
+        apps.mark_made(app_id, index, SYSTEM)
+    apps.complete(app_id, SYSTEM)
+
+
 def staff_client(services: Services, roles: list[str], region: str = "shenzhen",
                  username: str | None = None) -> TestClient:
     name = username or f"{region}-{'-'.join(roles)}"
@@ -180,7 +189,7 @@ def test_the_whole_counter_path_production_and_hand_over_with_the_receipt_check(
     for index in range(2):
         assert act(admin, services, app_id, "make", item=str(index)).status_code == 303
     assert all(i.made for i in services.applications.get(app_id, SYSTEM).items)
-    assert act(admin, services, app_id, "complete").status_code == 303
+    assert act(admin, services, app_id, "complete", confirm="yes").status_code == 303
     app = services.applications.get(app_id, SYSTEM)
     assert app.state is AppState.COMPLETED and app.delivery is Delivery.AWAITING_PICKUP
     assert forms_on(admin.get(f"/staff/apps/{app_id}").text) == {"hand_over"}  # counter pickup: no shipping
@@ -193,8 +202,7 @@ def test_the_whole_counter_path_production_and_hand_over_with_the_receipt_check(
 
 def test_mail_pickup_ships_with_a_tracking_number(services):
     app_id = submitted(services, 1, pickup=Pickup.MAIL)
-    for step in ("accept", "start_production", "complete"):
-        getattr(services.applications, step)(app_id, SYSTEM)
+    made_and_completed(services, app_id)
     clerk = staff_client(services, ["counter_clerk"])
     assert forms_on(clerk.get(f"/staff/apps/{app_id}").text) == {"ship", "hand_over"}
     assert act(clerk, services, app_id, "ship", tracking_no=" ").status_code == 422
@@ -212,7 +220,7 @@ def test_region_steps_are_offered_and_block_production_until_done(tmp_path: Path
     maker = staff_client(services, ["card_maker"], region="xian")
     page = maker.get(f"/staff/apps/{app_id}").text
     assert {"step", "start_production"} <= forms_on(page)
-    pending = [s.code for s in staff.pending_steps(services, services.applications.get(app_id, SYSTEM))]
+    pending = [s.code for s in services.applications.pending_steps(services.applications.get(app_id, SYSTEM))]
     assert pending and all(f'<option value="{code}">' in page for code in pending)
     blocked = act(maker, services, app_id, "start_production")
     assert blocked.status_code == 409 and "请先完成本分中心规定的步骤" in blocked.text
