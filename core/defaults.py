@@ -15,7 +15,6 @@ from core.rules import (
     Inbound,
     MediumPolicy,
     Outbound,
-    Region,
     Text,
     Timeframe,
     UploadPolicy,
@@ -65,7 +64,3 @@ def upload_policy(region: str, business: Business) -> UploadPolicy:
 @hookimpl(trylast=True)
 def card_policy(region: str) -> CardPolicy:
     return CardPolicy()
-
-
-def unknown_region(code: str) -> Region:
-    return Region(code=code, name=Text(code, code), centre=Text(code, code))

@@ -30,10 +30,6 @@ class Person:
     id_valid_from: date | None = None
     id_valid_to: date | None = None  # None = long-term (entered as 00000000)
 
-    @property
-    def id_long_term(self) -> bool:
-        return self.id_valid_to is None
-
 
 @frozen
 class Enterprise:
