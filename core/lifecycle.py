@@ -136,6 +136,7 @@ class EnterpriseContext:
 
     cards: tuple[Card, ...] = ()
     open_applications: tuple[Application, ...] = ()
+    completed_enrolments: tuple[Application, ...] = ()
 
 
 def _err(field: str, zh: str, en: str) -> EportError:
@@ -146,10 +147,16 @@ def _is_operator(kind: CardKind) -> bool:
     return kind is not CardKind.LEGAL
 
 
-def holds_legal_card(cards: Iterable[Card], uscc: str) -> bool:
-    """Whether the enterprise holds its (one) legal card: a live one in the card register."""
-    return any(c.kind is CardKind.LEGAL and c.state in LIVE_CARD_STATES and c.enterprise_uscc == uscc
-               for c in cards)
+def holds_legal_card(cards: Iterable[Card], uscc: str, completed_enrolments: Iterable[Application] = ()) -> bool:
+    """Whether the enterprise holds its (one) legal card: a live one in the card register, or one a
+    completed enrolment recorded as made elsewhere (made outside this system's register; a card the
+    register knows is held while the register says it is live)."""
+    legal = [c for c in cards if c.kind is CardKind.LEGAL and c.enterprise_uscc == uscc]
+    if any(c.state in LIVE_CARD_STATES for c in legal):
+        return True
+    registered = {c.application_id for c in legal}
+    return any(a.enterprise.uscc == uscc and a.business is Business.ENROL and a.state is S.COMPLETED
+               and a.id not in registered and any(i.made for i in a.legal_items) for a in completed_enrolments)
 
 
 def legal_card_refusal(business: Business, holds_legal: bool, card_login: bool = True) -> EportError | None:
@@ -188,7 +195,8 @@ def check_content(app: Application, ctx: EnterpriseContext, policy: CardPolicy) 
     if app.business is Business.ENROL:
         if not app.legal_items:
             problems.append(_err("items", "新入网须申请1张法人卡", "enrolment must request the legal card"))
-        refusal = legal_card_refusal(app.business, holds_legal_card(live, app.enterprise.uscc))
+        holds = holds_legal_card(ctx.cards, app.enterprise.uscc, ctx.completed_enrolments)
+        refusal = legal_card_refusal(app.business, holds)
         if refusal is not None:
             problems.append(refusal)
         limit = policy.max_operators_first_application

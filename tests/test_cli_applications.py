@@ -64,3 +64,11 @@ mail_to = { recipient = "孙敏", phone = "13900000071", address = "广东省深
     done = json.loads(cli("app", "deliver", no, "--json").output)
     assert done["delivery"] == "delivered"
     assert "intact" in cli("audit", "verify").output
+
+
+def test_a_completed_enrolment_with_its_cards_made_holds_the_slot_for_good(cli):
+    no = submit_json(cli)["acceptance_no"]
+    for step in (("accept",), ("produce",), ("make", "1"), ("make", "2"), ("complete",)):
+        cli("app", step[0], no, *step[1:])
+    refused = cli("app", "submit", str(EXAMPLE), ok=False).output
+    assert "already holds a legal card" in refused and "本单位已有法人卡" in refused

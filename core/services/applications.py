@@ -155,6 +155,15 @@ class ApplicationService:
         if problems:
             raise Problems(problems)
 
+    @staticmethod
+    def _enterprise_context(tx: Transaction, uscc: str) -> lifecycle.EnterpriseContext:
+        """What the store knows about the enterprise that the content rules need."""
+        return lifecycle.EnterpriseContext(
+            cards=tuple(tx.cards.for_enterprise(uscc)),
+            open_applications=tuple(tx.applications.open_for(uscc, Business.ENROL)),
+            completed_enrolments=tuple(tx.applications.find(enterprise=uscc, business=Business.ENROL,
+                                                            states=[AppState.COMPLETED])))
+
     def preflight(self, app: Application) -> list[EportError]:
         """Everything that would stop ``app`` (saved or not) from being submitted; changes nothing."""
         with self.s.store.transaction(readonly=True) as tx:
@@ -169,10 +178,8 @@ class ApplicationService:
             problems += ids.validate_person(item.holder, f"items[{n}].holder")
         if app.agent is not None:
             problems += ids.validate_person(app.agent, "agent")
-        context = lifecycle.EnterpriseContext(
-            cards=tuple(tx.cards.for_enterprise(app.enterprise.uscc)),
-            open_applications=tuple(tx.applications.open_for(app.enterprise.uscc, Business.ENROL)))
-        problems += lifecycle.check_content(app, context, self.rules.card_policy(app.region))
+        problems += lifecycle.check_content(app, self._enterprise_context(tx, app.enterprise.uscc),
+                                            self.rules.card_policy(app.region))
         problems += lifecycle.problems_as_errors(self.rules.validate(app.region, app))
         return problems
 
@@ -520,7 +527,8 @@ class ApplicationService:
     # ---- what an enterprise may start -------------------------------------------------------------------------
     def holds_legal_card(self, uscc: str) -> bool:
         with self.s.store.transaction(readonly=True) as tx:
-            return lifecycle.holds_legal_card(tx.cards.for_enterprise(uscc), uscc)
+            context = self._enterprise_context(tx, uscc)
+        return lifecycle.holds_legal_card(context.cards, uscc, context.completed_enrolments)
 
     def offers_for(self, actor: Actor, card_login: bool) -> list[tuple[BusinessOffer, EportError | None]]:
         """The businesses the enterprise's branch offers, each with why this session may not start it (or

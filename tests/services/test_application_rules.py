@@ -218,3 +218,32 @@ def test_a_shipped_card_is_delivered_or_returned_and_shipped_again(services):
     reviewer = Actor(id="rev", kind="staff", region="testland", roles=frozenset({"reviewer"}))
     with pytest.raises(Forbidden):
         svc.perform(app.id, "deliver", reviewer, version=delivered.version)
+
+
+def test_an_enrolment_completed_with_its_cards_made_elsewhere_holds_the_legal_card(services):
+    """Recorded as made (not personalised here): the enterprise holds its legal card all the same, so it
+    neither enrols again nor is told it has none."""
+    svc = services.applications
+    app = in_production(services, operators=0)
+    svc.complete(svc.mark_made(app.id, 0, STAFF).id, STAFF)
+    assert svc.holds_legal_card(app.enterprise.uscc)
+    refusal = svc.may_apply(ent(app), app.business, card_login=False)
+    assert refusal is not None and "already holds a legal card" in refusal.en
+    again = draft(services)
+    with pytest.raises(Problems, match="already holds a legal card"):
+        svc.submit(again.id, ent(again))
+
+
+def test_a_legal_card_in_the_register_decides_once_it_is_cancelled():
+    from core.model import Card, CardKind, CardState
+
+    app = attrs.evolve(make_enrol(1, operators=0), state=AppState.COMPLETED)
+    app = lifecycle.mark_item_made(attrs.evolve(app, state=AppState.IN_PRODUCTION), 0)
+    app = attrs.evolve(app, state=AppState.COMPLETED)
+    uscc = app.enterprise.uscc
+    assert lifecycle.holds_legal_card([], uscc, [app])  # made elsewhere
+    card = Card(id="c1", enterprise_uscc=uscc, kind=CardKind.LEGAL, holder=app.enterprise.legal_rep,
+                application_id=app.id, state=CardState.ACTIVE)
+    assert lifecycle.holds_legal_card([card], uscc, [app])
+    assert not lifecycle.holds_legal_card([attrs.evolve(card, state=CardState.CANCELLED)], uscc, [app])
+    assert not lifecycle.holds_legal_card([], "91440300MA00000000", [app])  # another enterprise's

@@ -278,3 +278,30 @@ def test_api_a_conflicting_submission_leaves_the_code_unused(services):
     done = client.post(f"/api/applications/{app.id}/submit", headers=csrf,
                        json={"sms_code": code, "declaration": True, "version": app.version})
     assert done.status_code == 200 and done.json()["state"] == "submitted", done.text
+
+
+# ---- after 办结 with the legal card made, the enterprise holds it ----------------------------------------------------
+
+def completed_with_cards(services: Services, n: int = 1) -> str:
+    app_id = produced(services, n)
+    for index in range(2):
+        services.applications.mark_made(app_id, index, SYSTEM)
+    services.applications.complete(app_id, SYSTEM)
+    return app_id
+
+
+def test_portal_after_completion_enrolment_is_no_longer_offered(client, services):
+    register_and_login(client)
+    completed_with_cards(services)
+    page = client.get("/portal/apps/new").text
+    enrol = page.split('value="enrol"')[1].split("</label>")[0]
+    assert "disabled" in enrol and "已有法人卡" in enrol
+    refused = post(client, "/portal/apps/new", {"business": "enrol"}, token_from="/portal/apps/new")
+    assert refused.status_code == 403 and "已有法人卡" in refused.text
+
+
+def test_api_after_completion_enrolment_is_refused(services):
+    completed_with_cards(services)
+    client, csrf = enterprise(services, 1)
+    refused = client.post("/api/applications", headers=csrf, json={"business": "enrol"})
+    assert refused.status_code == 403 and "already holds a legal card" in refused.json()["error"]["en"]
