@@ -13,13 +13,17 @@ from typing import Any
 
 import click
 
+from core.cli_context import cli_actor_id
 from core.cli_usage import friendly
 from core.services import Actor, Services
 from core.services.accounts import User
 from core.services.actors import STAFF_ROLES
 
 ROLES = click.Choice(sorted(STAFF_ROLES))
-CLI = Actor.system("cli")  # the command line acts for the branch centre's operator (audited as such)
+
+
+def cli_actor() -> Actor:
+    return Actor.system(cli_actor_id())  # the branch centre's operator: the OS user running the command
 
 
 def _services(obj: Any) -> Services:
@@ -36,7 +40,7 @@ def _password(env_name: str | None) -> str:
 
 
 def _change(obj: Any, username: str, operation: str, **change: Any) -> User:
-    return _services(obj).accounts.change_staff(CLI, username, operation, **change)
+    return _services(obj).accounts.change_staff(cli_actor(), username, operation, **change)
 
 
 @click.group("staff")
@@ -55,7 +59,7 @@ def staff() -> None:
 def add(obj: Any, username: str, region: str, roles: tuple[str, ...], display_name: str,
         password_env: str | None) -> None:
     """Create a staff account."""
-    user = _services(obj).accounts.add_staff(CLI, username, _password(password_env), region, roles, display_name)
+    user = _services(obj).accounts.add_staff(cli_actor(), username, _password(password_env), region, roles, display_name)
     click.echo(f"{user.username} ({user.region}: {', '.join(sorted(user.roles))}) added")
 
 
@@ -65,7 +69,7 @@ def add(obj: Any, username: str, region: str, roles: tuple[str, ...], display_na
 @friendly
 def list_staff(obj: Any, region: str | None) -> None:
     """The staff accounts, with their branch, roles and status."""
-    for user in _services(obj).accounts.staff(CLI, region):
+    for user in _services(obj).accounts.staff(cli_actor(), region):
         status = "disabled" if user.disabled else "active"
         click.echo(f"{user.username}\t{user.region}\t{','.join(sorted(user.roles))}\t{status}\t{user.display_name}")
 

@@ -6,7 +6,6 @@ Errors exit non-zero with a one-line bilingual message, never a traceback.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import click
 
 from core.appfile import load_application
-from core.cli_context import default_config_path
+from core.cli_context import cli_actor_id, default_config_path
 from core.cli_usage import OneLineGroup, friendly
 from core.config import Settings, load_settings, redact_url, starter_config
 from core.convert import make_json_converter
@@ -234,7 +233,7 @@ def audit_init_key(obj: Ctx) -> None:
 
 
 def _actor(name: str | None) -> Actor:
-    return Actor.system(f"cli:{name or os.environ.get('USER', 'operator')}")
+    return Actor.system(cli_actor_id(name))  # the operating system user, and whom --actor names
 
 
 actor_option = click.option("--actor", default=None, help="Who is acting (recorded in the audit trail).")

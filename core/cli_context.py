@@ -8,6 +8,7 @@ the guide and the card agent also run without one, on the defaults.
 
 from __future__ import annotations
 
+import getpass
 import os
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import click
 
 from core.config import CONFIG_ENV, CONFIG_NAME, Settings, load_settings
 
-__all__ = ["config_path", "default_config_path", "deployment_settings", "optional_settings"]
+__all__ = ["cli_actor_id", "config_path", "default_config_path", "deployment_settings", "operating_system_user",
+           "optional_settings"]
 
 
 def default_config_path() -> Path:
@@ -40,3 +42,26 @@ def optional_settings(ctx: click.Context | None = None) -> Settings | None:
     """The deployment's settings, or None when its config file does not exist."""
     path = config_path(ctx)
     return load_settings(path) if path.exists() else None
+
+
+def operating_system_user() -> str:
+    """Who runs the command: the effective user's login name (from the user database, not from
+    ``$USER``), and the person who ran it through sudo when that is someone else."""
+    try:
+        import pwd
+
+        name = pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no user database entry (a container's bare uid)
+        try:
+            name = getpass.getuser()
+        except (OSError, KeyError):
+            name = f"uid{os.geteuid()}" if hasattr(os, "geteuid") else "unknown"
+    sudo = os.environ.get("SUDO_USER")
+    return f"{name} (sudo {sudo})" if sudo and sudo != name else name
+
+
+def cli_actor_id(name: str | None = None) -> str:
+    """Who the command line acts as (``Actor.system(cli_actor_id())``, audited ``system:cli:<OS user>``);
+    ``name`` (``--actor``) says for whom, after it: ``cli:root as 王某``."""
+    who = f"cli:{operating_system_user()}"
+    return f"{who} as {name}" if name else who

@@ -65,6 +65,7 @@ class WebSettings:
     login_attempts: int = 5  # per username per 15 minutes, then throttled for 15 minutes
     login_attempts_per_address: int = 50  # failed logins per client address per 15 minutes (all processes)
     max_body_bytes: int = 1024 * 1024  # any request body but an upload ([storage] max_upload_bytes); 413 over it
+    log_format: str = "text"  # or "json": one object per line (`serve --log-format` overrides it)
 
 
 @frozen
@@ -150,7 +151,24 @@ def parse_settings(text: str, root: Path | str = ".") -> Settings:
         lines = describe_errors(exc)
         raise ConfigError("配置有误：" + "；".join(lines), "invalid configuration: " + "; ".join(lines),
                           field=lines[0].split(":")[0] if lines else None) from exc
+    check_choices(settings)
     return evolve(settings, root=str(Path(root).resolve()))
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def check_choices(settings: Settings) -> None:
+    """Refuse a setting that names something that does not exist (a key algorithm, a log format)."""
+    from core.pki.signer import ALGORITHMS  # only here: the rest of the config needs no cryptography
+
+    for field, value, choices in (("pki.algorithm", settings.pki.algorithm, ALGORITHMS),
+                                  ("web.log_format", settings.web.log_format, LOG_FORMATS)):
+        if value not in choices:
+            section, key = field.split(".")
+            raise ConfigError(f"配置有误：[{section}] {key} 不能是 {value!r}，可选：{'、'.join(choices)}",
+                              f"invalid configuration: [{section}] {key} cannot be {value!r}; choose one of: "
+                              f"{', '.join(choices)}", field=field)
 
 
 def load_settings(path: Path | str, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -201,6 +219,22 @@ def ca_passphrase(settings: Settings, environ: Mapping[str, str] = os.environ) -
     credential ``ca_passphrase``, else the file ``[pki] passphrase_file``; None when none is set."""
     return _secret(settings, environ, settings.pki.passphrase_env, "ca_passphrase", settings.pki.passphrase_file,
                    "pki.passphrase_file")
+
+
+def secret_values(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The deployment's secrets as they may appear in text (kept out of every log line): the session
+    key, the database password (as written in the URL and decoded), the CA passphrase."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        written = urlsplit(settings.database.url).password or ""
+    except ValueError:  # not a URL at all: redact_url still hides what looks like a password
+        written = ""
+    try:
+        passphrase = ca_passphrase(settings, environ)
+    except ConfigError:
+        passphrase = None
+    return [value for value in (settings.web.secret_key, written, unquote(written), passphrase) if value]
 
 
 def redact_url(url: str) -> str:
@@ -286,6 +320,7 @@ base_url = "http://127.0.0.1:8000"
 secret_key = "{secret_key}"
 secure_cookies = false
 max_body_bytes = 1048576
+log_format = "text"          # or "json": one JSON object per line
 development = {"true" if development else "false"}   # true only on a developer's machine (loopback)
 
 [pki]

@@ -164,12 +164,14 @@ class AccountService:
                     display_name=display_name, mobile=mobile, created_at=self.s.clock())
 
     def create_user(self, username: str, password: str, kind: str, *, uscc: str = "", region: str = "",
-                    roles: Iterable[str] = (), display_name: str = "", mobile: str = "") -> User:
+                    roles: Iterable[str] = (), display_name: str = "", mobile: str = "",
+                    by: Actor | None = None) -> User:
+        """A new account, audited as made by ``by`` (an administrator, the command line), else by itself."""
         user = self.new_user(username, password, kind, uscc=uscc, region=region, roles=roles,
                              display_name=display_name, mobile=mobile)
         with self.s.store.transaction() as tx:
             Accounts(tx).add(user)
-            tx.audit.append(f"{kind}:{user.username}", "register", "user", user.id,
+            tx.audit.append(by.label if by else f"{kind}:{user.username}", "register", "user", user.id,
                             {"username": user.username, "kind": kind, "uscc": user.uscc, "region": user.region,
                              "roles": sorted(user.roles)})
         return user
@@ -243,7 +245,7 @@ class AccountService:
                             field="region")
         self._enabled_region(region)
         return self.create_user(username, password, "staff", region=region, roles=check_roles(roles),
-                                display_name=display_name)
+                                display_name=display_name, by=actor)
 
     def change_staff(self, actor: Actor, username: str, operation: str, *, roles: Iterable[str] = (),
                      password: str = "") -> User:

@@ -363,7 +363,9 @@ def open_store(url: str, blob_dir: Path, *, schema: str | None = None, echo: boo
     else:
         raise _bad_url(url, "不受支持", "is not supported")
     try:
-        engine = create_engine(parsed, connect_args=connect_args, echo=echo, **engine_args)
+        # hide_parameters: a database error's message (logged with its traceback) names the statement
+        # but not its values, which may be password hashes, session ids or code hashes.
+        engine = create_engine(parsed, connect_args=connect_args, echo=echo, hide_parameters=True, **engine_args)
     except NoSuchModuleError:  # a misspelt driver, e.g. postgresql+psycog://
         raise _bad_url(url, "的驱动不受支持", "names a driver that is not supported") from None
     if parsed.get_backend_name() == "sqlite":

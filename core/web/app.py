@@ -27,6 +27,7 @@ from core.errors import EportError
 from core.services import DatabaseUnavailable, Services
 from core.services.accounts import SessionCheck
 from core.services.sms import SmsGateway, gateway_for
+from core.web.access import RequestLogMiddleware, internal_error
 from core.web.auth import LoginRequired
 from core.web.cards import pki_routes
 from core.web.limits import BodyLimitMiddleware
@@ -135,6 +136,7 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         yield {"web": state}
 
     middleware = [
+        Middleware(RequestLogMiddleware),  # outermost: the request id and access line cover everything inside
         Middleware(SecurityHeadersMiddleware, hsts=settings.web.secure_cookies),
         Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
                    same_site="lax", https_only=settings.web.secure_cookies),
@@ -148,7 +150,8 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
         routes = pki_routes(services) + routes
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={EportError: _eport_error, LoginRequired: _login_required,
-                                        DatabaseUnavailable: _database_error, HTTPException: _http_error})
+                                        DatabaseUnavailable: _database_error, HTTPException: _http_error,
+                                        Exception: internal_error})
     app.router = FixedPathRouter(routes, lifespan=lifespan)
     app.state.web = state  # also reachable without the lifespan (plain TestClient use)
     return app

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from core.config import Settings, load_settings
+from core.config import LOG_FORMATS, Settings, load_settings, secret_values
 from core.errors import ConfigError, EportError
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,16 @@ def warn_exposed(settings: Settings, config: Path) -> None:
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: [web] host).")
 @click.option("--port", type=int, default=None, help="Port (default: [web] port).")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
+              help="Log lines as text or one JSON object each (default: [web] log_format).")
 @click.pass_obj
-def serve(ctx, host: str | None, port: int | None) -> None:
+def serve(ctx, host: str | None, port: int | None, log_format: str | None) -> None:
     """Run the web front (public guide, enterprise portal, staff console, API)."""
     import uvicorn
 
+    from core import __version__
     from core.web.app import create_app_from_settings
+    from core.web.logs import configured_logging
 
     try:
         settings = load_settings(ctx.config)
@@ -61,7 +65,12 @@ def serve(ctx, host: str | None, port: int | None) -> None:
         click.echo("eportcard: 未配置短信网关，提交申请和找回密码所需的验证码无法发送 / no SMS gateway is configured: "
                    "the codes submissions and password resets need cannot be sent (see docs/deployment.md)", err=True)
     click.echo(f"eportcard: serving on http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    # Configured once the start succeeded (a refusal stays one line): our format (log_config=None keeps
+    # uvicorn's hands off it), and our access lines instead of uvicorn's.
+    with configured_logging(log_format or settings.web.log_format, secrets=secret_values(settings)):
+        log.info("eportcard %s serving on http://%s:%s", __version__, host, port)
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True, log_config=None,
+                    access_log=False)
 
 
 @click.command()
@@ -86,8 +95,11 @@ def demo(folder: Path, host: str, port: int, no_serve: bool) -> None:
     import uvicorn
 
     from core.web.app import create_app
+    from core.web.logs import configured_logging
 
-    uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+    with configured_logging(secrets=secret_values(services.settings)):
+        uvicorn.run(create_app(services), host=host, port=port, log_level="info", log_config=None,
+                    access_log=False)
 
 
 __all__ = ["check_development", "demo", "serve", "warn_exposed"]
