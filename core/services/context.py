@@ -11,6 +11,7 @@ from attrs import define, field
 from core.calendar import CalendarOverrides, WorkCalendar
 from core.config import Settings
 from core.deadlines import china_date
+from core.errors import ConfigError
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.services.accounts import AccountService
@@ -26,6 +27,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def check_default_region(settings: Settings, rulebook: Rulebook) -> None:
+    """``[regions] default`` (the staff console's and the guide's region) must be one that is enabled."""
+    default = settings.regions.default
+    enabled = sorted(rulebook.regions())
+    if default and default not in enabled:
+        raise ConfigError(f"配置有误：[regions] default = {default!r} 不是已启用的地区（已启用：{'、'.join(enabled)}）",
+                          f"invalid configuration: [regions] default = {default!r} is not an enabled region "
+                          f"(enabled: {', '.join(enabled)})", field="regions.default")
+
+
 @define
 class Services:
     settings: Settings
@@ -37,18 +48,25 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now,
-                      upgrade: bool = False, ca_passphrase: str | None = None) -> Services:
+                      upgrade: bool = False, ca_passphrase: str | None = None, serving: bool = False) -> Services:
         """Open the deployment: store, plugins, calendar, and the card keys (see :func:`load_card_keys`:
         with ``ca_passphrase`` they are required, without it they load when the CA, the passphrase in
-        ``[pki] passphrase_env`` and the master secret are all there)."""
-        card_keys = load_card_keys(settings, ca_passphrase)
+        ``[pki] passphrase_env`` and the master secret are all there).
+
+        ``serving`` (the web front) refuses, before the database is touched, what would leave it
+        running half-broken: a CA that cannot be unlocked (its certificates name this server's CRL
+        and OCSP addresses) and a ``[regions] default`` that is not enabled."""
+        card_keys = load_card_keys(settings, ca_passphrase, required_with_ca=serving)
+        pm = get_plugin_manager(settings.regions.enabled)
+        rulebook = Rulebook(pm)
+        if serving:
+            check_default_region(settings, rulebook)
         store = open_store(settings.database_url, settings.blob_dir,
                            audit_key=load_key(settings.path(settings.audit.key_file)))
         if upgrade:
             store.upgrade()
-        pm = get_plugin_manager(settings.regions.enabled)
         overrides = CalendarOverrides(holidays=settings.calendar.holidays, workdays=settings.calendar.workdays)
-        return cls(settings=settings, store=store, rulebook=Rulebook(pm), calendar=WorkCalendar(overrides),
+        return cls(settings=settings, store=store, rulebook=rulebook, calendar=WorkCalendar(overrides),
                    clock=clock, card_keys=card_keys)
 
     def today(self) -> date:

@@ -158,7 +158,7 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
 
 
 def create_app_from_settings(settings: Settings) -> Starlette:
-    services = Services.from_settings(settings, upgrade=True)
+    services = Services.from_settings(settings, upgrade=True, serving=True)
     return create_app(services)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from pathlib import Path
 
 import click
@@ -39,6 +41,29 @@ def warn_exposed(settings: Settings, config: Path) -> None:
                     f"  修复 / fix: chmod 600 {files}", fg="red", bold=True, err=True)
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse, before anything says "serving on", an address this process cannot listen on: the port
+    taken by another process, an address this machine does not have, a port it may not open. Bound
+    the way the server binds (SO_REUSEADDR), then released for it."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        raise ConfigError(f"无法解析监听地址 {host}", f"cannot resolve the address to listen on: {host}",
+                          field="web.host") from None
+    for family, kind, proto, _name, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise ConfigError(f"端口 {port} 已被占用（{host}:{port}）：请先停止占用它的进程，或用 --port 另选端口",
+                                      f"port {port} on {host} is already in use: stop the process listening there, "
+                                      "or choose another port with --port", field="web.port") from None
+                raise ConfigError(f"无法监听 {host}:{port}：{exc.strerror}",
+                                  f"cannot listen on {host}:{port}: {exc.strerror}", field="web.port") from None
+
+
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: [web] host).")
 @click.option("--port", type=int, default=None, help="Port (default: [web] port).")
@@ -57,6 +82,7 @@ def serve(ctx, host: str | None, port: int | None, log_format: str | None) -> No
         settings = load_settings(ctx.config)
         host, port = host or settings.web.host, port or settings.web.port
         check_development(settings, host)
+        check_port(host, port)
         warn_exposed(settings, Path(ctx.config))
         app = create_app_from_settings(settings)
     except EportError as exc:
@@ -102,4 +128,4 @@ def demo(folder: Path, host: str, port: int, no_serve: bool) -> None:
                     access_log=False)
 
 
-__all__ = ["check_development", "demo", "serve", "warn_exposed"]
+__all__ = ["check_development", "check_port", "demo", "serve", "warn_exposed"]
