@@ -40,9 +40,10 @@ from core.privacy import mask_id, scrub
 from core.services import Actor, require_role, sms
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 from core.web.auth import LoginRequired, SessionUser, current_user, login, logout
+from core.web.handlers import blocking, posted_body, posted_form
 from core.web.openapi import limited
 from core.web.render import MAX_PAGE, web
-from core.web.security import client_address, csrf_token, require_csrf
+from core.web.security import check_csrf, client_address, csrf_token
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _converter = lists_only(make_json_converter())
@@ -100,9 +101,9 @@ def _user(request: Request) -> SessionUser:
     return user
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+def _json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object; anything else is a 400 (never a 500)."""
-    raw = await request.body()
+    raw = posted_body(request)
     if not raw.strip():
         return {}
     try:
@@ -114,15 +115,15 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-async def _unsafe(request: Request, action: str = "") -> tuple[SessionUser, dict[str, Any]]:
+def _unsafe(request: Request, action: str = "") -> tuple[SessionUser, dict[str, Any]]:
     """Logged in, CSRF header checked, the role allowed ``action`` (if named), body parsed: the start of
     every JSON state change. The role comes before the body: a caller who may not act gets 403 whatever
     the body holds."""
     user = _user(request)
-    await require_csrf(request)
+    check_csrf(request)
     if action:
         require_role(user.actor(), action)
-    return user, await _json_body(request)
+    return user, _json_body(request)
 
 
 def _str(body: Mapping[str, Any], key: str, default: str = "", *, required: bool = False) -> str:
@@ -268,11 +269,12 @@ def _detail(request: Request, app: Application, actor: Actor) -> JSONResponse:
 
 # ---- session -------------------------------------------------------------------------------------------------
 
-async def session_login(request: Request) -> Response:
+@blocking
+def session_login(request: Request) -> Response:
     # JSON only: a cross-site HTML form cannot send it, so a login cannot be forced on a browser.
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise InvalidInput("请以 application/json 提交。", "Send the body as application/json.", field="body")
-    body = await _json_body(request)
+    body = _json_body(request)
     state = web(request)
     address = client_address(request)
     user = state.services.accounts.authenticate(_str(body, "username", required=True),
@@ -283,28 +285,32 @@ async def session_login(request: Request) -> Response:
     return JSONResponse({"user": _user_json(session_user), "csrf_token": csrf_token(request)})
 
 
-async def session_get(request: Request) -> Response:
+@blocking
+def session_get(request: Request) -> Response:
     user = _user(request)
     return JSONResponse({"user": _user_json(user), "csrf_token": csrf_token(request)})
 
 
-async def session_logout(request: Request) -> Response:
+@blocking
+def session_logout(request: Request) -> Response:
     _user(request)
-    await require_csrf(request)
+    check_csrf(request)
     logout(request)
     return Response(status_code=204)
 
 
-async def sessions_logout(request: Request) -> Response:
+@blocking
+def sessions_logout(request: Request) -> Response:
     _user(request)
-    await require_csrf(request)
+    check_csrf(request)
     logout(request, everywhere=True)
     return Response(status_code=204)
 
 
 # ---- public ---------------------------------------------------------------------------------------------------
 
-async def regions(request: Request) -> Response:
+@blocking
+def regions(request: Request) -> Response:
     rulebook = web(request).services.rulebook
     return JSONResponse([
         {"code": r.code, "name": {"zh": r.name.zh, "en": r.name.en}, "centre": {"zh": r.centre.zh, "en": r.centre.en},
@@ -312,7 +318,8 @@ async def regions(request: Request) -> Response:
         for r in sorted(rulebook.regions().values(), key=lambda r: r.code)])
 
 
-async def guide(request: Request) -> Response:
+@blocking
+def guide(request: Request) -> Response:
     services = web(request).services
     region = resolve_region(services.rulebook, request.path_params["region"])
     business = parse_business(services.rulebook, region.code, request.path_params["business"])
@@ -320,7 +327,8 @@ async def guide(request: Request) -> Response:
                                                services.today())))
 
 
-async def deadlines_calc(request: Request) -> Response:
+@blocking
+def deadlines_calc(request: Request) -> Response:
     services = web(request).services
     query = request.query_params
     region = resolve_region(services.rulebook, query.get("region", ""))
@@ -342,7 +350,8 @@ async def deadlines_calc(request: Request) -> Response:
                                        for d, due in rows]})
 
 
-async def progress(request: Request) -> Response:
+@blocking
+def progress(request: Request) -> Response:
     """Acceptance number + USCC -> state and history; nothing personal."""
     services = web(request).services
     query = request.query_params
@@ -362,7 +371,8 @@ def progress_json(app: ApplicationProgress) -> dict[str, Any]:
 
 # ---- applications (enterprise and staff) ------------------------------------------------------------------------
 
-async def list_applications(request: Request) -> Response:
+@blocking
+def list_applications(request: Request) -> Response:
     user = _user(request)
     services = web(request).services
     page = _query_int(request, "page", 1, highest=MAX_PAGE)
@@ -376,8 +386,9 @@ async def list_applications(request: Request) -> Response:
                          "more": len(rows) > per_page})
 
 
-async def create_application(request: Request) -> Response:
-    user, body = await _unsafe(request)
+@blocking
+def create_application(request: Request) -> Response:
+    user, body = _unsafe(request)
     actor = user.actor()
     if actor.kind != "enterprise":  # before the body is read, as every refusal by role
         raise Forbidden("只有企业可以新建申请单", "only enterprises create applications", field="business")
@@ -386,57 +397,60 @@ async def create_application(request: Request) -> Response:
     return JSONResponse(application_json(created, reveal=True), status_code=201)
 
 
-async def get_application(request: Request) -> Response:
+@blocking
+def get_application(request: Request) -> Response:
     user = _user(request)
     app = web(request).services.applications.get_existing(request.path_params["app_id"], user.actor())
     return _detail(request, app, user.actor())
 
 
-async def edit_application(request: Request) -> Response:
-    user, body = await _unsafe(request, "edit")
+@blocking
+def edit_application(request: Request) -> Response:
+    user, body = _unsafe(request, "edit")
     services = web(request).services
     app = services.applications.edit(request.path_params["app_id"], user.actor(), _version(body), **_changes(body))
     return _detail(request, app, user.actor())
 
 
-async def delete_application(request: Request) -> Response:
-    user, body = await _unsafe(request, "delete")
+@blocking
+def delete_application(request: Request) -> Response:
+    user, body = _unsafe(request, "delete")
     web(request).services.applications.delete(request.path_params["app_id"], user.actor(), _version(body))
     return Response(status_code=204)
 
 
-async def list_attachments(request: Request) -> Response:
+@blocking
+def list_attachments(request: Request) -> Response:
     user = _user(request)
     services = web(request).services
     app = services.applications.get_existing(request.path_params["app_id"], user.actor())
     return JSONResponse([_attachment_json(a) for a in services.applications.attachments_of(app.id, user.actor())])
 
 
-async def add_attachment(request: Request) -> Response:
+@blocking(max_files=1, max_fields=10)
+def add_attachment(request: Request) -> Response:
     user = _user(request)
-    await require_csrf(request)
+    check_csrf(request)
     require_role(user.actor(), "attach")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("请以 multipart/form-data 上传文件。", "Upload the file as multipart/form-data.",
                            field="file")
     services = web(request).services
     limit = services.settings.storage.max_upload_bytes
-    try:
-        form = await request.form(max_files=1, max_fields=10)
-    except Exception:  # malformed multipart: the client's fault
-        raise InvalidInput("上传内容格式不正确。", "The upload is malformed.", field="file") from None
+    form = posted_form(request)
     upload, material = form.get("file"), form.get("material")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InvalidInput("请选择要上传的文件。", "Choose a file to upload.", field="file")
     if not isinstance(material, str) or not material.strip():
         raise InvalidInput("请指明文件对应的材料。", "Say which material the file is for.", field="material")
-    content = await upload.read(limit + 1)
+    content = upload.file.read(limit + 1)
     att = services.applications.attach(request.path_params["app_id"], material.strip(), upload.filename, content,
                                        user.actor())
     return JSONResponse(_attachment_json(att), status_code=201)
 
 
-async def download_attachment(request: Request) -> Response:
+@blocking
+def download_attachment(request: Request) -> Response:
     from core.web.portal import content_disposition
 
     user = _user(request)
@@ -445,8 +459,9 @@ async def download_attachment(request: Request) -> Response:
         "Content-Disposition": content_disposition(att.filename), "Cache-Control": "private, no-store"})
 
 
-async def send_sms_code(request: Request) -> Response:
-    user, _body = await _unsafe(request)
+@blocking
+def send_sms_code(request: Request) -> Response:
+    user, _body = _unsafe(request)
     state = web(request)  # to the agent's mobile of this application, whatever the body carries
     sent_to = state.services.applications.send_submission_code(
         request.path_params["app_id"], user.actor(), state.sms, state.secret,
@@ -454,8 +469,9 @@ async def send_sms_code(request: Request) -> Response:
     return JSONResponse({"sent_to": sent_to}, status_code=202)
 
 
-async def submit_application(request: Request) -> Response:
-    user, body = await _unsafe(request, "submit")
+@blocking
+def submit_application(request: Request) -> Response:
+    user, body = _unsafe(request, "submit")
     if body.get("declaration") is not True:
         raise InvalidInput("请阅读并确认承诺声明（declaration: true）。", "Confirm the declaration (declaration: true).",
                            field="declaration")
@@ -466,14 +482,16 @@ async def submit_application(request: Request) -> Response:
     return _detail(request, saved, user.actor())
 
 
-async def withdraw_application(request: Request) -> Response:
-    user, body = await _unsafe(request, "withdraw")
+@blocking
+def withdraw_application(request: Request) -> Response:
+    user, body = _unsafe(request, "withdraw")
     app = web(request).services.applications.withdraw(request.path_params["app_id"], user.actor(),
                                                       note=_str(body, "note"), expected_version=_version(body))
     return _detail(request, app, user.actor())
 
 
-async def application_deadlines(request: Request) -> Response:
+@blocking
+def application_deadlines(request: Request) -> Response:
     user = _user(request)
     services = web(request).services
     app = services.applications.get_existing(request.path_params["app_id"], user.actor())
@@ -490,7 +508,8 @@ def _staff_user(request: Request) -> SessionUser:
     return user
 
 
-async def staff_queue(request: Request) -> Response:
+@blocking
+def staff_queue(request: Request) -> Response:
     user = _staff_user(request)
     state = web(request)
     today = state.services.today()
@@ -521,8 +540,9 @@ def _dumps(value: Any) -> str:
 
 
 def _staff_action(action: str) -> Endpoint:
-    async def run(request: Request) -> Response:
-        user, body = await _unsafe(request, action)
+    @blocking
+    def run(request: Request) -> Response:
+        user, body = _unsafe(request, action)
         path = request.path_params
         item = path.get("index")
         app = web(request).services.applications.perform(
@@ -536,13 +556,15 @@ def _staff_action(action: str) -> Endpoint:
     return run
 
 
-async def application_audit(request: Request) -> Response:
+@blocking
+def application_audit(request: Request) -> Response:
     user = _staff_user(request)
     entries = web(request).services.applications.audit_trail(request.path_params["app_id"], user.actor())
     return JSONResponse([_audit_json(e) for e in entries])
 
 
-async def me_accounts(request: Request) -> Response:
+@blocking
+def me_accounts(request: Request) -> Response:
     """The enterprise's own accounts (usernames only), so a client can show who may act."""
     users = web(request).services.accounts.enterprise_accounts(_user(request).actor())
     return JSONResponse([{"username": u.username, "display_name": u.display_name} for u in users])
@@ -669,7 +691,8 @@ def _openapi(request: Request) -> Response:
     return JSONResponse(openapi_document(API_ROUTES))
 
 
-async def openapi_json(request: Request) -> Response:
+@blocking
+def openapi_json(request: Request) -> Response:
     return _openapi(request)
 
 

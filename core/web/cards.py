@@ -108,6 +108,7 @@ def json_endpoint(handler: JsonHandler) -> Callable[[Request], Awaitable[Respons
             return JSONResponse(await run_in_threadpool(handler, request, body))
         except EportError as exc:
             return JSONResponse({"error": exc.as_dict()}, status_code=status_for(exc))
+    endpoint.blocking = handler  # type: ignore[attr-defined]  # what runs in the thread pool
     return endpoint
 
 

@@ -17,11 +17,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.errors import EportError
-from core.web.app import status_for
 from core.web.forms import text
 from core.web.handlers import blocking, posted_form
 from core.web.render import error_lines, render, web
 from core.web.security import check_csrf, client_address
+from core.web.status import status_for
 
 
 def _page(request: Request, form: dict[str, str], *, sent: bool = False, errors: list[EportError] | None = None,

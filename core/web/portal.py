@@ -37,12 +37,13 @@ from core.model import (
 from core.services import sms
 from core.services.accounts import check_password, check_username
 from core.store.blobs import is_archived
-from core.web.app import status_for
 from core.web.auth import SessionUser, login, logout, require_user
 from core.web.forms import address_fields, address_from, check, person_fields, person_from, text
+from core.web.handlers import blocking, posted_form
 from core.web.i18n import t
 from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
-from core.web.security import client_address, require_csrf
+from core.web.security import check_csrf, client_address
+from core.web.status import status_for
 
 STEPS = ("enterprise", "legal", "operators", "agent", "pickup", "uploads", "preview")
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
@@ -59,9 +60,9 @@ def _enterprise_user(request: Request) -> SessionUser:
     return require_user(request, "enterprise")
 
 
-async def _form(request: Request) -> Mapping[str, Any]:
-    await require_csrf(request)
-    return await request.form()
+def _form(request: Request) -> Mapping[str, Any]:
+    check_csrf(request)
+    return posted_form(request)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -79,14 +80,15 @@ def _region_choices(request: Request) -> list:
     return sorted(web(request).services.rulebook.regions().values(), key=lambda r: r.code)
 
 
-async def register(request: Request) -> Response:
+@blocking
+def register(request: Request) -> Response:
     state = web(request)
     regions = _region_choices(request)
     default_region = state.services.settings.regions.default or (regions[0].code if regions else "")
     context: dict[str, Any] = {"regions": regions, "form": {"region": default_region}, "id_types": list(IdType)}
     if request.method == "GET":
         return render(request, "portal/register.html", context)
-    form = await _form(request)
+    form = _form(request)
     problems: list[EportError] = []
     uscc = check(problems, "uscc", ids.validate_uscc, text(form, "uscc"), "uscc") or text(form, "uscc")
     org_code = "".join(text(form, "org_code").split()).upper().replace("-", "")
@@ -128,7 +130,8 @@ async def register(request: Request) -> Response:
     return _redirect("/portal/login?registered=1")
 
 
-async def login_page(request: Request) -> Response:
+@blocking
+def login_page(request: Request) -> Response:
     context: dict[str, Any] = {"form": {}, "next": request.query_params.get("next", "")}
     if request.query_params.get("registered"):
         context["notice_key"] = "register.done"
@@ -136,7 +139,7 @@ async def login_page(request: Request) -> Response:
         context["notice_key"] = "reset.done"
     if request.method == "GET":
         return render(request, "portal/login.html", context)
-    form = await _form(request)
+    form = _form(request)
     state = web(request)
     password = form.get("password", "")
     try:
@@ -151,16 +154,18 @@ async def login_page(request: Request) -> Response:
     return _redirect(target if target.startswith("/portal") else "/portal")
 
 
-async def logout_action(request: Request) -> Response:
-    await require_csrf(request)
-    form = await request.form()
+@blocking
+def logout_action(request: Request) -> Response:
+    check_csrf(request)
+    form = posted_form(request)
     logout(request, everywhere=form.get("everywhere") == "1")
     return _redirect("/")
 
 
 # ---- dashboard and new applications ---------------------------------------------------------------------------
 
-async def dashboard(request: Request) -> Response:
+@blocking
+def dashboard(request: Request) -> Response:
     user = _enterprise_user(request)
     page = page_number(request.query_params.get("page"))
     apps = web(request).services.applications.list_for(user.actor(), VISIBLE_STATES, limit=PAGE_SIZE + 1,
@@ -169,7 +174,8 @@ async def dashboard(request: Request) -> Response:
         "apps": apps[:PAGE_SIZE], "page": page, "more": len(apps) > PAGE_SIZE})
 
 
-async def new_application(request: Request) -> Response:
+@blocking
+def new_application(request: Request) -> Response:
     """Choose a business; what this session may not start is shown with the reason (the legal-card rule:
     a password login enrols, an enterprise holding its legal card logs in with it for the rest)."""
     user = _enterprise_user(request)
@@ -178,7 +184,7 @@ async def new_application(request: Request) -> Response:
     offers = applications.offers_for(user.actor(), card_login)
     if request.method == "GET":
         return render(request, "portal/new.html", {"offers": offers})
-    form = await _form(request)
+    form = _form(request)
     try:
         created = applications.start(user.actor(), text(form, "business"), card_login)
     except InvalidInput as exc:
@@ -356,7 +362,8 @@ def _operator_change(app: Application, form: Mapping[str, Any], problems: list[E
     return {"items": tuple(items)}
 
 
-async def step_page(request: Request) -> Response:
+@blocking
+def step_page(request: Request) -> Response:
     app_id, step = request.path_params["app_id"], request.path_params["step"]
     user, app = _load_editable(request, app_id)
     if step not in steps_for(app.business):
@@ -366,9 +373,9 @@ async def step_page(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "portal/step.html", _step_context(request, app, step)
                       | {"notice": _notice(request)})
-    form = await _form(request)
+    form = _form(request)
     if step == "uploads":
-        return await _upload(request, user, app, form)
+        return _upload(request, user, app, form)
     problems: list[EportError] = []
     changes = _parse_step(app, step, form, problems, request)
     if problems:
@@ -398,7 +405,7 @@ def _notice(request: Request) -> str:
     return ""
 
 
-async def _upload(request: Request, user: SessionUser, app: Application, form: Mapping[str, Any]) -> Response:
+def _upload(request: Request, user: SessionUser, app: Application, form: Mapping[str, Any]) -> Response:
     upload = form.get("file")
     material = text(form, "material")
     try:
@@ -407,7 +414,7 @@ async def _upload(request: Request, user: SessionUser, app: Application, form: M
         # Read at most one byte over the limit: an oversize file is refused without holding it all.
         services = web(request).services
         limit = services.settings.storage.max_upload_bytes
-        content = await upload.read(limit + 1)
+        content = upload.file.read(limit + 1)
         services.applications.attach(app.id, material, upload.filename, content, user.actor())
     except EportError as exc:
         return render(request, "portal/step.html", _step_context(request, app, "uploads")
@@ -417,8 +424,9 @@ async def _upload(request: Request, user: SessionUser, app: Application, form: M
 
 # ---- SMS code and submission -------------------------------------------------------------------------------------
 
-async def send_code(request: Request) -> Response:
-    form = await _form(request)
+@blocking
+def send_code(request: Request) -> Response:
+    form = _form(request)
     user, app = _load_editable(request, request.path_params["app_id"])
     del form
     state = web(request)
@@ -431,8 +439,9 @@ async def send_code(request: Request) -> Response:
     return _redirect(f"/portal/apps/{app.id}/step/preview?sent_to={quote(masked)}")
 
 
-async def submit(request: Request) -> Response:
-    form = await _form(request)
+@blocking
+def submit(request: Request) -> Response:
+    form = _form(request)
     user, app = _load_editable(request, request.path_params["app_id"])
     services = web(request).services
     state = web(request)
@@ -458,7 +467,8 @@ async def submit(request: Request) -> Response:
 
 # ---- detail, withdraw, delete, attachments, receipt ---------------------------------------------------------
 
-async def detail(request: Request) -> Response:
+@blocking
+def detail(request: Request) -> Response:
     user = _enterprise_user(request)
     services = web(request).services
     app = services.applications.get(request.path_params["app_id"], user.actor())
@@ -470,16 +480,18 @@ async def detail(request: Request) -> Response:
         "submitted": bool(request.query_params.get("submitted"))})
 
 
-async def withdraw(request: Request) -> Response:
-    form = await _form(request)
+@blocking
+def withdraw(request: Request) -> Response:
+    form = _form(request)
     user = _enterprise_user(request)
     app = web(request).services.applications.withdraw(request.path_params["app_id"], user.actor(),
                                                       note=text(form, "note"), expected_version=_version(form))
     return _redirect(f"/portal/apps/{app.id}")
 
 
-async def delete(request: Request) -> Response:
-    form = await _form(request)
+@blocking
+def delete(request: Request) -> Response:
+    form = _form(request)
     user = _enterprise_user(request)
     web(request).services.applications.delete(request.path_params["app_id"], user.actor(),
                                               expected_version=_version(form))
@@ -491,7 +503,8 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-async def attachment(request: Request) -> Response:
+@blocking
+def attachment(request: Request) -> Response:
     user = _enterprise_user(request)
     att, content = web(request).services.applications.attachment(request.path_params["att_id"], user.actor())
     return Response(content, media_type=att.media_type, headers={
@@ -499,7 +512,8 @@ async def attachment(request: Request) -> Response:
         "Cache-Control": "private, no-store"})
 
 
-async def receipt(request: Request) -> Response:
+@blocking
+def receipt(request: Request) -> Response:
     from core.web.receipt import receipt_pdf
 
     user = _enterprise_user(request)

@@ -12,23 +12,27 @@ from core.errors import EportError, InvalidInput, NotFound
 from core.guide import build_guide, deadline, render_text
 from core.guide.build import parse_business, resolve_region
 from core.services import sms
+from core.web.handlers import blocking
 from core.web.render import error_lines, lang_of, outbox_open, render, web
 
 
-async def home(request: Request) -> Response:
+@blocking
+def home(request: Request) -> Response:
     rulebook = web(request).services.rulebook
     regions = sorted(rulebook.regions().values(), key=lambda r: r.code)
     return render(request, "public/home.html", {"regions": regions})
 
 
-async def region_page(request: Request) -> Response:
+@blocking
+def region_page(request: Request) -> Response:
     rulebook = web(request).services.rulebook
     region = resolve_region(rulebook, request.path_params["region"])
     return render(request, "public/region.html", {
         "region": region, "offers": rulebook.offers(region.code), "outlets": rulebook.outlets(region.code)})
 
 
-async def guide_page(request: Request) -> Response:
+@blocking
+def guide_page(request: Request) -> Response:
     """The same guide as ``eportcard guide <region> <business>``, in the page's language."""
     services = web(request).services
     region = resolve_region(services.rulebook, request.path_params["region"])
@@ -45,7 +49,8 @@ def _parse_date(value: str) -> date:
         raise InvalidInput("日期格式应为 YYYY-MM-DD。", "Enter the date as YYYY-MM-DD.", field="start") from None
 
 
-async def due_page(request: Request) -> Response:
+@blocking
+def due_page(request: Request) -> Response:
     """Milestone dates for a region's business counted from a start date (working-day calendar)."""
     services = web(request).services
     rulebook = services.rulebook
@@ -66,7 +71,8 @@ async def due_page(request: Request) -> Response:
     return render(request, "public/due.html", context)
 
 
-async def progress_page(request: Request) -> Response:
+@blocking
+def progress_page(request: Request) -> Response:
     """Acceptance number + USCC -> state and history; no personal data is shown."""
     query = request.query_params
     number, uscc = query.get("acceptance_no", "").strip(), query.get("uscc", "").strip()
@@ -82,7 +88,8 @@ async def progress_page(request: Request) -> Response:
     return render(request, "public/progress.html", context)
 
 
-async def outbox_page(request: Request) -> Response:
+@blocking
+def outbox_page(request: Request) -> Response:
     """Development only: the messages the outbox SMS gateway 'sent' (so the demo can read its codes);
     no such page elsewhere, nor to a browser on another machine."""
     if not outbox_open(request):
@@ -90,7 +97,8 @@ async def outbox_page(request: Request) -> Response:
     return render(request, "public/outbox.html", {"messages": sms.outbox(web(request).services, 50)})
 
 
-async def healthz(request: Request) -> Response:
+@blocking
+def healthz(request: Request) -> Response:
     services = web(request).services
     services.check_database()
     return JSONResponse({"status": "ok", "regions": sorted(services.rulebook.regions())})

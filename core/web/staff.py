@@ -26,9 +26,11 @@ from core.services.applications import STAFF_ACTIONS
 from core.store.blobs import is_archived
 from core.web.auth import SessionUser, login, require_user
 from core.web.forms import text
+from core.web.handlers import blocking, posted_form
 from core.web.i18n import pick
 from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
-from core.web.security import client_address, require_csrf
+from core.web.security import check_csrf, client_address
+from core.web.status import status_for
 
 # Actions whose form asks "are you sure" first: 办结 and a delivery's outcome are not undone.
 CONFIRMED_ACTIONS = ("complete", "deliver", "return")
@@ -65,12 +67,13 @@ def _context(request: Request, extra: Mapping[str, Any]) -> dict[str, Any]:
     return {"pick": lambda value: pick(value, lang), "reason_choices": list(RejectionReason), **extra}
 
 
-async def login_page(request: Request) -> Response:
+@blocking
+def login_page(request: Request) -> Response:
     context = _context(request, {"form": {}, "next": request.query_params.get("next", "")})
     if request.method == "GET":
         return render(request, "staff/login.html", context)
-    await require_csrf(request)
-    form = await request.form()
+    check_csrf(request)
+    form = posted_form(request)
     state = web(request)
     password = form.get("password", "")
     address = client_address(request)
@@ -86,7 +89,8 @@ async def login_page(request: Request) -> Response:
     return _redirect(target if target.startswith("/staff") and not target.startswith("//") else "/staff")
 
 
-async def queue_page(request: Request) -> Response:
+@blocking
+def queue_page(request: Request) -> Response:
     user = _staff(request)
     services = web(request).services
     query = request.query_params
@@ -127,7 +131,8 @@ def _made_card(request: Request, app: Application) -> Card | None:
     return web(request).services.cards.made_for(app, card_id) if card_id else None
 
 
-async def detail_page(request: Request) -> Response:
+@blocking
+def detail_page(request: Request) -> Response:
     user = _staff(request)
     app = web(request).services.applications.get(request.path_params["app_id"], user.actor())
     return render(request, "staff/detail.html", _detail_context(request, app, user.actor()))
@@ -137,11 +142,12 @@ def _int_or_none(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def action(request: Request) -> Response:
+@blocking
+def action(request: Request) -> Response:
     """POST /staff/apps/{app_id}/{action}: one CSRF-protected form per action, with the version seen."""
     user = _staff(request)
-    await require_csrf(request)
-    form = await request.form()
+    check_csrf(request)
+    form = posted_form(request)
     name = request.path_params["action"]
     app_id = request.path_params["app_id"]
     services = web(request).services
@@ -160,23 +166,20 @@ async def action(request: Request) -> Response:
             step=text(form, "step"), item=_int_or_none(text(form, "item")),
             unmade_reason=text(form, "unmade_reason"))
     except EportError as exc:
-        from core.web.app import status_for
-
         app = services.applications.get(app_id, actor)  # refuses (403) when the actor may not see it
         return render(request, "staff/detail.html", _detail_context(request, app, actor)
                       | {"errors": error_lines(exc)}, status=status_for(exc))
     return _redirect(f"/staff/apps/{app_id}?done={name}")
 
 
-async def personalize(request: Request) -> Response:
+@blocking
+def personalize(request: Request) -> Response:
     """POST /staff/apps/{app_id}/personalize: make item ``item``'s card in the reader (CSRF, version)."""
-    from starlette.concurrency import run_in_threadpool
-
     user = _staff(request)
-    await require_csrf(request)
+    check_csrf(request)
     actor = user.actor()
     require_role(actor, "make")  # before the form, the application or the reader: a reviewer gets 403
-    form = await request.form()
+    form = posted_form(request)
     app_id = request.path_params["app_id"]
     services = web(request).services
     try:
@@ -186,18 +189,17 @@ async def personalize(request: Request) -> Response:
         if item is None:
             raise InvalidInput("请选择要制作的卡。", "Choose the card to make.", field="item")
         # Branch, state, item and version are checked before the reader is opened.
-        made = await run_in_threadpool(services.cards.counter.personalize_at_reader, app_id, item,
-                                       text(form, "reader"), actor, _int_or_none(text(form, "version")))
+        made = services.cards.counter.personalize_at_reader(app_id, item, text(form, "reader"), actor,
+                                                            _int_or_none(text(form, "version")))
     except EportError as exc:
-        from core.web.app import status_for
-
         app = services.applications.get(app_id, actor)
         return render(request, "staff/detail.html", _detail_context(request, app, actor)
                       | {"errors": error_lines(exc)}, status=status_for(exc))
     return _redirect(f"/staff/apps/{app_id}?{urlencode({'done': 'personalize', 'card': made.id})}")
 
 
-async def attachment(request: Request) -> Response:
+@blocking
+def attachment(request: Request) -> Response:
     from core.web.portal import content_disposition
 
     user = _staff(request)

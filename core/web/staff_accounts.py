@@ -17,13 +17,13 @@ from starlette.routing import BaseRoute, Route
 from core.errors import EportError
 from core.services.accounts import require_account_admin
 from core.services.actors import STAFF_ROLES
-from core.web.app import status_for
 from core.web.auth import SessionUser, require_user
 from core.web.forms import text
 from core.web.handlers import blocking, posted_form
 from core.web.i18n import t
 from core.web.render import error_lines, lang_of, render, web
 from core.web.security import check_csrf
+from core.web.status import status_for
 
 
 def _admin(request: Request) -> SessionUser:
