@@ -13,8 +13,10 @@ from typing import Any
 
 import click
 
+from core import __version__
 from core.appfile import load_application
 from core.cli_context import cli_actor_id, default_config_path
+from core.cli_jobs import records_outcome
 from core.cli_usage import OneLineGroup, friendly
 from core.config import Settings, load_settings, redact_url, starter_config
 from core.convert import make_json_converter
@@ -54,6 +56,7 @@ def emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="eportcard", message="%(prog)s %(version)s")
 @click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path),
               default=default_config_path, show_default="eportcard.toml",
               help="Deployment config file (env EPORTCARD_CONFIG).")
@@ -179,6 +182,7 @@ class CannotCheck(click.ClickException):
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A checkpoint from `eportcard audit checkpoint` the chain must still contain (repeatable).")
 @click.pass_obj
+@records_outcome("audit_verify")
 def audit_verify(obj: Ctx, checkpoint_files: tuple[Path, ...]) -> None:
     """Recompute the hash chain. Exit 1: a row was edited, inserted or deleted, or rows a checkpoint
     saw are gone; exit 2: it could not be checked (no key, no database, a refused checkpoint)."""
@@ -204,6 +208,7 @@ def audit_verify(obj: Ctx, checkpoint_files: tuple[Path, ...]) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write it to this file (default: print it).")
 @click.pass_obj
+@records_outcome("audit_checkpoint")
 @friendly
 def audit_checkpoint(obj: Ctx, out: Path | None) -> None:
     """Export the chain's head (row, hash, time) signed with the audit key, to keep away from the

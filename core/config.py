@@ -6,6 +6,7 @@ Relative paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -66,6 +67,7 @@ class WebSettings:
     login_attempts_per_address: int = 50  # failed logins per client address per 15 minutes (all processes)
     max_body_bytes: int = 1024 * 1024  # any request body but an upload ([storage] max_upload_bytes); 413 over it
     log_format: str = "text"  # or "json": one object per line (`serve --log-format` overrides it)
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")  # client addresses or networks that may read /metrics
 
 
 @frozen
@@ -169,6 +171,14 @@ def check_choices(settings: Settings) -> None:
             raise ConfigError(f"配置有误：[{section}] {key} 不能是 {value!r}，可选：{'、'.join(choices)}",
                               f"invalid configuration: [{section}] {key} cannot be {value!r}; choose one of: "
                               f"{', '.join(choices)}", field=field)
+    for key, values in (("metrics_allow", settings.web.metrics_allow),):
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ConfigError(f"配置有误：[web] {key} 中的 {value!r} 不是 IP 地址或网段（如 10.0.0.0/8）",
+                                  f"invalid configuration: {value!r} in [web] {key} is not an IP address or "
+                                  "network (such as 10.0.0.0/8)", field=f"web.{key}") from None
 
 
 def load_settings(path: Path | str, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -321,6 +331,7 @@ secret_key = "{secret_key}"
 secure_cookies = false
 max_body_bytes = 1048576
 log_format = "text"          # or "json": one JSON object per line
+metrics_allow = ["127.0.0.1", "::1"]   # who may read /metrics (addresses or networks)
 development = {"true" if development else "false"}   # true only on a developer's machine (loopback)
 
 [pki]

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from core.cli_context import config_path
+from core.cli_jobs import records_outcome
 from core.config import Settings, ca_passphrase, load_settings
 from core.errors import ConfigError, EportError, InvalidInput
 from core.pki import revocation
@@ -191,6 +192,7 @@ def release_command(env: _Env, serial: str) -> None:
 @ca.command("expire-renewals")
 @click.option("--days", default=7, show_default=True, type=click.IntRange(min=1),
               help="revoke renewals released this many days ago or earlier and never confirmed")
+@records_outcome("ca_expire_renewals")
 @_common
 def expire_renewals_command(env: _Env, days: int) -> None:
     """Revoke renewed certificates released to a card but never confirmed (run it daily from cron).

@@ -25,6 +25,7 @@ from cryptography.x509 import (
 )
 
 from core.errors import InvalidInput
+from core.metrics import ca_signed
 
 Algorithm = Literal["rsa2048", "ec-p256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("rsa2048", "ec-p256")
@@ -156,13 +157,21 @@ class FileSigner:
         return self._key.public_key()
 
     def sign_certificate(self, builder: CertificateBuilder) -> Certificate:
-        return builder.sign(self._key, hashes.SHA256())
+        signed = builder.sign(self._key, hashes.SHA256())
+        ca_signed("certificate")
+        return signed
 
     def sign_crl(self, builder: CertificateRevocationListBuilder) -> CertificateRevocationList:
-        return builder.sign(self._key, hashes.SHA256())
+        signed = builder.sign(self._key, hashes.SHA256())
+        ca_signed("crl")
+        return signed
 
     def sign_ocsp(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
-        return builder.sign(self._key, hashes.SHA256())
+        signed = builder.sign(self._key, hashes.SHA256())
+        ca_signed("ocsp")
+        return signed
 
     def sign_bytes(self, data: bytes) -> bytes:
-        return sign_data(self._key, data)
+        signed = sign_data(self._key, data)
+        ca_signed("data")
+        return signed

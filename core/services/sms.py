@@ -26,6 +26,7 @@ from attrs import frozen
 
 from core.config import Settings
 from core.errors import ConfigError, Forbidden, InvalidInput, TooManyRequests, Unavailable
+from core.metrics import sms_outcome
 from core.model import Application
 from core.privacy import mask_phone
 from core.store.accounts import SmsMessage, SmsOutbox
@@ -130,7 +131,27 @@ def send_code(services: Services, gateway: SmsGateway, secret: str, mobile: str,
     """Send a fresh code for ``purpose`` (e.g. ``submit:<app id>``) to ``mobile``.
 
     Refused (nothing recorded) within 60 seconds of the last unused code, and with ``TooManyRequests``
-    when the number, the account or the address is at its hourly or daily cap."""
+    when the number, the account or the address is at its hourly or daily cap. Each outcome is counted
+    (core/metrics.py: sent, no_gateway, too_soon, capped, failed)."""
+    outcome = "failed"  # the gateway (or the database) raised
+    try:
+        _send_code(services, gateway, secret, mobile, purpose, asker)
+        outcome = "sent"
+    except Unavailable:
+        outcome = "no_gateway"
+        raise
+    except TooManyRequests:
+        outcome = "capped"
+        raise
+    except InvalidInput:
+        outcome = "too_soon"
+        raise
+    finally:
+        sms_outcome("send", purpose, outcome)
+
+
+def _send_code(services: Services, gateway: SmsGateway, secret: str, mobile: str, purpose: str,
+               asker: Asker) -> None:
     require_gateway(gateway)
     now = services.clock()
     code = f"{secrets.randbelow(10**6):06d}"
@@ -160,11 +181,14 @@ def use_code(tx: Transaction, secret: str, mobile: str, purpose: str, code: str,
     last = outbox.latest(purpose, mobile)
     if last is None or last.used_at is not None or now - last.created_at >= CODE_TTL \
             or last.attempts >= MAX_TRIES:
+        sms_outcome("check", purpose, "expired")
         return Forbidden("验证码已失效，请重新获取。", "The code has expired; ask for a new one.", field="sms_code")
     if not hmac.compare_digest(last.code_hash, code_hash(secret, purpose, mobile, code.strip())):
         outbox.count_attempt(last.id)
+        sms_outcome("check", purpose, "wrong")
         return Forbidden("短信验证码不正确。", "The SMS code is wrong.", field="sms_code")
     outbox.mark_used(last.id, now)
+    sms_outcome("check", purpose, "accepted")
     return None
 
 

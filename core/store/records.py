@@ -67,6 +67,16 @@ class Migration:
 
 
 @frozen
+class StateCount:
+    """How many applications of a region are in a state, and how many of those are past their due date."""
+
+    region: str
+    state: str
+    applications: int
+    overdue: int
+
+
+@frozen
 class PersonLine:
     """A person as a list row shows them (the identity number is masked when shown, not here)."""
 

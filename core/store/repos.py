@@ -20,7 +20,9 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    and_,
     bindparam,
+    case,
     func,
     insert,
     literal_column,
@@ -33,6 +35,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from core.convert import make_json_converter
+from core.deadlines import FINISHED
 from core.errors import ConflictError, InvalidInput, NotFound, TransitionError
 from core.lifecycle import OPEN_STATES
 from core.model import (
@@ -53,6 +56,7 @@ from core.store.records import (
     CertificateRecord,
     HolderLine,
     PersonLine,
+    StateCount,
 )
 from core.store.tables import applications, attachments, cards, certificates, enterprises
 
@@ -270,6 +274,16 @@ class ApplicationRepo:
         query = self._filtered(select(func.count()).select_from(applications),
                                region, states, enterprise, business, search)
         return int(self._conn.execute(query).scalar_one())
+
+    def state_counts(self, today: date) -> list[StateCount]:
+        """Applications per region and state (deleted drafts left out), with those overdue on ``today``
+        as :func:`core.deadlines.is_overdue` counts them: one grouped query (the metrics' queue lengths)."""
+        c = applications.c
+        late = case((and_(c.due < today, c.state.not_in(sorted(s.value for s in FINISHED))), 1), else_=0)
+        rows = self._conn.execute(select(c.region, c.state, func.count(), func.sum(late))
+                                  .where(c.state != AppState.DELETED.value)
+                                  .group_by(c.region, c.state).order_by(c.region, c.state))
+        return [StateCount(region, state, int(total), int(overdue or 0)) for region, state, total, overdue in rows]
 
     def by_acceptance_no(self, no: str) -> Application | None:
         row = self._conn.execute(select(applications.c.data, applications.c.version)

@@ -2,8 +2,9 @@
 
 :class:`RequestLogMiddleware` (the outermost of the app's middleware) takes a sane ``X-Request-ID``
 from the client or proxy, or makes one, returns it in the response's ``X-Request-ID`` and logs
-``GET /portal 200 12.4ms client=203.0.113.9`` on ``core.web.access`` when the request ends. Lines
-logged while the request runs carry the id (core/web/logs.py).
+``GET /portal 200 12.4ms client=203.0.113.9`` on ``core.web.access`` when the request ends, and
+counts it by route template for ``/metrics`` (core/metrics.py). Lines logged while the request
+runs carry the id (core/web/logs.py).
 
 :func:`internal_error` is the app's handler for an unhandled exception (Starlette runs it in its
 ``ServerErrorMiddleware``): it logs the traceback once with the request id and answers in both
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.metrics import observe_request
 from core.web.logs import REQUEST, SCOPE_KEY, RequestInfo, mark_logged, request_context
 from core.web.security import SECURITY_HEADERS
 
@@ -102,6 +104,7 @@ class RequestLogMiddleware:
                       "status": status, "duration_ms": round(seconds * 1000, 1), "client": _client(scope)}
             access_log.info("%s %s %s %.1fms client=%s", fields["method"], fields["path"], status,
                             fields["duration_ms"], fields["client"], extra=fields)
+            observe_request(scope["method"], fields["route"], status, seconds)
             REQUEST.reset(token)
 
 

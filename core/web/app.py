@@ -40,7 +40,8 @@ from core.web.status import status_for
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = ("core.web.public", "core.web.portal", "core.web.password_reset", "core.web.staff",
+# core.web.ops first: its /healthz (no database) is the one that answers.
+ROUTE_MODULES = ("core.web.ops", "core.web.public", "core.web.portal", "core.web.password_reset", "core.web.staff",
                  "core.web.staff_accounts", "core.web.api", "core.web.cards")
 SESSION_COOKIE = "eportcard_session"
 SESSION_MAX_AGE = int(timedelta(hours=8).total_seconds())

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Message, Scope
 
 # The app's own loggers, and the server's: INFO and up. Libraries stay at WARNING.
-OWN_LOGGERS = ("core", "plugins", "uvicorn", "alembic.runtime.migration")
+OWN_LOGGERS = ("core", "plugins", "uvicorn")
 SCOPE_KEY = "eportcard.request"  # the scope entry holding the request's RequestInfo
 REDACTED = "***"
 MIN_SECRET = 4  # shorter values (a "1" in a form) would blank out half of every line
