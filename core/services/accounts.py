@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import secrets
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,15 +52,20 @@ ADMIN_ROLE = "branch_admin"
 STAFF_CHANGES = {"roles": "set_roles", "password": "set_password", "disable": "disable", "enable": "enable"}
 _HASHER = PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))  # checked for unknown users: same cost either way
+# Each hash takes a core for tens of milliseconds: at most one fewer at once than the machine has, so a
+# flood of logins (or of guesses) queues among itself and other requests keep a core.
+_HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    with _HASHING:
+        return _HASHER.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _HASHER.verify(password_hash, password)
+        with _HASHING:
+            return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
