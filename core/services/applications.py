@@ -636,5 +636,6 @@ def _states(state: AppState | str | None) -> list[AppState] | None:
         raise InvalidInput(f"未知的状态：{state}", f"unknown state {state!r}", field="state") from None
 
 
-__all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "ApplicationService", "QueueRow", "QueueSummary",
-           "check_version", "new_id"]
+# The read models the pages and the API show come through this door too.
+__all__ = ["DELIVERY_ACTIONS", "MOVE_ACTIONS", "STAFF_ACTIONS", "ApplicationProgress", "ApplicationService",
+           "ApplicationSummary", "AuditEntry", "QueueRow", "QueueSummary", "check_version", "is_archived", "new_id"]

@@ -38,7 +38,7 @@ from core.model import (
 )
 from core.privacy import mask_id, scrub
 from core.services import Actor, require_role, sms
-from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
+from core.services.applications import ApplicationProgress, ApplicationSummary, AuditEntry
 from core.web.auth import LoginRequired, SessionUser, current_user, login, logout
 from core.web.handlers import blocking, posted_body, posted_form
 from core.web.openapi import limited

@@ -36,7 +36,7 @@ from core.model import (
 )
 from core.services import sms
 from core.services.accounts import check_password, check_username
-from core.store.blobs import is_archived
+from core.services.applications import is_archived
 from core.web.auth import SessionUser, login, logout, require_user
 from core.web.forms import address_fields, address_from, check, person_fields, person_from, text
 from core.web.handlers import blocking, posted_form

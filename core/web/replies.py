@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse, Response
 
-from core.store.changes import ChangeWatch
+if TYPE_CHECKING:
+    from core.store.changes import ChangeWatch
 
 DEFAULT_BUDGET = 32 * 1024 * 1024  # bytes of kept bodies; a full cache starts again empty (refills in one pass)
 

@@ -22,8 +22,7 @@ from core.errors import EportError, Forbidden, InvalidInput
 from core.labels import pair
 from core.model import Application, Card, Delivery, Pickup, RejectionReason
 from core.services import Actor, require_role
-from core.services.applications import STAFF_ACTIONS
-from core.store.blobs import is_archived
+from core.services.applications import STAFF_ACTIONS, is_archived
 from core.web.auth import SessionUser, login, require_user
 from core.web.forms import text
 from core.web.handlers import blocking, posted_form
