@@ -68,6 +68,10 @@ class WebSettings:
     max_body_bytes: int = 1024 * 1024  # any request body but an upload ([storage] max_upload_bytes); 413 over it
     log_format: str = "text"  # or "json": one object per line (`serve --log-format` overrides it)
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")  # client addresses or networks that may read /metrics
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed: the
+    # client is the rightmost address in X-Forwarded-For that is not one of them. Loopback by default (a
+    # proxy on this machine, as uvicorn trusts by default); [] believes no one.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 @frozen
@@ -171,7 +175,8 @@ def check_choices(settings: Settings) -> None:
             raise ConfigError(f"配置有误：[{section}] {key} 不能是 {value!r}，可选：{'、'.join(choices)}",
                               f"invalid configuration: [{section}] {key} cannot be {value!r}; choose one of: "
                               f"{', '.join(choices)}", field=field)
-    for key, values in (("metrics_allow", settings.web.metrics_allow),):
+    for key, values in (("metrics_allow", settings.web.metrics_allow),
+                        ("trusted_proxies", settings.web.trusted_proxies)):
         for value in values:
             try:
                 ipaddress.ip_network(value, strict=False)
@@ -332,6 +337,7 @@ secure_cookies = false
 max_body_bytes = 1048576
 log_format = "text"          # or "json": one JSON object per line
 metrics_allow = ["127.0.0.1", "::1"]   # who may read /metrics (addresses or networks)
+trusted_proxies = ["127.0.0.1", "::1"] # reverse proxies whose X-Forwarded-For/-Proto count (docs/deployment.md)
 development = {"true" if development else "false"}   # true only on a developer's machine (loopback)
 
 [pki]

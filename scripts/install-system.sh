@@ -2,11 +2,12 @@
 # Installs the system parts eportcard runs against: PC/SC (pcscd + the vpcd virtual
 # reader driver), the build tools pyscard needs, Debian's chromium for browser tests,
 # PostgreSQL, OpenSSL, poppler (pdftotext), a CJK TrueType font for PDF receipts and wrk
-# (the HTTP load generator bench/bench_web.py drives) and systemd (systemd-analyze checks deploy/systemd/).
+# (the HTTP load generator bench/bench_web.py drives), systemd (systemd-analyze checks deploy/systemd/)
+# and nginx (the reverse proxy of deploy/nginx/, checked with nginx -t and proxied through in the tests).
 # Idempotent: packages already present are skipped quickly.
 set -euo pipefail
 packages=(pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev
-          chromium postgresql openssl poppler-utils fonts-wqy-zenhei wrk iproute2 procps systemd)
+          chromium postgresql openssl poppler-utils fonts-wqy-zenhei wrk iproute2 procps systemd nginx-light)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -65,6 +65,8 @@ def resolve(args: list[str]) -> click.Command:
     words = list(args)
     path = ["eportcard"]
     while isinstance(command, click.Group):
+        if words == ["--version"] and command is main:
+            return main
         while words and words[0].startswith("-"):  # the group's own options, e.g. -c FILE
             assert words.pop(0) in options, (args, path)
             words.pop(0)

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from core.config import Settings
 from core.errors import EportError
@@ -136,8 +137,12 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, WebState]]:
         yield {"web": state}
 
+    # Outermost, so that everything inside (the access line, login limits, audit) sees the real client.
+    proxies = [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.web.trusted_proxies))] \
+        if settings.web.trusted_proxies else []
     middleware = [
-        Middleware(RequestLogMiddleware),  # outermost: the request id and access line cover everything inside
+        *proxies,
+        Middleware(RequestLogMiddleware),  # the request id and access line cover everything inside
         Middleware(SecurityHeadersMiddleware, hsts=settings.web.secure_cookies),
         Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
                    same_site="lax", https_only=settings.web.secure_cookies),

@@ -68,6 +68,10 @@ class LanguageMiddleware:
 
 
 def client_address(request: Request) -> str:
+    """The client's address: the connection's peer, or, when that peer is one of ``[web]
+    trusted_proxies``, the rightmost address in its ``X-Forwarded-For`` that is not a trusted proxy
+    (the proxy middleware of core/web/app.py has put it in ``scope["client"]``). Login limits, SMS caps,
+    the audit trail and the access log all count by it."""
     return request.client.host if request.client else "-"
 
 

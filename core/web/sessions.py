@@ -90,7 +90,8 @@ class SessionMiddleware:
         self.refresh_after = min(refresh_after, max_age)
         self.clock = clock
         self.path = path
-        self.flags = f"httponly; samesite={same_site}" + ("; secure" if https_only else "")
+        self.https_only = https_only
+        self.flags = f"httponly; samesite={same_site}"
         # cookie value -> (signed at, payload JSON): only values whose signature verified.
         self._verified: dict[str, tuple[int, bytes]] = {}
 
@@ -110,9 +111,14 @@ class SessionMiddleware:
             return None
         return known
 
-    def _cookie(self, session: Session) -> str:
+    def _flags(self, scope: Scope) -> str:
+        """Secure when configured, and on any request that came over HTTPS (the scheme a trusted proxy's
+        X-Forwarded-Proto gives it, core/web/app.py), so a cookie set over TLS never travels in clear."""
+        return self.flags + ("; secure" if self.https_only or scope.get("scheme") in ("https", "wss") else "")
+
+    def _cookie(self, session: Session, flags: str) -> str:
         signed = self.signer.sign(b64encode(json.dumps(session).encode())).decode()
-        return f"{self.cookie_name}={signed}; path={self.path}; Max-Age={self.max_age}; {self.flags}"
+        return f"{self.cookie_name}={signed}; path={self.path}; Max-Age={self.max_age}; {flags}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -136,11 +142,11 @@ class SessionMiddleware:
                 if session.accessed:
                     headers.add_vary_header("Cookie")
                 if session and (session.modified or self.clock() - (signed_at or 0) >= self.refresh_after):
-                    headers.append("Set-Cookie", self._cookie(session))
+                    headers.append("Set-Cookie", self._cookie(session, self._flags(scope)))
                 elif session.modified and not session and signed_at is not None:
                     # Cleared: tell the browser to drop the cookie.
                     headers.append("Set-Cookie", f"{self.cookie_name}=null; path={self.path}; "
-                                                 f"expires=Thu, 01 Jan 1970 00:00:00 GMT; {self.flags}")
+                                                 f"expires=Thu, 01 Jan 1970 00:00:00 GMT; {self._flags(scope)}")
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

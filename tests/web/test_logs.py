@@ -10,17 +10,13 @@ import io
 import json
 import logging
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
-from webkit import PASSWORD, enterprise, registration
+from webkit import PASSWORD, enterprise, free_port, registration, serving
 
 from core.samples import make_enrol, make_person
 from core.services import Services
@@ -200,24 +196,9 @@ def test_a_real_server_logs_one_traceback_per_failure(services: Services, monkey
     """Under uvicorn (as `eportcard serve` runs it), the server's own "Exception in ASGI application"
     traceback of an error the app logged already is dropped."""
     _explode(monkeypatch, "the database said no")
-    app = create_app(services)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    with captured("text") as stream:
-        server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            for _ in range(100):
-                if server.started:
-                    break
-                time.sleep(0.05)
-            answer = httpx.post(f"http://127.0.0.1:{port}/api/session", json={"username": "a", "password": "b" * 8})
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            sock.close()
+    port = free_port()
+    with captured("text") as stream, serving(create_app(services), port):
+        answer = httpx.post(f"http://127.0.0.1:{port}/api/session", json={"username": "a", "password": "b" * 8})
     assert answer.status_code == 500 and answer.json()["error"]["code"] == "internal"
     text = stream.getvalue()
     assert text.count("Traceback (most recent call last)") == 1, text

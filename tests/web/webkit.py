@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
+import uvicorn
 from clocks import Clock
 from starlette.testclient import TestClient
 
@@ -167,3 +173,28 @@ def draft(services: Services, n: int, region: str = "shenzhen", pickup: Pickup =
 
 def submitted(services: Services, n: int, region: str = "shenzhen", pickup: Pickup = Pickup.COUNTER) -> str:
     return services.applications.submit(draft(services, n, region, pickup), SYSTEM).id
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(app, port: int) -> Iterator[None]:
+    """``app`` under a real uvicorn on 127.0.0.1:``port``, in a thread, configured as `eportcard serve`
+    runs it (our logging, no uvicorn access lines, forwarded headers left to the app)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                           lifespan="off", proxy_headers=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
