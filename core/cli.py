@@ -6,7 +6,6 @@ Errors exit non-zero with a one-line bilingual message, never a traceback.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from core.appfile import load_application
 from core.cli_context import cli_actor_id, default_config_path
 from core.cli_jobs import records_outcome
 from core.cli_usage import OneLineGroup, friendly
-from core.config import Settings, load_settings, redact_url, starter_config
+from core.config import Settings, load_settings, redact_url
 from core.convert import make_json_converter
 from core.errors import ConfigError, EportError, Problems
 from core.labels import label, pair
@@ -26,8 +25,8 @@ from core.lifecycle import state_name
 from core.model import Application, AppState, RejectionReason
 from core.privacy import mask_id
 from core.services import Actor, Services
-from core.store.audit import KEY_ENV, Checkpoint, ensure_key
-from core.store.permissions import make_private_dir, secure_database, write_private
+from core.services.deployment import ensure_audit_key, make_deployment_files, secure_deployment
+from core.store.audit import KEY_ENV, Checkpoint
 
 JSON = make_json_converter()
 
@@ -79,16 +78,10 @@ def init(obj: Ctx, region: str, enable: tuple[str, ...], force: bool) -> None:
     """初始化：写入配置并建库 / Write a starter config (random session key) and create the database."""
     if obj.config.exists() and not force:
         raise click.ClickException(f"{obj.config} 已存在（--force 覆盖）/ {obj.config} exists (use --force)")
-    # The config holds the session key (and perhaps the database password), the database every
-    # account: readable by this user only, from the first byte.
-    make_private_dir(obj.config.parent)
-    write_private(obj.config, starter_config(secrets.token_urlsafe(32), region, enable or None))
-    secure_database(obj.settings)
-    created = ensure_key(obj.settings.path(obj.settings.audit.key_file))  # before the store opens: it reads it
+    made = make_deployment_files(obj.config, region=region, enabled=enable or None, replace=True)
     obj.services.store.upgrade()
-    key_lines = _start_keyed_audit(obj, created)
-    secure_database(obj.settings)  # and the -wal/-shm files the upgrade made
-    make_private_dir(obj.settings.blob_dir)
+    key_lines = _start_keyed_audit(obj, made.audit_key_created)
+    secure_deployment(obj.settings)
     click.echo(f"wrote {obj.config}\n{key_lines}\ndatabase ready: {redact_url(obj.settings.database_url)}")
 
 
@@ -230,7 +223,7 @@ def audit_checkpoint(obj: Ctx, out: Path | None) -> None:
 def audit_init_key(obj: Ctx) -> None:
     """Create the audit key ([audit] key_file, owner-only; an existing key is kept) and key the chain
     from now on: an existing trail gets a keyed row at once, which covers every row before it."""
-    created = ensure_key(obj.settings.path(obj.settings.audit.key_file))
+    _path, created = ensure_audit_key(obj.settings)
     click.echo(_start_keyed_audit(obj, created))
 
 
@@ -485,10 +478,10 @@ def app_attach(obj: Ctx, app_id: str, file: Path, material: str, actor: str | No
 # (pyscard, uvicorn and the web stack load only when their command runs).
 from core.accounts_cli import staff  # noqa: E402
 from core.agent.cli import agent  # noqa: E402
+from core.ca_cli import ca  # noqa: E402
 from core.cards_cli import card, counter  # noqa: E402
 from core.guide.cli import deadline, guide, new_region  # noqa: E402
 from core.hardware.cli import virtual_card  # noqa: E402
-from core.pki.cli import ca  # noqa: E402
 from core.web.cli import demo, serve  # noqa: E402
 
 for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent, staff):

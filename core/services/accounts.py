@@ -210,6 +210,12 @@ class AccountService:
                              "mobile": mobile})
         return user
 
+    def exists(self, username: str) -> bool:
+        """Whether an account of that name exists (for setup scripts and the demo data; never an answer
+        to someone logging in, whom no reply may tell which usernames exist)."""
+        with self.s.store.transaction(readonly=True) as tx:
+            return Accounts(tx).by_username(username.strip()) is not None
+
     def enterprise_accounts(self, actor: Actor) -> list[User]:
         """The accounts of ``actor``'s own enterprise."""
         if actor.kind != "enterprise":

@@ -12,14 +12,12 @@ import attrs
 from attrs import frozen
 
 from core import lifecycle
-from core.config import CONFIG_NAME, Settings, load_settings, starter_config
+from core.config import CONFIG_NAME, Settings, load_settings
 from core.model import Application, Pickup, RejectionReason
 from core.samples import make_enrol
 from core.services import Actor, Services
 from core.services.accounts import create_user
-from core.store.accounts import Accounts
-from core.store.audit import ensure_key
-from core.store.permissions import write_private
+from core.services.deployment import make_deployment_files
 
 DEMO_PASSWORD = "Demo2026pass"
 DEMO_REGION = "shenzhen"
@@ -48,13 +46,10 @@ class DemoLogins:
 
 
 def prepare_config(folder: Path) -> Path:
-    """Write ``eportcard.toml`` in ``folder`` unless it is there (then it is reused as it is)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write ``eportcard.toml`` in ``folder`` unless it is there (then it is reused as it is), and the
+    audit key (a keyed audit chain), as `eportcard init` does."""
     config = folder / CONFIG_NAME
-    if not config.exists():
-        write_private(config, starter_config(secrets.token_urlsafe(32), region=DEMO_REGION, development=True))
-    settings = load_settings(config)
-    ensure_key(settings.path(settings.audit.key_file))  # a keyed audit chain, as `eportcard init` makes
+    make_deployment_files(config, region=DEMO_REGION, development=True)
     return config
 
 
@@ -86,8 +81,7 @@ def _advance(services: Services, app: Application, action: str, staff: Actor) ->
 
 def seed(services: Services, region: str = DEMO_REGION) -> DemoLogins:
     """Staff for every enabled region and enterprises with applications in every state (once)."""
-    with services.store.transaction(readonly=True) as tx:
-        seeded = Accounts(tx).by_username(f"admin-{region}") is not None
+    seeded = services.accounts.exists(f"admin-{region}")
     staff_names = tuple(f"{short}-{code}" for code in sorted(services.rulebook.regions()) for short in STAFF_ROLES)
     enterprises = tuple((f"demo-ent{n}", " → ".join(actions) or "draft") for n, actions, _p in SCENARIOS)
     logins = DemoLogins(enterprises=enterprises, staff=staff_names, password=DEMO_PASSWORD)
@@ -172,9 +166,7 @@ def make_demo_cards(services: Services, settings: Settings, folder: Path, region
         staff = Actor(id=f"admin-{region}", kind="staff", region=region, roles=frozenset({"branch_admin"}))
         sample = make_enrol(900 + CARD_ENTERPRISE, region, operators=1)
         owner = Actor(id=username, kind="enterprise", uscc=sample.enterprise.uscc)
-        with services.store.transaction(readonly=True) as tx:
-            known = Accounts(tx).by_username(username) is not None
-        if not known:
+        if not services.accounts.exists(username):
             create_user(services, username, DEMO_PASSWORD, "enterprise", uscc=sample.enterprise.uscc,
                         region=region, display_name=sample.enterprise.legal_rep.name, mobile="13800000000")
         outlets = services.rulebook.outlets(region)

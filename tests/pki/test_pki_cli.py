@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import grimp
 import pytest
 from click.testing import CliRunner
 from pki_helpers import PASSPHRASE, openssl
 
-from core.pki.cli import ca
+from core.ca_cli import ca
+from core.cli_context import cli_actor_id
+from core.store import open_store
 
 
 @pytest.fixture
@@ -107,3 +110,37 @@ def test_ca_init_takes_a_strong_passphrase(tmp_path, run, strong):
     result = run("init", "--dir", str(tmp_path / "ca"), "--name", "测试CA", "--algorithm", "ec-p256",
                  env={"EPORTCARD_CA_PASSPHRASE": strong})
     assert result.exit_code == 0, result.output
+
+
+def test_every_certificate_change_is_audited_as_whoever_ran_the_command(tmp_path, run):
+    """Issue #10: `ca` works through services.certificates, one transaction per command with its audit
+    row, as the CLI's other commands are audited (system:cli:<operating system user>)."""
+    ca_dir = tmp_path / "ca"
+    assert run("init", "--dir", str(ca_dir), "--name", "测试CA", "--algorithm", "ec-p256").exit_code == 0
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", tmp_path / "k", "-subj", "/CN=x", "-out", tmp_path / "card.csr")
+    issued = run("issue", "--dir", str(ca_dir), "--csr", str(tmp_path / "card.csr"), "--kind", "operator",
+                 "--enterprise", "某公司", "--uscc", "91440300MA5EXAMPLA", "--holder", "赵六", "--card-id", "card-9",
+                 "--algorithm", "ec-p256", "--out", str(tmp_path / "leaf.pem"))
+    serial = issued.output.strip()
+    for command in (["hold", serial], ["release", serial], ["revoke", serial, "--reason", "superseded"]):
+        assert run(*command).exit_code == 0
+    assert run("release", serial).exit_code != 0  # refused: nothing changed, nothing audited
+
+    store = open_store(f"sqlite:///{tmp_path / 'eportcard.db'}", tmp_path / "blobs")
+    try:
+        with store.transaction(readonly=True) as tx:
+            trail = [(e.actor, e.action, e.entity, e.entity_id, e.payload.get("reason")) for e in tx.audit.all()]
+        assert store.audit_verify().problems == []
+    finally:
+        store.dispose()
+    me = f"system:{cli_actor_id()}"
+    assert trail == [(me, "issue", "certificate", serial, None), (me, "hold", "certificate", serial, None),
+                     (me, "release", "certificate", serial, None),
+                     (me, "revoke", "certificate", serial, "superseded")]
+
+
+def test_the_ca_command_line_reaches_the_database_and_the_ca_only_through_the_service():
+    graph = grimp.build_graph("core", cache_dir=None)
+    direct = graph.find_modules_directly_imported_by("core.ca_cli")
+    assert not {name for name in direct if name.startswith(("core.store", "core.pki"))}

@@ -10,9 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner
 from store_samples import T0, make_card
 
+from core.ca_cli import ca
 from core.model import CardKind
 from core.pki import revocation
-from core.pki.cli import ca
 from core.pki.registry import CertificateRecord
 from core.store import Store, open_store
 
