@@ -25,8 +25,13 @@ from core.lifecycle import state_name
 from core.model import Application, AppState, RejectionReason
 from core.privacy import mask_id
 from core.services import Actor, Services
-from core.services.deployment import ensure_audit_key, make_deployment_files, secure_deployment
-from core.store.audit import KEY_ENV, Checkpoint
+from core.services.deployment import (
+    AUDIT_KEY_ENV,
+    Checkpoint,
+    ensure_audit_key,
+    make_deployment_files,
+    secure_deployment,
+)
 
 JSON = make_json_converter()
 
@@ -96,7 +101,7 @@ def _start_keyed_audit(obj: Ctx, created: bool) -> str:
             path.unlink()
         raise
     key = (f"审计密钥已生成 / audit key created: {path} (0600); keep a copy apart from the database and its "
-           "backups (docs/security.md)" if created else f"审计密钥沿用 / audit key kept: {path} (or {KEY_ENV})")
+           "backups (docs/security.md)" if created else f"审计密钥沿用 / audit key kept: {path} (or {AUDIT_KEY_ENV})")
     keyed = (f"审计链自第 {started.seq} 行起加密钥 / the audit chain is keyed from row {started.seq}" if started
              else "审计链已加密钥（或为空）/ the audit chain is keyed already (or empty: its first row will be)")
     return f"{key}\n{keyed}"

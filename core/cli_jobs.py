@@ -17,7 +17,7 @@ import click
 from core.cli_context import config_path
 from core.config import load_settings
 from core.errors import EportError
-from core.store.jobs import jobs_dir, record_job
+from core.services.deployment import jobs_dir, record_job
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 

@@ -10,11 +10,14 @@ from pathlib import Path
 from attrs import frozen
 
 from core.config import Settings, load_settings, starter_config
-from core.store.audit import ensure_key
+from core.store.audit import KEY_ENV as AUDIT_KEY_ENV
+from core.store.audit import Checkpoint, ensure_key
+from core.store.jobs import jobs_dir, record_job
 from core.store.permissions import exposed, make_private_dir, secure_database, write_private
 
-__all__ = ["DeploymentFiles", "ensure_audit_key", "exposed_secret_files", "make_deployment_files",
-           "secure_deployment"]
+# The operator's files the command line names (audit checkpoints, the daily jobs' notes) come through here.
+__all__ = ["AUDIT_KEY_ENV", "Checkpoint", "DeploymentFiles", "ensure_audit_key", "exposed_secret_files", "jobs_dir",
+           "make_deployment_files", "record_job", "secure_deployment"]
 
 
 @frozen

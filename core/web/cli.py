@@ -11,6 +11,7 @@ import click
 
 from core.config import LOG_FORMATS, Settings, load_settings, secret_values
 from core.errors import ConfigError, EportError
+from core.services.deployment import exposed_secret_files
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,7 @@ def check_development(settings: Settings, host: str) -> None:
 
 def warn_exposed(settings: Settings, config: Path) -> None:
     """Say loudly which secret files (config, database, keys) other users of the machine may read."""
-    from core.store.permissions import exposed
-
-    files = " ".join(str(path) for path in exposed(settings, config))
+    files = " ".join(str(path) for path in exposed_secret_files(settings, config))
     if files:
         log.warning("secret files readable by other users: %s", files)
         click.secho(f"警告：以下文件含密钥或全部数据，本机其他用户可以读取 / WARNING: these files hold secrets or "
