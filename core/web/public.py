@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from core.errors import EportError, InvalidInput, NotFound
@@ -97,13 +97,6 @@ def outbox_page(request: Request) -> Response:
     return render(request, "public/outbox.html", {"messages": sms.outbox(web(request).services, 50)})
 
 
-@blocking
-def healthz(request: Request) -> Response:
-    services = web(request).services
-    services.check_database()
-    return JSONResponse({"status": "ok", "regions": sorted(services.rulebook.regions())})
-
-
 routes: list[BaseRoute] = [
     Route("/", home, name="home"),
     Route("/regions/{region}", region_page, name="region"),
@@ -111,7 +104,6 @@ routes: list[BaseRoute] = [
     Route("/due", due_page, name="due"),
     Route("/progress", progress_page, name="progress"),
     Route("/dev/outbox", outbox_page, name="outbox"),
-    Route("/healthz", healthz, name="healthz"),
 ]
 
 __all__ = ["routes"]
