@@ -37,6 +37,12 @@ class PickupChoice:
     outlet: str = ""  # outlet code the enterprise collects from (counter)
     mail_to: MailAddress | None = None
 
+    def missing_mail_details(self) -> tuple[str, ...]:
+        """Which of ``address``, ``recipient``, ``phone`` a mail pickup still lacks (all three without an
+        address): the one completeness check every region that mails cards uses."""
+        mail = self.mail_to or MailAddress("", "", "")
+        return tuple(name for name in ("address", "recipient", "phone") if not getattr(mail, name).strip())
+
 
 @frozen
 class Transition:

@@ -1,4 +1,4 @@
-"""The Starlette application: one route list assembled from the page modules, middleware, lifespan.
+"""The Starlette application: one route list assembled from the page modules, and its middleware.
 
     app = create_app(services)              # tests, the demo
     app = create_app_from_settings(settings)  # `eportcard serve`
@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -50,16 +48,10 @@ LOGIN_PAGES = {"enterprise": "/portal/login", "staff": "/staff/login"}
 
 
 def collect_routes(modules: tuple[str, ...] = ROUTE_MODULES) -> list[BaseRoute]:
-    """Every module's ``routes``; a module not written yet is skipped (but its own import errors are not)."""
+    """Every module's ``routes`` (a module that cannot be imported stops the app from starting)."""
     routes: list[BaseRoute] = []
     for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        routes.extend(module.routes)
+        routes.extend(importlib.import_module(name).routes)
     routes.append(Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"))
     return routes
 
@@ -133,10 +125,6 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
     state = WebState(services=services, sms=sms or gateway_for(settings), secret=secret,
                      replies=ReplyCache(lambda: services.store.changes), sessions=SessionCheck(services))
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, WebState]]:
-        yield {"web": state}
-
     # Outermost, so that everything inside (the access line, login limits, audit) sees the real client.
     proxies = [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.web.trusted_proxies))] \
         if settings.web.trusted_proxies else []
@@ -154,12 +142,12 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
     routes = collect_routes()
     if services.cards.enabled:
         routes = pki_routes(services) + routes
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+    app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={EportError: _eport_error, LoginRequired: _login_required,
                                         DatabaseUnavailable: _database_error, HTTPException: _http_error,
                                         Exception: internal_error})
-    app.router = FixedPathRouter(routes, lifespan=lifespan)
-    app.state.web = state  # also reachable without the lifespan (plain TestClient use)
+    app.router = FixedPathRouter(routes)
+    app.state.web = state  # what every handler shares (core.web.render.web)
     return app
 
 

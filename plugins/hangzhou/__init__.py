@@ -143,10 +143,7 @@ class Hangzhou(DataRegion):
     def _channel_problems(self, app: Application) -> list[Problem]:
         pickup = app.pickup
         if pickup.method is Pickup.MAIL:
-            mail = pickup.mail_to
-            if mail is None or not (mail.recipient.strip() and mail.phone.strip() and mail.address.strip()):
-                return [_known("pickup.mail_to", MSG_MAIL_TO)]
-            return []
+            return [_known("pickup.mail_to", MSG_MAIL_TO)] if pickup.missing_mail_details() else []
         outlets = {o.code for o in self.data.outlets}
         if pickup.outlet not in outlets:
             return [_known("pickup.outlet", MSG_OUTLET)]

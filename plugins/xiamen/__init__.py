@@ -70,12 +70,7 @@ class Xiamen(DataRegion):
     def _mail_address_complete(self, app: Application) -> list[Problem]:
         if app.pickup.method is not Pickup.MAIL:
             return []
-        to = app.pickup.mail_to
-        missing = [(zh, en) for zh, en, value in (
-            ("收件地址", "delivery address", to.address if to else ""),
-            ("收件人", "recipient", to.recipient if to else ""),
-            ("联系电话", "recipient's phone", to.phone if to else ""),
-        ) if not value.strip()]
+        missing = [MAIL_DETAIL_NAMES[name] for name in app.pickup.missing_mail_details()]
         if not missing:
             return []
         return [Problem(
@@ -86,6 +81,9 @@ class Xiamen(DataRegion):
                "of wrong details the enterprise pays the courier both ways",
             source=SOURCE)]
 
+
+MAIL_DETAIL_NAMES = {"address": ("收件地址", "delivery address"), "recipient": ("收件人", "recipient"),
+                     "phone": ("联系电话", "recipient's phone")}
 
 plugin = Xiamen(load_region_data(Path(__file__).with_name("region.toml")))
 

@@ -87,11 +87,9 @@ class Xian(DataRegion):
                 problems.append(_problem(f"items[{n}].holder.id_number", MSG_SAME_PERSON))
             if app.business is Business.UNLOCK and item.kind is not CardKind.LEGAL:
                 problems.append(_problem(f"items[{n}].kind", MSG_OPERATOR_UNLOCK))
-        if _needs_mail_address(app):
-            mail = app.pickup.mail_to
-            complete = mail is not None and all(s.strip() for s in (mail.recipient, mail.phone, mail.address))
-            if app.pickup.method is not Pickup.MAIL or not complete:
-                problems.append(_problem("pickup.mail_to", MSG_MAIL_TO))
+        if _needs_mail_address(app) and (app.pickup.method is not Pickup.MAIL
+                                         or app.pickup.missing_mail_details()):
+            problems.append(_problem("pickup.mail_to", MSG_MAIL_TO))
         return problems
 
 
