@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Protocol
 
 from attrs import frozen
 
@@ -66,5 +67,16 @@ def final_due(app: Application, timeframe: Timeframe, calendar: WorkCalendar, to
     return dues[-1].due if dues else None
 
 
-def is_overdue(app: Application, today: date) -> bool:
+class Dated(Protocol):
+    """An application, or a list row of one: what being overdue depends on."""
+
+    @property
+    def due(self) -> date | None: ...
+
+    @property
+    def state(self) -> AppState: ...
+
+
+def is_overdue(app: Dated, today: date) -> bool:
+    """Past its final due date and not finished (a rejected application has no due date)."""
     return app.due is not None and app.due < today and app.state not in FINISHED

@@ -15,7 +15,7 @@ import attrs
 from attrs import frozen
 
 from core import ids, lifecycle
-from core.deadlines import FINISHED, Due, due_dates, final_due, is_overdue
+from core.deadlines import Due, due_dates, final_due, is_overdue
 from core.errors import ConflictError, EportError, Forbidden, InvalidInput, NotFound, Problems
 from core.model import (
     Application,
@@ -486,7 +486,7 @@ class ApplicationService:
                         offset: int = 0, search: str | None = None) -> list[QueueSummary]:
         """:meth:`queue` as list-row summaries (the same rows, order and overdue flags)."""
         today = self.s.today()
-        return [QueueSummary(a, a.due is not None and a.due < today and a.state not in FINISHED)  # is_overdue
+        return [QueueSummary(a, is_overdue(a, today))
                 for a in self.summaries_for(actor, states or lifecycle.OPEN_STATES, limit, offset, search)]
 
     def queue_page(self, actor: Actor, state: AppState | str | None = None, search: str = "", page: int = 1,

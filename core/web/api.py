@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from core.calendar import in_calendar
 from core.convert import describe_errors, lists_only, make_json_converter, parse_json
+from core.deadlines import is_overdue
 from core.errors import Forbidden, InvalidInput
 from core.guide import build_guide, deadline, guide_json
 from core.guide.build import parse_business, resolve_region
@@ -202,17 +203,12 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(_converter.unstructure(value), ensure_ascii=False, default=str))
 
 
-def _overdue(app: Application | ApplicationSummary, today: date) -> bool:
-    return app.due is not None and app.due < today and app.state not in (
-        AppState.COMPLETED, AppState.REJECTED, AppState.DELETED, AppState.DRAFT)
-
-
 def application_summary(app: Application, today: date) -> dict[str, Any]:
     """A list row: no identity number in clear."""
     return {
         "id": app.id, "acceptance_no": app.acceptance_no, "business": app.business.value, "region": app.region,
         "state": app.state.value, "version": app.version, "due": app.due.isoformat() if app.due else None,
-        "overdue": _overdue(app, today),
+        "overdue": is_overdue(app, today),
         "enterprise": {"uscc": app.enterprise.uscc, "name": app.enterprise.name},
         "agent": {"name": app.agent.name, "id_number": mask_id(app.agent.id_number)} if app.agent else None,
         "holders": [{"kind": i.kind.value, "name": i.holder.name, "id_number": mask_id(i.holder.id_number)}
@@ -226,7 +222,7 @@ def summary_json(row: ApplicationSummary, today: date) -> dict[str, Any]:
     return {
         "id": row.id, "acceptance_no": row.acceptance_no, "business": row.business.value, "region": row.region,
         "state": row.state.value, "version": row.version, "due": row.due.isoformat() if row.due else None,
-        "overdue": _overdue(row, today),
+        "overdue": is_overdue(row, today),
         "enterprise": {"uscc": row.enterprise_uscc, "name": row.enterprise_name},
         "agent": {"name": row.agent.name, "id_number": mask_id(row.agent.id_number)} if row.agent else None,
         "holders": [{"kind": h.kind.value, "name": h.name, "id_number": mask_id(h.id_number)} for h in row.holders],
@@ -260,7 +256,7 @@ def _detail(request: Request, app: Application, actor: Actor) -> JSONResponse:
     services = web(request).services
     reveal = actor.kind == "enterprise" and actor.uscc == app.enterprise.uscc
     body = application_json(app, reveal) | {
-        "overdue": _overdue(app, services.today()),
+        "overdue": is_overdue(app, services.today()),
         "actions": services.applications.available_actions(app, actor) if actor.kind == "staff" else [],
         "deadlines": [{"code": d.code, "zh": d.name_zh, "en": d.name_en, "due": d.due.isoformat(),
                        "projected": d.projected} for d in services.applications.deadlines(app)]}
