@@ -410,7 +410,7 @@ class ApplicationService:
             except NotFound:
                 raise Forbidden("无权查看此附件", "you may not view this attachment", field="attachment") from None
             app = self._load(tx, att.application_id, actor, "view", None)
-        if is_archived(app.submitted_at, self.s.clock(), self.s.settings.storage.archive_after_days):
+        if self.attachments_archived(app):
             raise Forbidden("证明材料已于提交30天后归档留存，不能查看",
                             "attachments are archived 30 days after submission and can no longer be viewed",
                             field="attachment")
@@ -445,6 +445,10 @@ class ApplicationService:
             raise NotFound("未查到该受理编号与统一社会信用代码对应的申请单",
                            "no application matches this acceptance number and USCC", field="acceptance_no")
         return found
+
+    def attachments_archived(self, app: Application) -> bool:
+        """Whether the application's attachments are archived (30 days after submission): kept, not shown."""
+        return is_archived(app.submitted_at, self.s.clock(), self.s.settings.storage.archive_after_days)
 
     def overdue(self, app: Application) -> bool:
         """Past its final due date and not finished."""

@@ -36,7 +36,6 @@ from core.model import (
 )
 from core.services import sms
 from core.services.accounts import check_password, check_username
-from core.services.applications import is_archived
 from core.web.auth import SessionUser, login, logout, require_user
 from core.web.forms import address_fields, address_from, check, person_fields, person_from, text
 from core.web.handlers import blocking, posted_form
@@ -473,7 +472,7 @@ def detail(request: Request) -> Response:
     services = web(request).services
     app = services.applications.get(request.path_params["app_id"], user.actor())
     attachments = services.applications.attachments_of(app.id, user.actor())
-    archived = is_archived(app.submitted_at, services.clock(), services.settings.storage.archive_after_days)
+    archived = services.applications.attachments_archived(app)
     return render(request, "portal/detail.html", {
         "app": app, "attachments": attachments, "archived": archived, "dues": services.applications.deadlines(app),
         "editable": app.state in EDITABLE_STATES, "steps": steps_for(app.business),

@@ -22,7 +22,7 @@ from core.errors import EportError, Forbidden, InvalidInput
 from core.labels import pair
 from core.model import Application, Card, Delivery, Pickup, RejectionReason
 from core.services import Actor, require_role
-from core.services.applications import STAFF_ACTIONS, is_archived
+from core.services.applications import STAFF_ACTIONS
 from core.web.auth import SessionUser, login, require_user
 from core.web.forms import text
 from core.web.handlers import blocking, posted_form
@@ -111,11 +111,10 @@ def queue_page(request: Request) -> Response:
 def _detail_context(request: Request, app: Application, actor: Actor) -> dict[str, Any]:
     services = web(request).services
     apps = services.applications
-    archived = is_archived(app.submitted_at, services.clock(), services.settings.storage.archive_after_days)
     actions = apps.available_actions(app, actor)
     return _context(request, {
         "personalise": personalise_context(request, app, actions), "made_card": _made_card(request, app),
-        "app": app, "attachments": apps.attachments_of(app.id, actor), "archived": archived,
+        "app": app, "attachments": apps.attachments_of(app.id, actor), "archived": apps.attachments_archived(app),
         "audit": apps.audit_trail(app.id, actor), "dues": apps.deadlines(app), "actions": actions,
         "pending_steps": apps.pending_steps(app), "steps": apps.region_steps(app),
         "unmade": lifecycle.unmade_items(app), "confirmed_actions": CONFIRMED_ACTIONS,
