@@ -476,6 +476,13 @@ class SessionCheck:
             return False
         return kind == "card" or (disabled is not None and not disabled)
 
+    def known(self, sid: str, user_id: str) -> bool | None:
+        """What :meth:`stands` would answer, from memory only (no database read); None when unknown."""
+        changes = self._store.changes
+        token = (changes.token("web_sessions"), changes.token("users"))
+        known = self._known.get((_row_id(sid), user_id))
+        return known[1] if None not in token and known is not None and known[0] == token else None
+
     def stands(self, sid: str, user_id: str) -> bool:
         changes = self._store.changes
         token = (changes.token("web_sessions"), changes.token("users"))

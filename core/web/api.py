@@ -40,8 +40,8 @@ from core.model import (
 from core.privacy import mask_id, scrub
 from core.services import Actor, require_role, sms
 from core.services.applications import ApplicationProgress, ApplicationSummary, AuditEntry
-from core.web.auth import LoginRequired, SessionUser, current_user, login, logout
-from core.web.handlers import blocking, posted_body, posted_form
+from core.web.auth import LoginRequired, SessionUser, current_user, login, logout, remembered_user
+from core.web.handlers import blocking, kept_first, posted_body, posted_form
 from core.web.openapi import limited
 from core.web.render import MAX_PAGE, web
 from core.web.security import check_csrf, client_address, csrf_token
@@ -346,14 +346,17 @@ def deadlines_calc(request: Request) -> Response:
                                        for d, due in rows]})
 
 
-@blocking
+def _progress_key(request: Request) -> tuple[str, str, str]:
+    query = request.query_params
+    return "progress", query.get("acceptance_no", ""), query.get("uscc", "")
+
+
+@kept_first(lambda request: web(request).replies.kept(_progress_key(request)))
 def progress(request: Request) -> Response:
     """Acceptance number + USCC -> state and history; nothing personal."""
     services = web(request).services
-    query = request.query_params
-    number, uscc = query.get("acceptance_no", ""), query.get("uscc", "")
-    return web(request).replies.response(("progress", number, uscc),
-                                         lambda: progress_json(services.applications.progress_record(number, uscc)))
+    key = _progress_key(request)
+    return web(request).replies.response(key, lambda: progress_json(services.applications.progress_record(*key[1:])))
 
 
 def progress_json(app: ApplicationProgress) -> dict[str, Any]:
@@ -504,7 +507,17 @@ def _staff_user(request: Request) -> SessionUser:
     return user
 
 
-@blocking
+def _queue_key(request: Request, user: SessionUser) -> tuple[Any, ...]:
+    # The queue is the same for every clerk of a branch; a bad query raises afresh and is never kept.
+    return "queue", user.region, web(request).services.today(), request.scope["query_string"]
+
+
+def _kept_queue(request: Request) -> bytes | None:
+    user = remembered_user(request)
+    return web(request).replies.kept(_queue_key(request, user)) if user and user.kind == "staff" else None
+
+
+@kept_first(_kept_queue)
 def staff_queue(request: Request) -> Response:
     user = _staff_user(request)
     state = web(request)
@@ -518,9 +531,7 @@ def staff_queue(request: Request) -> Response:
         items = ",".join(_queue_row_json(r.summary, today, r.overdue) for r in rows)
         return f'{{"items":[{items}],"page":{page},"more":{_dumps(more)}}}'.encode()
 
-    # The queue is the same for every clerk of a branch; a bad query raises afresh and is never kept.
-    key = ("queue", user.region, today, request.scope["query_string"])
-    return Response(state.replies.body(key, make), media_type="application/json")
+    return Response(state.replies.body(_queue_key(request, user), make), media_type="application/json")
 
 
 @lru_cache(maxsize=8192)

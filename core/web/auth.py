@@ -70,6 +70,16 @@ def logout(request: Request, *, everywhere: bool = False) -> None:
     _clear(request)
 
 
+def remembered_user(request: Request) -> SessionUser | None:
+    """The logged-in user when the process already knows the session stands (no database read, so it
+    may run on the event loop); None when not logged in or not known yet (then ask current_user)."""
+    data, sid = request.session.get("user"), request.session.get("sid")
+    if not isinstance(data, dict) or not isinstance(sid, str) \
+            or request.app.state.web.sessions.known(sid, str(data.get("id"))) is not True:
+        return None
+    return _session_user(data)
+
+
 def current_user(request: Request) -> SessionUser | None:
     data = request.session.get("user")
     if not isinstance(data, dict):
@@ -78,6 +88,10 @@ def current_user(request: Request) -> SessionUser | None:
     if not isinstance(sid, str) or not request.app.state.web.sessions.stands(sid, str(data.get("id"))):
         _clear(request)  # ended (logout, disabled, a new password or roles), or never made here
         return None
+    return _session_user(data)
+
+
+def _session_user(data: dict) -> SessionUser:
     return SessionUser(id=data["id"], username=data["username"], kind=data["kind"], uscc=data.get("uscc", ""),
                        region=data.get("region", ""), roles=tuple(data.get("roles", ())),
                        display_name=data.get("display_name", ""),
@@ -99,4 +113,4 @@ def require_user(request: Request, kind: str) -> SessionUser:
     return user
 
 
-__all__ = ["LoginRequired", "SessionUser", "current_user", "login", "logout", "require_user"]
+__all__ = ["LoginRequired", "SessionUser", "current_user", "login", "logout", "remembered_user", "require_user"]

@@ -5,6 +5,8 @@ request body. :func:`blocking` closes that gap: on the event loop it reads the b
 form and multipart posts, the raw bytes otherwise: the only awaits a handler needs), then runs the
 plain handler in the thread pool, where :func:`posted_form` and :func:`posted_body` hand it what was
 read. A request the loop has to wait for is therefore only ever one in which bytes still arrive.
+:func:`kept_first` lets the two hottest reads answer from memory on the loop (a thread hop costs more
+than the kept reply itself) and go to the thread pool only to make a reply.
 """
 
 from __future__ import annotations
@@ -55,6 +57,27 @@ def blocking(handler: Handler | None = None, *, max_files: int = 1000,
     return wrap(handler) if handler is not None else wrap
 
 
+def kept_first(lookup: Callable[[Request], bytes | None]) -> Callable[[Handler], Callable[[Request],
+                                                                                   Awaitable[Response]]]:
+    """For the hottest reads: ``lookup`` (memory only, no I/O) answers on the event loop with a JSON body
+    kept from before; only when it has none does the plain handler run, in the thread pool."""
+
+    def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+        in_thread = blocking(fn)
+
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            body = lookup(request)
+            if body is not None:
+                return Response(body, media_type="application/json")
+            return await in_thread(request)
+
+        endpoint.blocking = fn  # type: ignore[attr-defined]
+        return endpoint
+
+    return wrap
+
+
 def posted_form(request: Request) -> FormData:
     """The form :func:`blocking` read (empty when the request carried none)."""
     form = getattr(request.state, "posted_form", None)
@@ -67,4 +90,4 @@ def posted_body(request: Request) -> bytes:
     return body if isinstance(body, bytes) else b""
 
 
-__all__ = ["blocking", "is_form", "posted_body", "posted_form", "read_body"]
+__all__ = ["blocking", "is_form", "kept_first", "posted_body", "posted_form", "read_body"]

@@ -34,6 +34,12 @@ class ReplyCache:
         self._entries: dict[Hashable, tuple[Hashable, bytes]] = {}
         self._lock = threading.Lock()
 
+    def kept(self, key: Hashable) -> bytes | None:
+        """The body kept for ``key`` while it is still current, else None (makes nothing)."""
+        token = self._watch().token()
+        entry = self._entries.get(key)
+        return entry[1] if token is not None and entry is not None and entry[0] == token else None
+
     def body(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
         """The cached body for ``key``, or ``make()``'s (then kept) when there is none or it is stale."""
         token = self._watch().token()

@@ -64,3 +64,21 @@ def test_a_login_checking_its_password_holds_up_no_other_request(services, monke
             login.join(60)
             other.join(60)
     assert sorted(answers) == [200, 200]
+
+
+def test_kept_replies_answered_on_the_loop_still_check_the_session(services) -> None:
+    from webkit import staff, submitted
+
+    from core.web.app import SESSION_COOKIE
+
+    submitted(services, 1)
+    app = create_app(services)
+    clerk, csrf = staff(services, ["reviewer"], app=app)
+    first = clerk.get("/api/staff/queue")
+    assert first.status_code == 200 and first.json()["items"]
+    assert clerk.get("/api/staff/queue").content == first.content  # now answered from what was kept
+    saved = clerk.cookies[SESSION_COOKIE]
+    assert clerk.delete("/api/session", headers=csrf).status_code == 204
+    replay = TestClient(app, base_url="http://testserver")
+    replay.cookies.set(SESSION_COOKIE, saved)
+    assert replay.get("/api/staff/queue").status_code == 401
