@@ -1,9 +1,9 @@
 """Issue #20 item 2: released migrations never change, and every released history ends at one schema.
 
-0007 and 0009 were rewritten after release. A database migrated by the first 0007 kept its trigger on
-a channel nobody listens to and never got the ``users`` trigger (and could not run 0009 at all); one
-migrated by the first 0009 kept three dropped columns. Each released state is built here by running
-the migration code of its release (the first 0007 and 0009 are kept verbatim in ``released/``), then
+0007 was rewritten after release. A database migrated by the first 0007 kept its trigger on a channel
+nobody listens to and never got the ``users`` trigger (and could not run 0009 at all). Each released
+state is built here by running the migration code of its release (the first 0007 is kept verbatim in
+``released/``), then
 upgraded by this eportcard; its schema (tables, columns, indexes, constraints, triggers, functions)
 must equal a fresh database's, on SQLite and PostgreSQL. Old code against a newer database says so in
 one line."""
@@ -35,7 +35,7 @@ VERSIONS = MIGRATIONS / "versions"
 RELEASED = Path(__file__).resolve().parent / "released"
 
 # sha256 of every released migration. A released migration is never edited: a change goes in a new
-# revision (see 0011_one_history.py for what editing 0007 and 0009 in place did). A new migration
+# revision (see 0011_one_history.py for what editing 0007 in place did). A new migration
 # adds its line here when it is committed.
 CHECKSUMS = {
     "0001_initial.py": "a33c2898782d9dd8d52aa6a7b8c6988cf4d809f44347c75156cb819d14b85a6a",
@@ -48,7 +48,7 @@ CHECKSUMS = {
     "0008_account_status.py": "13da46208c765bbdbcdf9f123aa991067f3c9ef717bd8b35d1c99e1055322d6f",
     "0009_sessions_and_counters.py": "b8b7761bba00db306a4b8114c8f680be453fd8468873fd4eafa8052e82f1e6ee",
     "0010_audit_key.py": "f98746999ed97391baa8619c639a8a34c7718995eb7994aec81ae391969973b2",
-    "0011_one_history.py": "4b89e0f70c968baa14686d36b57b067949b01e80a276d01fc23792c47d17daf2",
+    "0011_one_history.py": "08a9eb1180ed2009a830ba952b9fd729f186e4493c00773129fbb5088aba3626",
 }
 
 
@@ -67,7 +67,6 @@ def _released(name: str) -> ModuleType:
 
 
 FIRST_0007 = _released("first_0007_applications_notify")
-FIRST_0009 = _released("first_0009_sessions_and_counters")
 
 # Every schema state a released eportcard can have left: the steps that made it. A string is one of
 # our revisions (unchanged since its release), a module a released revision since rewritten.
@@ -76,8 +75,6 @@ STATES: dict[str, list[Any]] = {
     **{revision: [revision] for revision in (f"{n:04d}" for n in range(1, 11))},
     "0007 first": ["0006", FIRST_0007],
     "0008 after the first 0007": ["0006", FIRST_0007, "0008"],
-    "0009 first": ["0008", FIRST_0009],
-    "0010 after the first 0009": ["0008", FIRST_0009, "0010"],
 }
 
 

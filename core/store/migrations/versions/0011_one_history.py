@@ -1,21 +1,18 @@
-"""One schema whichever released 0007 and 0009 a database ran.
+"""One schema whichever released 0007 a database ran.
 
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30
 
-Two released revisions were rewritten after release (they never may be again:
+A released revision was rewritten after release (none may be again:
 tests/store/test_store_migration_history.py checksums every released revision):
-
-* 0007, first released as "applications_notify": its trigger ``applications_changed`` called
+0007, first released as "applications_notify": its trigger ``applications_changed`` called
   ``eportcard_applications_changed()``, which notifies the channel ``eportcard_applications`` that no
-  process listens to any more, and there was no ``users_changed`` trigger. On such a database the web
-  processes never learnt that an application or an account had changed (stale ``/api/progress``; a
-  disabled account kept working in another process). :func:`repair_change_notify` makes what the
-  current 0007 makes. ``Store.upgrade`` also runs it before 0009 on such a database, whose trigger
-  calls the current 0007's function.
-* 0009 first kept the per-account failure columns of ``users`` (``failed_logins``,
-  ``first_failed_at``, ``locked_until``) that the current 0009 drops: they are dropped here.
+process listens to any more, and there was no ``users_changed`` trigger. On such a database the web
+processes never learnt that an application or an account had changed (stale ``/api/progress``; a
+disabled account kept working in another process). :func:`repair_change_notify` makes what the
+current 0007 makes. ``Store.upgrade`` also runs it before 0009 on such a database, whose trigger
+calls the current 0007's function.
 
 On a database migrated by the current revisions this changes nothing but re-creating the same
 function and triggers. A frozen snapshot: later changes go in new revisions, never here.
@@ -31,7 +28,6 @@ depends_on = None
 
 NOTIFY_TABLES = ("applications", "users")
 FIRST_0007_FUNCTION = "eportcard_applications_changed"
-FIRST_0009_COLUMNS = ("failed_logins", "first_failed_at", "locked_until")
 
 
 def repair_change_notify(conn: sa.Connection) -> None:
@@ -61,15 +57,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         repair_change_notify(bind)
-    present = {column["name"] for column in sa.inspect(bind).get_columns("users")}
-    stale = [name for name in FIRST_0009_COLUMNS if name in present]
-    if stale:
-        with op.batch_alter_table("users") as batch:
-            for name in stale:
-                batch.drop_column(name)
 
 
 def downgrade() -> None:
-    # 0010 as the current revisions make it is this same schema; the first 0007's and 0009's are
-    # not brought back.
+    # 0010 as the current revisions make it is this same schema; the first 0007's is not brought back.
     pass
