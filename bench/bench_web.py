@@ -133,7 +133,11 @@ def server_options() -> dict[str, str]:
 def serve(port: int, url: str, schema: str, root: str) -> None:
     import uvicorn
 
-    uvicorn.run(bench_app(url, schema or None, root), host="127.0.0.1", port=port, workers=1,
+    from core.web.app import settle
+
+    app = bench_app(url, schema or None, root)
+    settle()  # as `eportcard serve` does
+    uvicorn.run(app, host="127.0.0.1", port=port, workers=1,
                 access_log=False, log_level="warning", **server_options())
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import secrets
@@ -151,10 +152,26 @@ def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key:
     return app
 
 
+def settle() -> None:
+    """Move what start-up made (rules, labels, templates, the plugin manager) out of the garbage
+    collector's sight: the full collections that otherwise walk it stall every request for tens of
+    milliseconds (bench: p99 of the kept progress read 52 -> 13 ms)."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app_from_settings(settings: Settings) -> Starlette:
     services = Services.from_settings(settings, upgrade=True, serving=True)
     return create_app(services)
 
 
-__all__ = ["LOGIN_PAGES", "ROUTE_MODULES", "SESSION_COOKIE", "collect_routes", "create_app",
-           "create_app_from_settings", "status_for"]
+__all__ = [
+    "LOGIN_PAGES",
+    "ROUTE_MODULES",
+    "SESSION_COOKIE",
+    "collect_routes",
+    "create_app",
+    "create_app_from_settings",
+    "settle",
+    "status_for",
+]

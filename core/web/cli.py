@@ -74,7 +74,7 @@ def serve(ctx, host: str | None, port: int | None, log_format: str | None) -> No
     import uvicorn
 
     from core import __version__
-    from core.web.app import create_app_from_settings
+    from core.web.app import create_app_from_settings, settle
     from core.web.logs import configured_logging
 
     try:
@@ -94,6 +94,7 @@ def serve(ctx, host: str | None, port: int | None, log_format: str | None) -> No
     # uvicorn's hands off it), and our access lines instead of uvicorn's.
     with configured_logging(log_format or settings.web.log_format, secrets=secret_values(settings)):
         log.info("eportcard %s serving on http://%s:%s", __version__, host, port)
+        settle()
         # proxy_headers=False: the app believes X-Forwarded-* from [web] trusted_proxies only (app.py).
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, log_config=None,
                     access_log=False)
