@@ -7,9 +7,7 @@ overrides); when the config exists, its enabled regions and calendar overrides a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,9 @@ import click
 
 from core.calendar import CalendarOverrides, WorkCalendar, in_calendar
 from core.cli_context import optional_settings
+from core.cli_usage import friendly
 from core.deadlines import china_date
-from core.errors import EportError, InvalidInput
+from core.errors import InvalidInput
 from core.guide.build import build_guide, parse_business, resolve_region
 from core.guide.build import deadline as milestone_dates
 from core.guide.render import guide_json, render_deadlines, render_text
@@ -27,16 +26,6 @@ from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 
 __all__ = ["deadline", "guide", "new_region"]
-
-
-def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except EportError as exc:
-            raise click.ClickException(str(exc)) from None
-    return run
 
 
 def _rules() -> tuple[Rulebook, WorkCalendar]:
@@ -71,7 +60,7 @@ def _echo_json(data: Any) -> None:
               help="Output language (Chinese by default).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--today", default=None, metavar="YYYY-MM-DD", help="Count due dates from this day (default: today).")
-@_one_line_errors
+@friendly
 def guide(region: str, business: str, lang: str, as_json: bool, today: str | None) -> None:
     """办事指南: the complete guide for BUSINESS (e.g. enrol) in REGION (e.g. shenzhen)."""
     rulebook, calendar = _rules()
@@ -91,7 +80,7 @@ def guide(region: str, business: str, lang: str, as_json: bool, today: str | Non
               help="The day the milestones count from (submission/acceptance/receipt).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_one_line_errors
+@friendly
 def deadline(region: str, business: str, start: str, lang: str, as_json: bool) -> None:
     """办理时限: milestone dates of BUSINESS in REGION on the working-day calendar."""
     rulebook, calendar = _rules()
@@ -115,7 +104,7 @@ def deadline(region: str, business: str, start: str, lang: str, as_json: bool) -
               show_default=True, help="Where to write eportcard-region-CODE/.")
 @click.option("--name-zh", default="", help="The region's Chinese name (e.g. 宁波).")
 @click.option("--name-en", default="", help="The region's English name (e.g. Ningbo).")
-@_one_line_errors
+@friendly
 def new_region(code: str, directory: Path, name_zh: str, name_en: str) -> None:
     """Scaffold a region plugin distribution that passes the conformance kit (see docs/plugins.md)."""
     target = scaffold_region(code, directory, name_zh=name_zh, name_en=name_en)
