@@ -26,6 +26,7 @@ from cryptography.x509 import (
 
 from core.errors import InvalidInput
 from core.metrics import ca_signed
+from core.private_files import create_private_file
 
 Algorithm = Literal["rsa2048", "ec-p256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("rsa2048", "ec-p256")
@@ -124,15 +125,7 @@ class FileSigner:
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(passphrase.encode()),
         )
-        # O_EXCL: never overwrite a CA key; mode 0600 from creation, so there is no readable moment.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise InvalidInput(f"CA 私钥文件已存在：{path}，不会覆盖",
-                               f"a CA key file already exists at {path}; it will not be overwritten",
-                               field="dir") from None
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
+        create_private_file(path, pem, what=("CA 私钥文件", "a CA key file"), field="dir")
         return cls(key)
 
     @classmethod

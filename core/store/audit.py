@@ -31,6 +31,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from core.errors import ConfigError, EportError, InvalidInput
 from core.privacy import scrub
+from core.private_files import create_private_file
 from core.store.records import AuditEntry, AuditReport
 from core.store.tables import audit, audit_head
 
@@ -85,13 +86,8 @@ def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, 
 def create_key_file(path: Path) -> None:
     """A new random audit key (hex), owner-only from creation; never overwrites."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        path.touch(mode=0o600, exist_ok=False)  # O_EXCL, and owner-only before any byte is written
-    except FileExistsError:
-        raise InvalidInput(f"审计密钥文件已存在：{path}，不会覆盖",
-                           f"an audit key already exists at {path}; it will not be overwritten",
-                           field="audit.key_file") from None
-    path.write_text(secrets.token_hex(KEY_BYTES) + "\n", encoding="ascii")
+    create_private_file(path, (secrets.token_hex(KEY_BYTES) + "\n").encode("ascii"),
+                        what=("审计密钥文件", "an audit key"), field="audit.key_file")
 
 
 def ensure_key(path: Path, environ: Mapping[str, str] = os.environ) -> bool:

@@ -18,20 +18,15 @@ from core.config import Settings, ca_passphrase
 from core.errors import ConfigError, InvalidInput
 from core.hardware.keys import MIN_MASTER_SECRET_LENGTH, derive_admin_key
 from core.pki.ca import CERT_FILE, CertificateAuthority
+from core.private_files import create_private_file
 
 log = logging.getLogger(__name__)
 
 
 def create_master_secret(path: str | os.PathLike[str]) -> None:
     """A new random master secret (hex), owner-only from creation; never overwrites."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InvalidInput(f"主密钥文件已存在：{path}，不会覆盖",
-                           f"a master secret already exists at {path}; it will not be overwritten",
-                           field="master_key_file") from None
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(secrets.token_hex(32) + "\n")
+    create_private_file(path, (secrets.token_hex(32) + "\n").encode("ascii"),
+                        what=("主密钥文件", "a master secret"), field="master_key_file")
 
 
 def load_master_secret(path: str | os.PathLike[str]) -> bytes:
