@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError
 
 from core.config import Settings, parse_settings, redact_url
 from core.errors import ConfigError
+from core.pki.ca import KEY_FILE
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -74,12 +75,7 @@ def secret_files(settings: Settings, config: Path) -> list[Path]:
                    if name]
     if _holds_secrets(config):
         candidates.append(config)
-    try:
-        from core.pki.ca import KEY_FILE
-    except ModuleNotFoundError:  # the PKI layer is optional
-        pass
-    else:
-        candidates.append(settings.path(settings.pki.ca_dir) / KEY_FILE)
+    candidates.append(settings.path(settings.pki.ca_dir) / KEY_FILE)
     database = sqlite_file(settings)
     if database is not None:
         candidates += [database, *(Path(f"{database}{suffix}") for suffix in SQLITE_COMPANIONS)]
