@@ -476,20 +476,23 @@ class SessionCheck:
             return False
         return kind == "card" or (disabled is not None and not disabled)
 
-    def known(self, sid: str, user_id: str) -> bool | None:
-        """What :meth:`stands` would answer, from memory only (no database read); None when unknown."""
+    def _token(self) -> tuple[object, object]:
         changes = self._store.changes
-        token = (changes.token("web_sessions"), changes.token("users"))
-        known = self._known.get((_row_id(sid), user_id))
+        return changes.token("web_sessions"), changes.token("users")
+
+    def _remembered(self, token: tuple[object, object], row_id: str, user_id: str) -> bool | None:
+        known = self._known.get((row_id, user_id))
         return known[1] if None not in token and known is not None and known[0] == token else None
 
+    def known(self, sid: str, user_id: str) -> bool | None:
+        """What :meth:`stands` would answer, from memory only (no database read); None when unknown."""
+        return self._remembered(self._token(), _row_id(sid), user_id)
+
     def stands(self, sid: str, user_id: str) -> bool:
-        changes = self._store.changes
-        token = (changes.token("web_sessions"), changes.token("users"))
-        row_id = _row_id(sid)
-        known = self._known.get((row_id, user_id))
-        if None not in token and known is not None and known[0] == token:
-            return known[1]
+        token, row_id = self._token(), _row_id(sid)
+        remembered = self._remembered(token, row_id, user_id)
+        if remembered is not None:
+            return remembered
         state = self._read(row_id, user_id)
         if None not in token:
             if len(self._known) >= self.LIMIT:
