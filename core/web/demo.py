@@ -17,7 +17,7 @@ from core.model import Application, Pickup, RejectionReason
 from core.samples import make_enrol
 from core.services import Actor, Services
 from core.services.accounts import create_user
-from core.services.deployment import make_deployment_files
+from core.services.deployment import make_deployment_files, secure_deployment
 
 DEMO_PASSWORD = "Demo2026pass"
 DEMO_REGION = "shenzhen"
@@ -201,6 +201,7 @@ def build_demo(folder: Path) -> tuple[Services, DemoLogins, str]:
     ca_line = init_ca(settings, folder)
     prepare_card_keys(settings, folder)  # before the services open: they read the card keys
     services = Services.from_settings(settings, upgrade=True)
+    secure_deployment(settings)  # as `eportcard init` does: the blob folder exists (and /readyz says ready)
     services.store.start_keyed_audit(SYSTEM.label)  # a demo folder from before the audit key
     region = settings.regions.default or DEMO_REGION
     logins = seed(services, region)

@@ -242,6 +242,7 @@ def test_demo_builds_every_state_through_the_services_and_is_idempotent(tmp_path
         with TestClient(create_app(services)) as c:
             assert post(c, "/portal/login", {"username": "demo-ent9", "password": DEMO_PASSWORD}).status_code == 303
             assert "已退单" in c.get("/portal").text
+            assert c.get("/readyz").json()["status"] == "ready"  # a fresh demo is ready: its blob folder exists
     finally:
         services.store.dispose()
     again, logins_again, _ca_again = build_demo(tmp_path / "demo")
