@@ -71,6 +71,7 @@ cards = Table(
     Index("ix_cards_enterprise", "enterprise_uscc"),
     Index("ix_cards_device_no", "device_no"),
     Index("ix_cards_certificate_serial", "certificate_serial"),
+    Index("ix_cards_expiry", "not_after", "state"),  # the renewal reminders' range scan (0012)
 )
 
 certificates = Table(
