@@ -15,6 +15,7 @@ only on that region's plugin, so no hookimpl checks the ``region`` argument.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import attrs
 from attrs import field, frozen
 
 from core import conditions, hookimpl
-from core.convert import describe_errors, make_config_converter
+from core.convert import Mistake, make_config_converter, mistakes
 from core.errors import ConfigError
 from core.model import Application, Business, Enterprise
 from core.rules import (
@@ -40,6 +41,7 @@ from core.rules import (
     Timeframe,
     UploadPolicy,
 )
+from core.toml_lines import key_lines, line_of
 
 
 @frozen
@@ -88,28 +90,56 @@ class RegionData:
 
 
 def load_region_data(path: Path | str) -> RegionData:
-    """Read and structure a region TOML file; errors name the path inside the file."""
+    """Read and structure a region TOML file. Every problem is reported, one line each, as
+    ``FILE:LINE: $.path: reason`` (the path keeps list indexes: ``$.businesses[0].materials[2].form``)."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"无法读取分中心数据 {path}：{exc}", f"cannot read region data {path}: {exc}") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        where = f"{path}:{_syntax_error_line(exc, text)}"
+        raise ConfigError(f"分中心数据不是合法的 TOML：\n{where}: {exc}",
+                          f"region data is not valid TOML:\n{where}: {exc}") from exc
     try:
         data = make_config_converter().structure(raw, RegionData)
     except Exception as exc:
-        lines = "; ".join(describe_errors(exc))
-        raise ConfigError(f"分中心数据 {path} 有误：{lines}", f"region data {path} is invalid: {lines}") from exc
+        raise _invalid(path, text, mistakes(exc)) from exc
+    if undefined := _undefined_forms(data):
+        raise _invalid(path, text, undefined)
     if data.card_policy is not None:
         # Which card rules the source states: the keys written in [card_policy], so the guide can
         # tell a stated rule from a core default sharing the same policy object.
         written = tuple(k for k in raw.get("card_policy", {}) if k not in ("note", "source", "stated"))
         data = attrs.evolve(data, card_policy=attrs.evolve(data.card_policy, stated=written))
-    known = {f.code for f in data.forms}
-    for b in data.businesses:
-        if missing := set(b.forms) - known:
-            raise ConfigError(f"{path}：业务 {b.business} 引用了未定义的表格 {sorted(missing)}",
-                              f"{path}: business {b.business} names undefined forms {sorted(missing)}")
     return data
+
+
+def _syntax_error_line(exc: tomllib.TOMLDecodeError, text: str) -> int:
+    # tomllib (Python 3.11) puts the position only in the message: "... (at line 3, column 5)" or
+    # "... (at end of document)" (CPython Lib/tomllib/_parser.py, suffixed_err).
+    if found := re.search(r"\(at line (\d+), column \d+\)", str(exc)):
+        return int(found.group(1))
+    return max(1, len(text.splitlines()))  # the end of the document: its last line
+
+
+def _undefined_forms(data: RegionData) -> list[Mistake]:
+    known = {f.code for f in data.forms}
+    defined = ", ".join(sorted(known)) or "-"
+    return [Mistake(("businesses", i, "forms", j), f"表格 {code!r} 未在 [[forms]] 中定义（已定义：{defined}）",
+                    f"form {code!r} is not defined in [[forms]] (defined: {defined})")
+            for i, b in enumerate(data.businesses) for j, code in enumerate(b.forms) if code not in known]
+
+
+def _invalid(path: Path, text: str, found: list[Mistake]) -> ConfigError:
+    """One line per problem, in file order: ``FILE:LINE: $.path: reason``."""
+    lines = key_lines(text)
+    placed = sorted(((line_of(lines, m.path), m) for m in found), key=lambda pair: pair[0])
+    zh = "\n".join(f"{path}:{line}: {m.where}: {m.zh}" for line, m in placed)
+    en = "\n".join(f"{path}:{line}: {m.where}: {m.en}" for line, m in placed)
+    return ConfigError(f"分中心数据有误：\n{zh}", f"region data is invalid:\n{en}", field=placed[0][1].where)
 
 
 class DataRegion:
