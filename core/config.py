@@ -12,8 +12,9 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from attrs import evolve, frozen
+from attrs import Factory, evolve, frozen
 
 from core.convert import describe_errors, make_config_converter
 from core.errors import ConfigError
@@ -100,7 +101,11 @@ class AgentSettings:
 
 @frozen
 class SmsSettings:
-    gateway: str = "none"  # no codes sent; "outbox" (development only): messages land in the outbox table
+    # "none": nothing is sent; "outbox" (development only): messages land in the outbox table; "tencent",
+    # "webhook" or a plugin's gateway, with its settings in `options` (docs/deployment.md, Notifications)
+    gateway: str = "none"
+    options: dict[str, Any] = Factory(dict)
+    signature: str = ""  # the 【signature】 the provider puts before each SMS (it counts in the length)
     # Codes sent per number, per account asking and per client address (see docs/security.md).
     per_mobile_hour: int = 5
     per_mobile_day: int = 10
@@ -108,6 +113,26 @@ class SmsSettings:
     per_account_day: int = 50
     per_address_hour: int = 30
     per_address_day: int = 100
+
+
+@frozen
+class MailSettings:
+    gateway: str = "none"  # "none", "outbox" (development only), "smtp", "webhook" or a plugin's gateway
+    options: dict[str, Any] = Factory(dict)
+
+
+@frozen
+class NotifySettings:
+    reminder_days: tuple[int, ...] = (90, 30, 7)  # remind this many days before a certificate expires
+    max_attempts: int = 8  # tries before a message becomes a dead letter (staff may retry it)
+    retry_after_seconds: int = 60  # the first retry's wait; it doubles each time ...
+    max_retry_seconds: int = 6 * 3600  # ... up to this
+
+
+@frozen
+class JobsSettings:
+    disabled: tuple[str, ...] = ()  # job names `eportcard jobs run-due` leaves alone
+    every_minutes: dict[str, int] = Factory(dict)  # job name -> minutes between runs (its default else)
 
 
 @frozen
@@ -129,6 +154,9 @@ class Settings:
     card: CardSettings = CardSettings()
     agent: AgentSettings = AgentSettings()
     sms: SmsSettings = SmsSettings()
+    mail: MailSettings = MailSettings()
+    notify: NotifySettings = NotifySettings()
+    jobs: JobsSettings = JobsSettings()
     audit: AuditSettings = AuditSettings()
 
     def path(self, relative: str) -> Path:
@@ -302,6 +330,17 @@ def _with_password(url: str, password: str) -> str:
     return parsed.set(password=password).render_as_string(hide_password=False)
 
 
+def gateway_secret(settings: Settings, channel: str, name: str, environ: Mapping[str, str] = os.environ
+                   ) -> str | None:
+    """A gateway's secret ``name`` (``[sms]`` or ``[mail]``): the environment variable
+    ``EPORTCARD_<CHANNEL>_<NAME>``, else the systemd credential ``<channel>_<name>``, else the file
+    ``options.<name>_file``; None when none is set."""
+    section = settings.sms if channel == "sms" else settings.mail
+    file = section.options.get(f"{name}_file", "")
+    return _secret(settings, environ, f"EPORTCARD_{channel.upper()}_{name.upper()}", f"{channel}_{name}",
+                   file if isinstance(file, str) else "", f"{channel}.options.{name}_file")
+
+
 def starter_config(secret_key: str, region: str = "", enabled: tuple[str, ...] | None = None,
                    development: bool = False) -> str:
     """The config `eportcard init` writes: every section with its defaults, commented.
@@ -361,6 +400,15 @@ per_account_hour = {sms.per_account_hour}
 per_account_day = {sms.per_account_day}
 per_address_hour = {sms.per_address_hour}
 per_address_day = {sms.per_address_day}
+
+[mail]
+gateway = "none"             # "smtp" with [mail.options] host, port, security, username, sender
+
+[notify]
+reminder_days = [90, 30, 7]  # certificate expiry reminders, days before the end
+
+[jobs]
+disabled = []                # jobs `eportcard jobs run-due` leaves alone (`eportcard jobs list`)
 
 [audit]
 # Keys the audit trail's hash chain; `eportcard init` creates it (owner-only). Keep a copy apart
