@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from core.errors import InvalidInput
 from core.model import CardKind
-from core.pki.profiles import CertificateProfile, HolderSubject
+from core.pki.profiles import CertificateProfile, HolderSubject, renewal_subject
 from core.pki.registry import CertificateRecord, CertificateRegistry
 from core.pki.signer import FileSigner, PublicKey, Signer, algorithm_of, check_algorithm
 
@@ -202,6 +202,9 @@ class CertificateAuthority:
               card_id: str | None = None) -> x509.Certificate:
         """A new certificate for the same holder: new serial, same subject and extensions, new validity.
 
+        The subject is the old one, re-encoded where an earlier release wrote it wrongly (see
+        ``renewal_subject``): a certificate already issued stays as it is until it is renewed.
+
         ``public_key`` defaults to the old key (extension without re-keying). The old certificate
         is left as it is; the caller decides whether it is superseded.
         """
@@ -223,7 +226,7 @@ class CertificateAuthority:
         start = _now() - BACKDATE
         builder = (
             x509.CertificateBuilder()
-            .subject_name(old.subject).issuer_name(self.certificate.subject)
+            .subject_name(renewal_subject(old.subject)).issuer_name(self.certificate.subject)
             .public_key(key).serial_number(new_serial())
             .not_valid_before(start).not_valid_after(self._clamp(_years(start, validity_years)))
         )

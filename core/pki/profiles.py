@@ -11,6 +11,9 @@ manifest signatures are. codeSigning is deliberately absent: a card must not be 
 
 from __future__ import annotations
 
+import string
+import unicodedata
+
 from attrs import field, frozen
 from cryptography import x509
 from cryptography.x509.name import _ASN1Type
@@ -21,6 +24,7 @@ from core.config import Settings
 from core.errors import InvalidInput
 from core.model import CardKind
 from core.pki.signer import ALGORITHMS, Algorithm, check_algorithm
+from core.privacy import MASK
 
 DEFAULT_VALIDITY_YEARS = 10  # DESIGN.md: new cards valid 10 years
 
@@ -116,9 +120,42 @@ def profile_for(kind: CardKind | str, settings: ProfileSettings,
                               algorithm=chosen, validity_years=settings.validity_years)
 
 
+# RFC 5280 Appendix A.1: X520SerialNumber ::= PrintableString (SIZE (1..ub-serial-number)),
+# ub-serial-number INTEGER ::= 64. PrintableString's alphabet: ITU-T X.680, restricted character string types.
+PRINTABLE_STRING = frozenset(string.ascii_letters + string.digits + " '()+,-./:=?")
+SERIAL_NUMBER_MAX = 64
+# The masking character people see ('*', core.privacy.MASK) is not in that alphabet; in the certificate
+# each masked character is written as '-' instead, so the value stays a valid PrintableString. A masked ID
+# itself may not hold '-' (nor space or apostrophe), so every '-' in the certificate means "masked".
+SUBJECT_MASK = "-"
+MASKED_ID_CHARACTERS = (PRINTABLE_STRING - {SUBJECT_MASK, " ", "'"}) | {MASK}
+
+
+def subject_serial_number(masked_id: str) -> str:
+    """The subject serialNumber for a masked holder ID: ``4403**********1234`` -> ``4403----------1234``.
+
+    Full-width forms become their ASCII ones and white space goes (IDs are typed as people write them).
+    Raises ``InvalidInput`` (field ``holder_id_masked``) when the ID is not masked, holds a character
+    outside ``MASKED_ID_CHARACTERS``, or is longer than 64 characters.
+    """
+    text = "".join(unicodedata.normalize("NFKC", masked_id).split())
+    if MASK not in text:
+        raise InvalidInput("持卡人证件号须为打码形式（如 4403**********1234），证书中不写完整证件号",
+                           "give the holder ID masked (e.g. 4403**********1234): a certificate never "
+                           "carries a full identity number", field="holder_id_masked")
+    if len(text) > SERIAL_NUMBER_MAX or not set(text) <= MASKED_ID_CHARACTERS:
+        raise InvalidInput(f"打码证件号 {masked_id!r} 只能含字母、数字、* 和 ()+,./:=? 这些符号，"
+                           f"且不超过 {SERIAL_NUMBER_MAX} 个字符",
+                           f"the masked holder ID {masked_id!r} may hold only letters, digits, * and the "
+                           f"symbols ()+,./:=?, at most {SERIAL_NUMBER_MAX} characters",
+                           field="holder_id_masked")
+    return text.replace(MASK, SUBJECT_MASK)
+
+
 @frozen
 class HolderSubject:
-    """Who the certificate names: O = enterprise, organizationIdentifier = USCC, CN = holder."""
+    """Who the certificate names: C = CN, O = enterprise, organizationIdentifier = USCC, OU = card kind,
+    CN = holder, and serialNumber = the holder's masked ID (docs/certificate-profile.md)."""
 
     enterprise_name: str
     uscc: str
@@ -134,9 +171,12 @@ class HolderSubject:
             raise InvalidInput(f"统一社会信用代码 {self.uscc!r} 无效，请核对 18 位代码",
                                f"invalid unified social credit code {self.uscc!r}; check the 18 characters",
                                field="uscc")
+        if self.holder_id_masked:
+            subject_serial_number(self.holder_id_masked)
 
     def x509_name(self, kind: CardKind) -> x509.Name:
-        # cryptography encodes these as UTF8String, so Chinese names survive intact.
+        # cryptography writes countryName and serialNumber as PrintableString and the rest as
+        # UTF8String, so Chinese names survive intact (RFC 5280 4.1.2.4: UTF8String for new names).
         attributes = [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.enterprise_name),
@@ -145,10 +185,37 @@ class HolderSubject:
             x509.NameAttribute(NameOID.COMMON_NAME, self.holder_name),
         ]
         if self.holder_id_masked:
-            # UTF8String: PrintableString (the default for serialNumber) has no '*'.
-            attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, self.holder_id_masked,
-                                                 _ASN1Type.UTF8String))
+            attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER,
+                                                 subject_serial_number(self.holder_id_masked),
+                                                 _ASN1Type.PrintableString))
         return x509.Name(attributes)
 
 
-__all__ = ["ALGORITHMS", "CertificateProfile", "HolderSubject", "ProfileSettings", "profile_for"]
+def renewal_subject(old: x509.Name) -> x509.Name:
+    """The subject a renewal carries: the old one, except that a serialNumber written as UTF8String
+    (certificates issued before the PrintableString fix) is written again as a PrintableString."""
+    rdns = []
+    for rdn in old.rdns:
+        attributes = []
+        for attribute in rdn:
+            if attribute.oid == NameOID.SERIAL_NUMBER and attribute._type != _ASN1Type.PrintableString:
+                attribute = x509.NameAttribute(NameOID.SERIAL_NUMBER, _legacy_serial_number(str(attribute.value)),
+                                               _ASN1Type.PrintableString)
+            attributes.append(attribute)
+        rdns.append(x509.RelativeDistinguishedName(attributes))
+    return x509.Name(rdns)
+
+
+def _legacy_serial_number(value: str) -> str:
+    printable = value.replace(MASK, SUBJECT_MASK)
+    if not 1 <= len(printable) <= SERIAL_NUMBER_MAX or not set(printable) <= PRINTABLE_STRING:
+        raise InvalidInput(f"旧证书主题中的 serialNumber {value!r} 无法写成 PrintableString，不能续期；"
+                           "请为持卡人签发新证书",
+                           f"the old certificate's subject serialNumber {value!r} cannot be written as a "
+                           "PrintableString, so it cannot be renewed; issue the holder a new certificate",
+                           field="certificate")
+    return printable
+
+
+__all__ = ["ALGORITHMS", "CertificateProfile", "HolderSubject", "ProfileSettings", "profile_for", "renewal_subject",
+           "subject_serial_number"]
