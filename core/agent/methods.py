@@ -1,4 +1,7 @@
-"""The agent's methods over a :class:`CardDriver`: the client-control subset and eportcard's own.
+"""The agent's methods over a :class:`CardDriver`: the official client control's and eportcard's own.
+
+Method and argument names are the official library's (client.js v1.3.9; docs/agent.md lists every
+official method, supported or not, with its source).
 
 Every handler takes the card slot and the request's ``args`` and returns the reply's ``Data``
 list, or raises an :class:`EportError` (turned into ``Result: false`` by :func:`dispatch`).
@@ -10,13 +13,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from importlib import metadata
 from typing import Any, Protocol
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import NameOID
 
 from core.errors import EportError, InvalidInput
@@ -43,6 +51,10 @@ class CardSlot(Protocol):
 
     def driver(self) -> CardDriver:
         """A connected driver for the card now in the slot. Raises NoReader / CardRemoved."""
+        ...
+
+    def reset(self) -> None:
+        """Close the card session; the next driver() opens a new one."""
         ...
 
 
@@ -92,6 +104,20 @@ def _base64(args: Args, name: str) -> bytes:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput(f"参数 {name} 须为Base64编码", f"{name} must be Base64", field=name) from None
+
+
+def _digest(args: Args, name: str) -> bytes:
+    """A digest the caller computed, as cus-sec_SpcSHA1DigestAsPEM returns it: hex (upper or lower case)."""
+    text = _text(args, name).strip()
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != p.DIGEST_LENGTH:
+        raise InvalidInput(f"参数 {name} 须为{p.DIGEST_LENGTH * 2}位十六进制摘要（cus-sec_SpcSHA1DigestAsPEM 的结果）",
+                           f"{name} must be the {p.DIGEST_LENGTH * 2}-hex-digit digest that "
+                           "cus-sec_SpcSHA1DigestAsPEM returns", field=name)
+    return value
 
 
 # -- the card --------------------------------------------------------------------------------------
@@ -209,6 +235,143 @@ def get_valid_time_from_cert(slot: CardSlot, args: Args) -> list[Any]:
     return [valid_time(certificate)]
 
 
+def _signature_reply(card: CardDriver, signature: bytes) -> list[Any]:
+    """Data[0] = Base64 signature, Data[1] = certificate number, as cus-sec_SpcSignDataAsPEM."""
+    return [_b64(signature), cert_no(_certificate(card))]
+
+
+def sign_pem_data_as_pem(slot: CardSlot, args: Args) -> list[Any]:
+    """``inData`` is Base64 ("PEM") of the bytes to sign; the reply is SignDataAsPEM's."""
+    data = _base64(args, "inData")
+    pin = _pin(args, "passwd")
+    card = slot.driver()
+    return _signature_reply(card, card.sign(pin, data))
+
+
+def digest_as_pem(slot: CardSlot, args: Args) -> list[Any]:
+    """Data[0] = the digest the card signs with over ``szInfo`` (UTF-8), upper-case hex.
+
+    The official name says SHA1; public integrators show a 64-hex-digit answer (the SM3 of SM2
+    cards; docs/agent.md). eportcard's cards sign SHA-256, so this is SHA-256: the value
+    cus-sec_SpcSignDataNoHashAsPEM then signs. Computed here, not on the card: a digest needs no key.
+    """
+    return [hashlib.sha256(_text(args, "szInfo").encode("utf-8")).hexdigest().upper()]
+
+
+def sign_data_no_hash_as_pem(slot: CardSlot, args: Args) -> list[Any]:
+    """``inData`` = the digest (hex) from cus-sec_SpcSHA1DigestAsPEM; the card signs it as is."""
+    digest = _digest(args, "inData")
+    pin = _pin(args, "passwd")
+    card = slot.driver()
+    return _signature_reply(card, card.sign_digest(pin, digest))
+
+
+def sign_random(slot: CardSlot, args: Args) -> list[Any]:
+    """Login: the card signs the server's ``random`` (UTF-8); Data as SignDataAsPEM."""
+    random_text = _text(args, "random")
+    pin = _pin(args, "passwd")
+    card = slot.driver()
+    return _signature_reply(card, card.sign(pin, random_text.encode("utf-8")))
+
+
+def _verifying_certificate(slot: CardSlot, args: Args) -> x509.Certificate:
+    """``certDataPEM`` (Base64 DER, with or without PEM armour) or, when absent, the card's."""
+    text = _text(args, "certDataPEM", required=False)
+    if not text:
+        return _certificate(slot.driver())
+    body = "".join(line for line in text.splitlines() if not line.startswith("-----"))
+    try:
+        return x509.load_der_x509_certificate(_base64({"certDataPEM": body}, "certDataPEM"))
+    except ValueError:
+        raise InvalidInput("参数 certDataPEM 不是证书", "certDataPEM is not a certificate",
+                           field="certDataPEM") from None
+
+
+def _verify(certificate: x509.Certificate, signature: bytes, digest: bytes) -> None:
+    key = certificate.public_key()
+    prehashed = Prehashed(hashes.SHA256())
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+        else:
+            raise InvalidSignature
+    except InvalidSignature:
+        raise SignatureInvalid("签名验证失败：签名与原文或证书不符", "the signature does not verify against "
+                               "the data and the certificate", field="signData") from None
+
+
+def verify_sign_data(slot: CardSlot, args: Args) -> list[Any]:
+    """Result true when ``signData`` (Base64) is the signature of ``inData`` (UTF-8) by the certificate."""
+    data = _text(args, "inData").encode("utf-8")
+    _verify(_verifying_certificate(slot, args), _base64(args, "signData"), hashlib.sha256(data).digest())
+    return []
+
+
+def verify_sign_data_no_hash(slot: CardSlot, args: Args) -> list[Any]:
+    """As cus-sec_SpcVerifySignData with ``inData`` the digest (hex), as SignDataNoHashAsPEM signed it."""
+    digest = _digest(args, "inData")
+    _verify(_verifying_certificate(slot, args), _base64(args, "signData"), digest)
+    return []
+
+
+def _subject_read(oid: x509.ObjectIdentifier) -> Handler:
+    def read(slot: CardSlot, args: Args) -> list[Any]:
+        return [_first_name(_certificate(slot.driver()).subject, oid)]
+    return read
+
+
+def init_env(slot: CardSlot, args: Args) -> list[Any]:
+    """Open the card (cus-sec_SpcInitEnvEx): fails as the other calls do when there is none."""
+    slot.driver()
+    return []
+
+
+def clear_env(slot: CardSlot, args: Args) -> list[Any]:
+    """Close the card session (cus-sec_SpcClearEnv); the next call opens it again."""
+    slot.reset()
+    return []
+
+
+def verify_pin_all(slot: CardSlot, args: Args) -> list[Any]:
+    """cus-sec_SpcVerifyPINAll: open the card, check the PIN, close it again."""
+    try:
+        return verify_pin(slot, args)
+    finally:
+        slot.reset()
+
+
+def set_init_env_priority(slot: CardSlot, args: Args) -> list[Any]:
+    """Which kind of device to open first: the agent has one card slot, so nothing to choose."""
+    _text(args, "szInitEnvPriority", required=False)
+    return []
+
+
+def encode_pem(slot: CardSlot, args: Args) -> list[Any]:
+    return [_b64(_text(args, "inData").encode("utf-8"))]
+
+
+def decode_pem_as_string(slot: CardSlot, args: Args) -> list[Any]:
+    try:
+        return [_base64(args, "inData").decode("utf-8")]
+    except UnicodeDecodeError:
+        raise InvalidInput("参数 inData 解码后不是UTF-8文本", "inData does not decode to UTF-8 text",
+                           field="inData") from None
+
+
+def agent_version() -> str:
+    try:
+        return metadata.version("eportcard")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def version(slot: CardSlot, args: Args) -> list[Any]:
+    """``ver`` (the library's getInstallerVersion): this agent's version."""
+    return [f"eportcard agent {agent_version()}"]
+
+
 # -- eport-card_*: what eportcard's web front needs ---------------------------------------------------
 
 
@@ -291,13 +454,29 @@ def renew(slot: CardSlot, args: Args) -> list[Any]:
 
 
 METHODS: dict[str, Handler] = {
-    "cus-sec_SpcSignDataAsPEM": sign_data_as_pem,
-    "cus-sec_SpcGetSignCertAsPEM": get_sign_cert_as_pem,
-    "cus-sec_SpcGetCertNo": get_cert_no,
+    "cus-sec_SpcSetInitEnvPriority": set_init_env_priority,
+    "cus-sec_SpcInitEnvEx": init_env,
+    "cus-sec_SpcClearEnv": clear_env,
     "cus-sec_SpcGetCardID": get_card_id,
-    "cus-sec_SpcVerifyPIN": verify_pin,
-    "cus-sec_SpcChangePIN": change_pin,
+    "cus-sec_SpcGetCertNo": get_cert_no,
+    "cus-sec_SpcGetUName": _subject_read(NameOID.COMMON_NAME),
+    "cus-sec_SpcGetEntID": _subject_read(NameOID.ORGANIZATION_IDENTIFIER),
+    "cus-sec_SpcGetEntName": _subject_read(NameOID.ORGANIZATION_NAME),
+    "cus-sec_SpcGetSignCertAsPEM": get_sign_cert_as_pem,
     "cus-sec_SpcGetValidTimeFromCert": get_valid_time_from_cert,
+    "cus-sec_SpcVerifyPIN": verify_pin,
+    "cus-sec_SpcVerifyPINAll": verify_pin_all,
+    "cus-sec_SpcChangePIN": change_pin,
+    "cus-sec_SpcEncodePEM": encode_pem,
+    "cus-sec_SpcDecodePEMAsString": decode_pem_as_string,
+    "cus-sec_SpcSignDataAsPEM": sign_data_as_pem,
+    "cus-sec_SpcSignPemDataAsPem": sign_pem_data_as_pem,
+    "cus-sec_SpcVerifySignData": verify_sign_data,
+    "cus-sec_SpcSHA1DigestAsPEM": digest_as_pem,
+    "cus-sec_SpcSignDataNoHashAsPEM": sign_data_no_hash_as_pem,
+    "cus-sec_SpcVerifySignDataNoHash": verify_sign_data_no_hash,
+    "cus-sec_SpcSignRandom": sign_random,
+    "ver": version,
     "eport-card_Status": status,
     "eport-card_SignChallenge": sign_challenge,
     "eport-card_GetChallenge": get_challenge,
@@ -309,9 +488,20 @@ METHODS: dict[str, Handler] = {
 PIN_ARGS = frozenset({"passwd", "oldPin", "newPin"})
 
 
-def unknown_method(method: str) -> InvalidInput:
-    return InvalidInput(f"本控件不支持方法 {method}", f"this agent does not offer the method {method}",
-                        field="_method")
+class UnsupportedMethod(InvalidInput):
+    """A method this agent does not offer (docs/agent.md says which official ones and why)."""
+
+    code = "unsupported_method"
+
+
+class SignatureInvalid(InvalidInput):
+    code = "signature_invalid"
+
+
+def unknown_method(method: str) -> UnsupportedMethod:
+    return UnsupportedMethod(f"本控件不支持方法 {method}（支持的方法见 docs/agent.md）",
+                             f"this agent does not offer the method {method} (docs/agent.md lists those it does)",
+                             field="_method")
 
 
 def _error_details(error: EportError) -> dict[str, Any]:

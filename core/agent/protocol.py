@@ -11,6 +11,7 @@ an ``open`` message. Pure: no I/O here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,17 +71,37 @@ def parse_request(text: str | bytes) -> Request:
     return Request(method=method, id=request_id, args=args)
 
 
+# A frame that is not JSON (cut short, a stray byte, the first block of a BLOCKTXT transfer) still
+# names its method near the start: the official library writes ``{"_method": ..., "_id": ..., "args"``
+# in that order (JSON.stringify of {_method, _id, args}, docs/agent.md).
+_METHOD_IN_TEXT = re.compile(r'"_method"\s*:\s*"([^"\\]{1,200})"')
+_ID_IN_TEXT = re.compile(r'"_id"\s*:\s*(-?\d{1,18}|"[^"\\]{0,200}")')
+
+
 def request_id_of(text: str | bytes) -> tuple[int | str, str]:
-    """Best effort ``(_id, _method)`` of a message that failed to parse, so the reply still routes."""
+    """Best effort ``(_id, _method)`` of a message that failed to parse, so the reply still routes:
+    the official library hands a reply to the callback of its ``_method`` and drops any other."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
     try:
         raw = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        return PUSH_ID, ""
+    except ValueError:
+        return _ids_in_text(text)
     if not isinstance(raw, dict):
         return PUSH_ID, ""
     rid, method = raw.get("_id", PUSH_ID), raw.get("_method", "")
     rid = rid if isinstance(rid, int | str) and not isinstance(rid, bool) else PUSH_ID
     return rid, method if isinstance(method, str) else ""
+
+
+def _ids_in_text(text: str) -> tuple[int | str, str]:
+    method = _METHOD_IN_TEXT.search(text)
+    found = _ID_IN_TEXT.search(text)
+    rid: int | str = PUSH_ID
+    if found:
+        value = found.group(1)
+        rid = value[1:-1] if value.startswith('"') else int(value)
+    return rid, method.group(1) if method else ""
 
 
 def envelope(request_id: int | str, method: str, result: bool, data: Sequence[Any] = (),
@@ -94,9 +115,41 @@ def success(request: Request, data: Sequence[Any] = ()) -> dict[str, Any]:
     return envelope(request.id, request.method, True, data)
 
 
+@frozen
+class OfficialCode:
+    """A code of the official control that integrators test for."""
+
+    code: str  # Error[1] is "Err:" + code
+    number: str = ""  # the number pages search the Error list for ("51590")
+    wording: str = ""  # the official message, where a public source gives it
+
+
+# eportcard's error code -> the official one (sources in docs/agent.md, "Error codes"). Failures
+# with no public official code keep eportcard's own code.
+OFFICIAL_CODES: dict[str, OfficialCode] = {
+    "no_reader": OfficialCode("Custom50200", "50200", "[读卡器底层库]打开读卡器失败:错误码=50200"),
+    "card_removed": OfficialCode("Custom51590", "51590"),
+    "card_error": OfficialCode("Custom50070", "50070", "[读卡器底层库]复位读卡器失败:错误码=50070"),
+    "invalid": OfficialCode("Base50000"),
+}
+
+
+def error_code(error: EportError) -> str:
+    """``Err:<code>``: the official code where one exists, else eportcard's own (docs/agent.md)."""
+    official = OFFICIAL_CODES.get(error.code)
+    return ERROR_CODE_PREFIX + (official.code if official else error.code)
+
+
 def error_list(error: EportError) -> list[str]:
-    """``["中文 / English", "Err:<code>"]``: message first, code second, like the real control."""
-    return [f"{error.zh} / {error.en}", f"{ERROR_CODE_PREFIX}{error.code}"]
+    """``["中文 / English", "Err:<code>"]``: message first, code second, like the real control. Where the
+    official code has a number the message carries it too (pages search ``Error`` for "51590"),
+    after the official wording where there is one."""
+    message = f"{error.zh} / {error.en}"
+    official = OFFICIAL_CODES.get(error.code)
+    if official and official.number:
+        message = (f"{official.wording or '错误码=' + official.number}；{error.zh} / {error.en} "
+                   f"(error {official.number})")
+    return [message, error_code(error)]
 
 
 def failure(request_id: int | str, method: str, error: EportError,

@@ -1,11 +1,15 @@
 """The agent's WebSocket server: loopback only, Origin allow-list, one request at a time per card.
 
-Security model (docs/agent.md):
+Two listeners, as the official control has (docs/agent.md): ``ws://127.0.0.1:61232`` for ``http:`` pages
+and ``wss://wss.singlewindow.cn:61231`` (TLS with the local CA's certificate, core.agent.tls) for all
+others. Security model (docs/agent.md):
 - it binds to a loopback address only; any other host in the config is refused at start;
-- a browser page may connect only from an Origin on ``[agent] allowed_origins`` (others get HTTP 403
-  before the upgrade); a connection without an Origin header is a local program, not a web page,
-  which could talk to pcscd directly anyway, so it is let in (that is how customs tools connect);
-- the Host header must name the loopback address, so a DNS-rebinding page cannot reach the agent;
+- a browser page may connect only from an official single-window / E-Port origin (OFFICIAL_ORIGINS) or
+  one on ``[agent] allowed_origins`` (others, ``null`` included, get HTTP 403 before the upgrade); a
+  connection without an Origin header is a local program, not a web page, which could talk to pcscd
+  directly anyway, so it is let in (that is how customs tools connect);
+- the Host header must name the loopback address (or, on the TLS listener, wss.singlewindow.cn, which
+  the hosts file maps to it), so a DNS-rebinding page cannot reach the agent;
 - PINs pass from the request to the card and are never stored or logged: the log has method names,
   request ids and results only;
 - card calls run in a worker thread under the slot's lock, so one request at a time reaches a card.
@@ -20,7 +24,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from http import HTTPStatus
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +39,24 @@ from core.hardware.errors import CardRemoved, NoReader
 from core.hardware.transport import InProcessTransport, PcscTransport
 from core.hardware.virtual_card import VirtualCard
 
-from . import protocol
-from .methods import CardSlot, card_id, dispatch
+from . import blocks, protocol
+from .methods import CardSlot, agent_version, card_id, dispatch
+from .tls import OFFICIAL_HOST, WSS_PORT, LocalTls
 
 log = logging.getLogger("eportcard.agent")
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-DEFAULT_PORT = 61232
+DEFAULT_PORT = 61232  # client.js: ws://127.0.0.1:61232 on http: pages
+# The official sites whose pages call the control; docs/agent.md ("Allowed origins") gives the public
+# source of each. A deployment adds its own web front in [agent] allowed_origins.
+OFFICIAL_ORIGINS = (
+    "https://app.singlewindow.cn",  # client.js (swVersionScript); its card-medium login page (README)
+    "http://www.singlewindow.cn",  # where that card login returns (README: service=http://www.singlewindow.cn/...)
+    "http://www.chinaport.gov.cn",  # client.js header
+    "https://www.chinaport.gov.cn",  # the E-Port's own site over https (README's sample card certificate)
+)
+MAX_FRAME = 4 * 1024 * 1024  # one WebSocket message; larger requests come as BLOCKTXT blocks
 NEW_CARD_READ_FOR = 30.0  # seconds the agent keeps trying a card that has gone in but does not answer
-
-
-def _version() -> str:
-    try:
-        return metadata.version("eportcard")
-    except metadata.PackageNotFoundError:
-        return "0"
 
 
 def check_loopback(host: str) -> str:
@@ -166,34 +172,49 @@ def _refusal(connection: ServerConnection, zh: str, en: str) -> HttpResponse:
     return connection.respond(HTTPStatus.FORBIDDEN, f"{zh}\n{en}\n")
 
 
+def host_name(header: str) -> str:
+    """The name in a Host header, without the port (``[::1]:61232`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
 class Agent:
     def __init__(self, slot: CardSlot, *, allowed_origins: Iterable[str], host: str = "127.0.0.1",
-                 port: int = DEFAULT_PORT, watch: bool = False) -> None:
+                 port: int = DEFAULT_PORT, watch: bool = False, tls: LocalTls | None = None,
+                 tls_port: int = WSS_PORT) -> None:
         self.slot = slot
-        self.allowed_origins = frozenset(o.rstrip("/") for o in allowed_origins)
+        self.allowed_origins = frozenset(o.rstrip("/") for o in (*OFFICIAL_ORIGINS, *allowed_origins))
         self.host = check_loopback(host)
         self.port = port
+        self.tls = tls
+        self.tls_port = tls_port
         self.watch = watch
         self.lock = asyncio.Lock()  # one request at a time per card
         self.clients: set[ServerConnection] = set()
-        self._server: Server | None = None
+        self._servers: list[Server] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: Any = None
         self._unread: dict[str, float] = {}  # reader -> when its card went in, while it does not answer
 
     @classmethod
     def from_settings(cls, settings: AgentSettings, slot: CardSlot, *, port: int | None = None,
-                      watch: bool = False) -> Agent:
+                      watch: bool = False, tls: LocalTls | None = None, tls_port: int = WSS_PORT) -> Agent:
         return cls(slot, allowed_origins=settings.allowed_origins, host=settings.host,
-                   port=settings.port if port is None else port, watch=watch)
+                   port=settings.port if port is None else port, watch=watch, tls=tls, tls_port=tls_port)
 
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
+    @property
+    def tls_url(self) -> str:
+        return f"wss://{OFFICIAL_HOST}:{self.tls_port}"
+
     # -- the handshake ------------------------------------------------------------------------------
 
-    def check_handshake(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+    def check_handshake(self, connection: ServerConnection, request: HttpRequest, *,
+                        secure: bool = False) -> HttpResponse | None:
         """Refuse (403) a page from an origin not on the allow-list, or a Host that is not loopback."""
         origins = request.headers.get_all("Origin")
         if len(origins) > 1 or (origins and origins[0].rstrip("/") not in self.allowed_origins):
@@ -202,25 +223,45 @@ class Agent:
                             "this page may not use the card agent: its origin is not on the allow-list "
                             "([agent] allowed_origins)")
         host = request.headers.get("Host", "")
-        allowed_hosts = {f"{name}:{self.port}" for name in ("127.0.0.1", "localhost", "[::1]")}
-        if host not in allowed_hosts:
+        allowed_hosts = {*LOOPBACK_HOSTS, *((OFFICIAL_HOST,) if secure else ())}
+        if host_name(host) not in allowed_hosts:
             log.warning("refused a connection for host %r", host)
             return _refusal(connection, "请求的主机名不是本机回环地址", "the Host is not the loopback address")
         return None
+
+    def _check_secure_handshake(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        return self.check_handshake(connection, request, secure=True)
 
     # -- connections --------------------------------------------------------------------------------
 
     async def handle(self, connection: ServerConnection) -> None:
         self.clients.add(connection)
+        transfers = blocks.Reassembly()  # BLOCKTXT requests arriving on this connection
         try:
-            await connection.send(protocol.encode(protocol.open_push(_version())))
+            await connection.send(protocol.encode(protocol.open_push(agent_version())))
             async for message in connection:
-                reply = await self.answer(message)
-                await connection.send(protocol.encode(reply))
+                text = message if isinstance(message, str) else message.decode("utf-8", errors="replace")
+                if blocks.is_block(text):
+                    await self._receive_block(connection, transfers, text)
+                else:
+                    await connection.send(protocol.encode(await self.answer(message)))
         except ConnectionClosed:
             pass
         finally:
             self.clients.discard(connection)
+
+    async def _receive_block(self, connection: ServerConnection, transfers: blocks.Reassembly, frame: str) -> None:
+        try:
+            step = transfers.receive(frame, time.monotonic())
+        except blocks.BlockRefused as exc:
+            log.info("BLOCKTXT frame refused: %s", exc.en)
+            replies = transfers.refusal(frame, exc)
+        else:
+            replies = step.replies
+            if step.request is not None:
+                replies = [*replies, await self.answer(step.request)]
+        for reply in replies:
+            await connection.send(protocol.encode(reply))
 
     async def answer(self, message: str | bytes) -> dict[str, Any]:
         try:
@@ -304,28 +345,43 @@ class Agent:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._server = await serve(self.handle, self.host, self.port, process_request=self.check_handshake,
-                                   server_header="eportcard-agent", max_size=4 * 1024 * 1024)
-        self.port = self._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        plain = await serve(self.handle, self.host, self.port, process_request=self.check_handshake,
+                            server_header="eportcard-agent", max_size=MAX_FRAME)
+        self._servers = [plain]
+        self.port = plain.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        if self.tls is not None:
+            try:
+                secure = await serve(self.handle, self.host, self.tls_port, ssl=self.tls.server_context(),
+                                     process_request=self._check_secure_handshake,
+                                     server_header="eportcard-agent", max_size=MAX_FRAME)
+            except BaseException:
+                await self._close_servers()
+                raise
+            self._servers.append(secure)
+            self.tls_port = secure.sockets[0].getsockname()[1]
         if self.watch:
             self._start_watcher()
-        log.info("card agent listening on %s (reader %s)", self.url, self.slot.reader or "any")
+        log.info("card agent listening on %s%s (reader %s)", self.url,
+                 f" and {self.tls_url}" if self.tls else "", self.slot.reader or "any")
+
+    async def _close_servers(self) -> None:
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
+        self._servers = []
 
     async def stop(self) -> None:
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.stop)
             self._watcher = None
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        await self._close_servers()
         reset = getattr(self.slot, "reset_if_gone", None)
         if reset is not None:
             reset()
 
     @property
     def bound_addresses(self) -> list[tuple[Any, ...]]:
-        return [s.getsockname() for s in self._server.sockets] if self._server else []
+        return [s.getsockname() for server in self._servers for s in server.sockets]
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         await self.start()

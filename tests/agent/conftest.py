@@ -103,10 +103,10 @@ class AgentRig:
     def remove(self) -> None:
         self.card_rig.remove()
 
-    def start(self, **agent_kwargs: Any) -> str:
+    def start(self, *, allowed_origins: tuple[str, ...] = (ORIGIN,), **agent_kwargs: Any) -> str:
         self.insert()
         assert self.slot is not None
-        agent = Agent(self.slot, allowed_origins=[ORIGIN], port=0, watch=self.watch, **agent_kwargs)
+        agent = Agent(self.slot, allowed_origins=allowed_origins, port=0, watch=self.watch, **agent_kwargs)
         self.background = BackgroundAgent(agent).start()
         return self.background.url
 

@@ -61,7 +61,7 @@ class Events:
 def _sync(client: Client) -> None:
     """Every push sent so far has reached the client: pushes and replies share one ordered connection.
     (An unknown method is answered without touching the card.)"""
-    assert client.call("eport-card_NoSuchMethod")["Error"][-1] == "Err:invalid"
+    assert client.call("eport-card_NoSuchMethod")["Error"][-1] == "Err:unsupported_method"
 
 
 @pytest.mark.parametrize("transport", ["inprocess"], indirect=True)

@@ -35,8 +35,9 @@ def test_an_unforeseen_failure_is_answered_and_the_connection_stays(tmp_path, ca
         client = Client(agent.url)
         try:
             failed = client.call("cus-sec_SpcGetCertNo")
-            assert failed["Result"] is False and failed["Data"] == [] and failed["Error"][1] == "Err:card_error"
+            assert failed["Result"] is False and failed["Data"] == [] and failed["Error"][1] == "Err:Custom50070"
             assert "读卡服务异常" in failed["Error"][0] and "card service failed" in failed["Error"][0]
+            assert failed["Error"][0].startswith("[读卡器底层库]复位读卡器失败:错误码=50070")
             again = client.call("cus-sec_SpcGetCertNo")
             assert again["Result"] is True and again["Data"] == [format(certificate.serial_number, "x")]
             assert client.call("cus-sec_SpcVerifyPIN", {"passwd": PIN})["Result"] is True
@@ -58,7 +59,7 @@ def test_the_agent_carries_on_after_pcscd_restarts(make_rig):
         stop_pcscd()
         try:  # the page asks while pcscd is away: an answer, not a dropped connection
             down = client.call("cus-sec_SpcGetCertNo")
-            assert down["Result"] is False and down["Error"][1] in ("Err:no_reader", "Err:card_removed"), down
+            assert down["Result"] is False and down["Error"][1] in ("Err:Custom50200", "Err:Custom51590"), down
         finally:
             start_pcscd()
         rig.insert()
