@@ -485,9 +485,10 @@ from core.accounts_cli import staff  # noqa: E402
 from core.agent.cli import agent  # noqa: E402
 from core.ca_cli import ca  # noqa: E402
 from core.cards_cli import card, counter  # noqa: E402
+from core.cli_jobs import jobs, notify  # noqa: E402
 from core.guide.cli import deadline, guide, new_region  # noqa: E402
 from core.hardware.cli import virtual_card  # noqa: E402
 from core.web.cli import demo, serve  # noqa: E402
 
-for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent, staff):
+for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent, staff, jobs, notify):
     main.add_command(_command)

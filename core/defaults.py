@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core import hookimpl
 from core.model.enums import Business
+from core.notices import DEFAULT_WORDING, NoticeKind, Wording
 from core.rules import (
     BusinessOffer,
     CardPolicy,
@@ -64,3 +65,8 @@ def upload_policy(region: str, business: Business) -> UploadPolicy:
 @hookimpl(trylast=True)
 def card_policy(region: str) -> CardPolicy:
     return CardPolicy()
+
+
+@hookimpl(trylast=True)
+def notice_wording(region: str, kind: NoticeKind) -> Wording:
+    return DEFAULT_WORDING[NoticeKind(kind)]

@@ -20,6 +20,8 @@ from core import hookspec
 if TYPE_CHECKING:
     from core.model import Application, Card, CardEvent, Enterprise, Transition
     from core.model.enums import Business
+    from core.notices import NoticeKind, Wording
+    from core.notify.base import GatewayKind
     from core.rules import (
         BusinessOffer,
         CardPolicy,
@@ -169,6 +171,33 @@ def card_policy(region: str) -> CardPolicy | None:
 
     firstresult. Core's default: 3 retries, 10 years, 0-180-day renewal window,
     initial PIN 88888888.
+    """
+
+
+@hookspec(firstresult=True)
+def notice_wording(region: str, kind: NoticeKind) -> Wording | None:
+    """The words of one notice (an SMS and an e-mail to the enterprise) in ``region``.
+
+    :param kind: a :class:`core.notices.NoticeKind` (application returned, shipped, renewal reminder ...).
+    :returns: a :class:`core.notices.Wording`: subject, body and SMS templates in Chinese and English,
+        with ``{fact}`` placeholders. Core fixes the facts (``core.notices.FACTS``): a wording that uses a
+        fact the kind does not have, or leaves out one it requires (``core.notices.REQUIRED``), is not
+        used, and core's own is sent instead. The SMS must fit ``core.notices.SMS_PARTS``.
+
+    firstresult. Core's default is ``core.notices.DEFAULT_WORDING``. A region overrides the words, for
+    example to name its own counter or to say what its enterprises must bring.
+    """
+
+
+@hookspec
+def register_gateways() -> list[GatewayKind]:
+    """Add SMS or e-mail gateways a deployment may choose by name (``[sms] gateway``, ``[mail] gateway``).
+
+    :returns: a list of :class:`core.notify.base.GatewayKind` (name, channel ``"sms"`` or ``"mail"``,
+        and a factory given the gateway's ``options`` table and secrets).
+
+    All results are collected; a name taken by a built-in gateway (``tencent``, ``webhook``, ``smtp``)
+    or by another plugin is a configuration error. Implemented by add-on plugins (no region).
     """
 
 

@@ -21,6 +21,7 @@ from core.store.audit import load_key
 
 if TYPE_CHECKING:
     from core.services.applications import ApplicationService
+    from core.services.notify import Notifications
 
 
 def utc_now() -> datetime:
@@ -91,3 +92,14 @@ class Services:
         from core.services.applications import ApplicationService  # imported here: it imports this module
 
         return ApplicationService(self)
+
+    def __attrs_post_init__(self) -> None:
+        from core.services.notify_events import listen  # imported here: it imports this module
+
+        listen(self)  # committed events become queued notices (core/services/notify.py)
+
+    @property
+    def notifications(self) -> Notifications:
+        from core.services.notify import Notifications
+
+        return Notifications(self)

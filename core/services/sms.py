@@ -20,14 +20,16 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from attrs import frozen
 
 from core.config import Settings
-from core.errors import ConfigError, Forbidden, InvalidInput, TooManyRequests, Unavailable
+from core.errors import Forbidden, InvalidInput, TooManyRequests, Unavailable
 from core.metrics import sms_outcome
 from core.model import Application
+from core.notify.base import Gateway, Outgoing, SendError
+from core.notify.dev import NoGateway, OutboxGateway
 from core.privacy import mask_phone
 from core.store.accounts import SmsMessage, SmsOutbox
 from core.store.throttle import Limit, RateCounters
@@ -42,31 +44,11 @@ MAX_TRIES = 5
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
 
-class SmsGateway(Protocol):
-    name: str
-    keeps_text: bool  # True: the outbox row is the delivered message (development)
-
-    def send(self, mobile: str, text: str) -> None: ...
+class GatewayFailed(Unavailable):
+    """The gateway refused or could not take the code (the person may ask again after a minute)."""
 
 
-class NoGateway:
-    """No gateway configured: nothing can be sent, and the flows that need a code say so."""
-
-    name = "none"
-    keeps_text = False
-
-    def send(self, mobile: str, text: str) -> None:
-        raise no_gateway()
-
-
-class OutboxGateway:
-    """Development gateway: nothing leaves the machine; the outbox table is the phone."""
-
-    name = "outbox"
-    keeps_text = True
-
-    def send(self, mobile: str, text: str) -> None:
-        return None  # the caller already wrote the row
+SmsGateway = Gateway  # the contract of every gateway (core/notify/base.py), SMS or e-mail
 
 
 def no_gateway() -> Unavailable:
@@ -83,22 +65,10 @@ def require_gateway(gateway: SmsGateway) -> None:
 
 
 def gateway_for(settings: Settings) -> SmsGateway:
-    """The gateway ``[sms] gateway`` names; the outbox only in development mode."""
-    name = settings.sms.gateway
-    if name == "none":
-        return NoGateway()
-    if name == "outbox":
-        if not settings.web.development:
-            raise ConfigError(
-                "短信网关 outbox 仅用于开发（所有验证码显示在 /dev/outbox）：正式部署请设置 [sms] gateway = \"none\""
-                "（不发送验证码）或配置真实网关，见 docs/deployment.md；开发机请设置 [web] development = true",
-                "the outbox SMS gateway is for development only (it shows every code at /dev/outbox): on a "
-                "deployment set [sms] gateway = \"none\" (no codes are sent) or configure a real gateway, see "
-                "docs/deployment.md; on a developer's machine set [web] development = true",
-                field="sms.gateway")
-        return OutboxGateway()
-    raise ConfigError(f"未知的短信网关：{name}（可选 none、outbox）",
-                      f"unknown SMS gateway: {name} (choose none or outbox)", field="sms.gateway")
+    """The gateway ``[sms] gateway`` names (core/services/notify.py); the outbox only in development mode."""
+    from core.services.notify import make_gateway  # imported here: notify imports the store's SMS outbox too
+
+    return make_gateway(settings, "sms")
 
 
 @frozen
@@ -137,6 +107,8 @@ def send_code(services: Services, gateway: SmsGateway, secret: str, mobile: str,
     try:
         _send_code(services, gateway, secret, mobile, purpose, asker)
         outcome = "sent"
+    except GatewayFailed:
+        raise  # "failed"
     except Unavailable:
         outcome = "no_gateway"
         raise
@@ -167,10 +139,16 @@ def _send_code(services: Services, gateway: SmsGateway, secret: str, mobile: str
             raise TooManyRequests("验证码发送次数已达上限，请稍后再试。",
                                   "Too many codes were sent; try again later.", field="sms_code")
         stored = text if gateway.keeps_text else text.replace(code, "******")
-        outbox.add(mobile, stored, code_hash(secret, purpose, mobile, code), purpose, now)
+        row = outbox.add(mobile, stored, code_hash(secret, purpose, mobile, code), purpose, now)
         tx.audit.append(asker.account, "sms_sent", "sms", purpose,
                         {"mobile": mobile, "gateway": gateway.name, "address": asker.address}, at=now)
-    gateway.send(mobile, text)
+    # A code is sent at once, not through the outbox: it is worth nothing ten minutes later.
+    message = Outgoing("sms", "verification_code", mobile, text, f"code:{row}", params=(code, "10"))
+    try:
+        gateway.send(message)
+    except SendError as exc:
+        raise GatewayFailed("短信发送失败，请稍后重试。", "The SMS could not be sent; try again later.",
+                            field="sms_code") from exc
 
 
 def use_code(tx: Transaction, secret: str, mobile: str, purpose: str, code: str, now: datetime) -> Forbidden | None:
@@ -230,6 +208,6 @@ def verify_submission_code(services: Services, gateway: SmsGateway, secret: str,
     verify_code(services, gateway, secret, app.agent.phone if app.agent else "", f"submit:{app.id}", code)
 
 
-__all__ = ["CODE_TTL", "Asker", "NoGateway", "OutboxGateway", "SmsGateway", "code_hash", "gateway_for",
+__all__ = ["CODE_TTL", "Asker", "GatewayFailed", "NoGateway", "OutboxGateway", "SmsGateway", "code_hash", "gateway_for",
            "no_gateway", "outbox", "require_gateway", "send_code", "send_submission_code", "use_code", "verify_code",
            "verify_submission_code"]

@@ -1,9 +1,14 @@
-"""How each daily job last ended: one small file per job in ``jobs/`` beside the config.
+"""The jobs' records: how each daily job last ended (a file), and each scheduled job's row (the database).
 
-The daily jobs (``audit verify``, ``audit checkpoint``, ``ca expire-renewals``) run from the command
-line, in processes of their own; the web front reports their outcomes at ``/metrics``
-(core/services/ops.py). A file, not the database: "the database could not be reached" is one of the
-outcomes to report.
+The daily jobs (``audit verify``, ``audit checkpoint``, ``ca expire-renewals``, ``jobs run-due``) run
+from the command line, in processes of their own; the web front reports their outcomes at ``/metrics``
+(core/services/ops.py). One small file per job in ``jobs/`` beside the config, not the database:
+"the database could not be reached" is one of the outcomes to report.
+
+The scheduled jobs of ``eportcard jobs run-due`` (core/services/jobs.py) keep one row each in the
+``jobs`` table (migration 0012): when it runs next, and its *lease*. A runner takes the lease with one
+conditional update (due, and no lease or an expired one), so of several runners on several machines
+exactly one runs each job; a runner that dies leaves a lease that runs out.
 """
 
 from __future__ import annotations
@@ -12,11 +17,18 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attrs import frozen
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.config import Settings
 from core.store.permissions import make_private_dir, write_private
+from core.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from core.store.store import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -69,4 +81,70 @@ def job_outcomes(folder: Path) -> list[JobOutcome]:
     return [outcome for outcome in found if outcome is not None]
 
 
-__all__ = ["JOBS_DIR", "JobOutcome", "job_outcomes", "jobs_dir", "record_job"]
+# ---- the scheduled jobs' rows --------------------------------------------------------------------------------
+
+jobs_metadata = MetaData()
+
+jobs = Table(
+    "jobs", jobs_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("lease_owner", String(128), nullable=False, server_default=""),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("next_run_at", UTCDateTime, nullable=False),
+    Column("last_started_at", UTCDateTime, nullable=True),
+    Column("last_finished_at", UTCDateTime, nullable=True),
+    Column("last_result", String(16), nullable=False, server_default=""),
+    Column("last_summary", Text, nullable=False, server_default=""),
+    Column("runs", Integer, nullable=False, server_default="0"),
+)
+
+
+@frozen
+class JobRow:
+    name: str
+    lease_owner: str
+    lease_until: datetime | None
+    next_run_at: datetime
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_result: str  # "" (never ran), "ok", "failed"
+    last_summary: str
+    runs: int
+
+
+class JobLeases:
+    def __init__(self, tx: Transaction) -> None:
+        self._conn = tx.connection
+
+    def ensure(self, names: list[str], now: datetime) -> None:
+        """A row for each job (due now) that has none yet."""
+        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        for name in names:
+            self._conn.execute(insert(jobs).values(name=name, next_run_at=now)
+                               .on_conflict_do_nothing(index_elements=["name"]))
+
+    def take(self, name: str, owner: str, now: datetime, until: datetime) -> bool:
+        """The lease of a due job that nobody holds (or whose holder's lease ran out); False otherwise."""
+        result = self._conn.execute(
+            update(jobs).where(jobs.c.name == name, jobs.c.next_run_at <= now,
+                               or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now))
+            .values(lease_owner=owner, lease_until=until, last_started_at=now))
+        return result.rowcount == 1
+
+    def finish(self, name: str, owner: str, now: datetime, result: str, summary: str, next_run: datetime) -> bool:
+        """Record how the run ended and give the lease back; False if the lease was no longer ``owner``'s."""
+        done = self._conn.execute(
+            update(jobs).where(jobs.c.name == name, jobs.c.lease_owner == owner)
+            .values(lease_owner="", lease_until=None, last_finished_at=now, last_result=result,
+                    last_summary=summary[:2000], next_run_at=next_run, runs=jobs.c.runs + 1))
+        return done.rowcount == 1
+
+    def due_now(self, name: str, now: datetime) -> None:
+        self._conn.execute(update(jobs).where(jobs.c.name == name).values(next_run_at=now))
+
+    def all(self) -> list[JobRow]:
+        return [JobRow(**r._mapping) for r in self._conn.execute(select(jobs).order_by(jobs.c.name))]
+
+
+__all__ = ["JOBS_DIR", "JobLeases", "JobOutcome", "JobRow", "job_outcomes", "jobs", "jobs_dir", "jobs_metadata",
+           "record_job"]
