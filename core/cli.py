@@ -483,6 +483,7 @@ def app_attach(obj: Ctx, app_id: str, file: Path, material: str, actor: str | No
 # (pyscard, uvicorn and the web stack load only when their command runs).
 from core.accounts_cli import staff  # noqa: E402
 from core.agent.cli import agent  # noqa: E402
+from core.backup_cli import backup, restore  # noqa: E402
 from core.ca_cli import ca  # noqa: E402
 from core.cards_cli import card, counter  # noqa: E402
 from core.cli_jobs import jobs, notify  # noqa: E402
@@ -490,5 +491,6 @@ from core.guide.cli import deadline, guide, new_region  # noqa: E402
 from core.hardware.cli import virtual_card  # noqa: E402
 from core.web.cli import demo, serve  # noqa: E402
 
-for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent, staff, jobs, notify):
+for _command in (guide, deadline, new_region, ca, virtual_card, counter, card, serve, demo, agent, staff, jobs, notify,
+                 backup, restore):
     main.add_command(_command)

@@ -663,3 +663,8 @@ class AttachmentRepo:
         rows = self._conn.execute(select(attachments).where(attachments.c.application_id == app_id)
                                   .order_by(attachments.c.uploaded_at, attachments.c.id))
         return [_attachment(r) for r in rows]
+
+    def blob_hashes(self) -> list[str]:
+        """The SHA-256 of every blob an attachment references (each once, sorted): what the blob store must hold."""
+        return list(self._conn.execute(select(attachments.c.sha256).distinct().order_by(attachments.c.sha256))
+                    .scalars())
