@@ -22,7 +22,7 @@ from core.pki.ca import CertificateAuthority, new_serial, record_for, serial_hex
 from core.pki.crl import build_crl
 from core.pki.ocsp import OcspResponder
 from core.pki.profiles import profile_for
-from core.pki.registry import CertificateRegistry, MemoryRegistry, RegistryFactory
+from core.pki.registry import CertificateRecord, CertificateRegistry, MemoryRegistry, RegistryFactory
 from core.pki.signer import generate_key
 
 ROOT_NAME = "电子口岸测试根CA"
@@ -34,6 +34,7 @@ NONCE = b"eportcard-nonce!"
 class OcspAnswer:
     request: bytes  # DER; empty when the request itself was garbage
     response: bytes  # DER, as the responder answered it
+    record: CertificateRecord | None  # the registry's record of the certificate asked about, when it was asked
 
 
 @frozen
@@ -45,7 +46,7 @@ class Artefacts:
     cards: dict[str, tuple[x509.Certificate, x509.Certificate]]
     legacy: x509.Certificate  # as releases before the PrintableString fix wrote it
     crls: dict[str, x509.CertificateRevocationList]
-    crl_expectations: dict[str, dict[int, str | None]]  # label -> serial -> stored reason, for each CRL
+    crl_records: dict[str, dict[int, CertificateRecord]]  # label -> serial -> the record each CRL lists
     ocsp: dict[str, OcspAnswer]
     started: datetime
     finished: datetime
@@ -86,12 +87,12 @@ def make_artefacts(base: Path, algorithm: str, registry_factory: RegistryFactory
     issuing = CertificateAuthority.init(base / "issuing", ISSUING_NAME, PASSPHRASE, algorithm, root=root)
     ca_cert = issuing.certificate
     crls: dict[str, x509.CertificateRevocationList] = {}
-    expected: dict[str, dict[int, str | None]] = {}
+    listed: dict[str, dict[int, CertificateRecord]] = {}
 
     def crl(label: str) -> None:
         with registry_factory() as registry:
             crls[label] = build_crl(issuing, registry)
-            expected[label] = {int(r.serial, 16): r.reason for r in registry.revoked()}
+            listed[label] = {int(r.serial, 16): r for r in registry.revoked()}
 
     def stored(registry: CertificateRegistry, certificate: x509.Certificate) -> x509.Certificate:
         record = registry.get(serial_hex(certificate.serial_number))
@@ -120,25 +121,30 @@ def make_artefacts(base: Path, algorithm: str, registry_factory: RegistryFactory
     responder = OcspResponder(issuing, registry_factory)
     stranger = issuing.issue(profile_for(CardKind.LEGAL, SETTINGS, algorithm), SUBJECT,
                              public_key=generate_key(algorithm).public_key())  # signed, never recorded
-    asked = {
-        "good": _request(cards["legal renewed"][1], ca_cert, hashes.SHA1()),
-        "good, SHA-256 certID and nonce": _request(cards["legal renewed"][1], ca_cert, hashes.SHA256(), NONCE),
-        "revoked": _request(declarant, ca_cert, hashes.SHA1()),
-        "revoked, no reason": _request(legacy, ca_cert, hashes.SHA1()),
-        "on hold": _request(operator, ca_cert, hashes.SHA1()),
-        "unknown": _request(stranger, ca_cert, hashes.SHA1()),
-        "unauthorized": _request(operator, root.certificate, hashes.SHA1()),  # not this responder's issuer
-        "malformed": b"",
+
+    def answer(certificate: x509.Certificate | None, der: bytes) -> OcspAnswer:
+        with registry_factory() as registry:
+            record = registry.get(serial_hex(certificate.serial_number)) if certificate else None
+        return OcspAnswer(der, responder.respond(der or b"not an OCSP request"), record)
+
+    renewed = cards["legal renewed"][1]
+    answers = {
+        "good": answer(renewed, _request(renewed, ca_cert, hashes.SHA1())),
+        "good, SHA-256 certID and nonce": answer(renewed, _request(renewed, ca_cert, hashes.SHA256(), NONCE)),
+        "revoked": answer(declarant, _request(declarant, ca_cert, hashes.SHA1())),
+        "revoked, reason unspecified": answer(legacy, _request(legacy, ca_cert, hashes.SHA1())),
+        "on hold": answer(operator, _request(operator, ca_cert, hashes.SHA1())),
+        "unknown": answer(stranger, _request(stranger, ca_cert, hashes.SHA1())),
+        # asks about our card naming the root as its issuer: not a certificate this responder answers for
+        "unauthorized": answer(operator, _request(operator, root.certificate, hashes.SHA1())),
+        "malformed": answer(None, b""),
     }
-    answers = {label: OcspAnswer(der, responder.respond(der or b"not an OCSP request"))
-               for label, der in asked.items()}
 
     with registry_factory() as registry:
         revocation.apply_card_action(registry, serial_hex(operator.serial_number), "unfreeze")
         cards["operator released"] = ca_cert, stored(registry, operator)
     crl("after release")
-    released = _request(operator, ca_cert, hashes.SHA1())
-    answers["good after release"] = OcspAnswer(released, responder.respond(released))
+    answers["good after release"] = answer(operator, _request(operator, ca_cert, hashes.SHA1()))
 
     # A deployment whose one CA is a root issues cards and signs its CRL itself.
     root_registry = MemoryRegistry()
@@ -147,6 +153,6 @@ def make_artefacts(base: Path, algorithm: str, registry_factory: RegistryFactory
     cards["operator from a root CA"] = root.certificate, direct
     revocation.revoke(root_registry, serial_hex(direct.serial_number), "keyCompromise")
     crls["root CA's CRL"] = build_crl(root, root_registry)
-    expected["root CA's CRL"] = {direct.serial_number: "keyCompromise"}
+    listed["root CA's CRL"] = {int(r.serial, 16): r for r in root_registry.revoked()}
     return Artefacts(algorithm=algorithm, root=root.certificate, issuing=ca_cert, cards=cards, legacy=legacy,
-                     crls=crls, crl_expectations=expected, ocsp=answers, started=started, finished=_now())
+                     crls=crls, crl_records=listed, ocsp=answers, started=started, finished=_now())
