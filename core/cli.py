@@ -16,6 +16,7 @@ from core import __version__
 from core.appfile import load_application
 from core.cli_context import cli_actor_id, default_config_path
 from core.cli_jobs import records_outcome
+from core.cli_plugins import plugin_manager, plugins_dir_option
 from core.cli_usage import OneLineGroup, friendly
 from core.config import Settings, load_settings, redact_url
 from core.convert import make_json_converter
@@ -23,7 +24,9 @@ from core.errors import ConfigError, EportError, Problems
 from core.labels import label, pair
 from core.lifecycle import state_name
 from core.model import Application, AppState, RejectionReason
+from core.plugins import RegionPluginManager
 from core.privacy import mask_id
+from core.rulebook import Rulebook
 from core.services import Actor, Services
 from core.services.deployment import (
     AUDIT_KEY_ENV,
@@ -32,6 +35,7 @@ from core.services.deployment import (
     make_deployment_files,
     secure_deployment,
 )
+from core.testing import conformance_report
 
 JSON = make_json_converter()
 
@@ -154,14 +158,40 @@ def db_history(obj: Ctx) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--check", is_flag=True, help="Run the conformance kit over every enabled region (exit 1 on a problem).")
+@plugins_dir_option
 @click.pass_obj
 @friendly
-def regions(obj: Ctx, as_json: bool) -> None:
-    """已启用的分中心 / The enabled regions (branch centres)."""
-    found = obj.services.rulebook.regions()
-    emit(sorted(found.values(), key=lambda r: r.code), as_json, lambda: "\n".join(
-        f"{r.code:10} {r.name.zh} / {r.name.en}  {r.centre.zh}  {' '.join(r.hotlines)}"
-        for r in sorted(found.values(), key=lambda r: r.code)))
+def regions(obj: Ctx, as_json: bool, check: bool, plugins_dir: Path | None) -> None:
+    """已启用的分中心 / The enabled regions (branch centres), and the plugins disabled for a fault."""
+    pm = plugin_manager(obj.settings, plugins_dir)
+    if check:
+        _check_regions(pm)
+        return
+    found = sorted(Rulebook(pm).regions().values(), key=lambda r: r.code)
+    emit(found, as_json, lambda: "\n".join(
+        [f"{r.code:10} {r.name.zh} / {r.name.en}  {r.centre.zh}  {' '.join(r.hotlines)}" for r in found]
+        + [f"已停用 disabled: {fault.zh} / {fault.en}" for fault in pm.disabled]))
+
+
+def _check_regions(pm: RegionPluginManager) -> None:
+    """Every enabled region through the conformance kit: each problem listed, then a one-line verdict."""
+    report = conformance_report(pm)
+    for code, problems in report.items():
+        click.echo(f"{code}: " + (f"{len(problems)} 个问题 / {len(problems)} problem(s)" if problems
+                                  else "通过 / passes"))
+        for problem in problems:
+            click.echo(f"  - {problem}")
+    for fault in pm.disabled:
+        click.echo(f"已停用 disabled: {fault.zh} / {fault.en}")
+    failing = sorted(code for code, problems in report.items() if problems)
+    if failing or pm.disabled:
+        raise click.ClickException(
+            f"{len(failing)} 个分中心未通过一致性检查（{', '.join(failing) or '-'}），{len(pm.disabled)} 个插件已停用 / "
+            f"{len(failing)} region(s) fail the conformance kit ({', '.join(failing) or '-'}), "
+            f"{len(pm.disabled)} plugin(s) disabled")
+    click.echo(f"{len(report)} 个分中心全部通过一致性检查 / all {len(report)} region(s) pass the conformance kit: "
+               f"{', '.join(report)}")
 
 
 @main.group()

@@ -40,6 +40,7 @@ class DatabaseSettings:
 class RegionSettings:
     enabled: tuple[str, ...] | None = None  # None: every installed region
     default: str = ""  # the deployment's own region (staff console, guide default)
+    plugins_dir: str = ""  # a folder of region plugins loaded without installing (core/plugin_folder.py)
 
 
 @frozen
@@ -170,6 +171,11 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.path(self.storage.blob_dir)
+
+    @property
+    def plugins_dir(self) -> Path | None:
+        """``[regions] plugins_dir`` relative to the config's folder; None when it is not set."""
+        return self.path(self.regions.plugins_dir) if self.regions.plugins_dir else None
 
 
 def parse_settings(text: str, root: Path | str = ".") -> Settings:
@@ -356,6 +362,7 @@ def starter_config(secret_key: str, region: str = "", enabled: tuple[str, ...] |
 [regions]
 {enabled_line}     # default: every installed region
 default = "{region}"
+# plugins_dir = "plugins"   # region plugins (*.py modules or packages) loaded from this folder, uninstalled
 
 [calendar]
 # Days the holidays library does not know yet (e.g. next year's schedule, published each November).

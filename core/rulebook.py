@@ -3,17 +3,24 @@
 Everything outside core.plugins asks the rules through a :class:`Rulebook`. A hook that
 takes ``region`` is routed: called on that region's own plugins, core's defaults and
 plugins that serve no region (add-ons), never on another region's plugin.
+
+A hookimpl that raises (other than an expected :class:`~core.errors.EportError`) is a plugin bug:
+it is logged as one line naming the plugin and the hook, and surfaces as
+:class:`~core.plugin_faults.PluginFailed` (a clear "cannot answer now" to the person asking)
+instead of pluggy's call chain.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pluggy
 
-from core.errors import NotFound
+from core.errors import EportError, NotFound
 from core.model import Address, Application, Business, Card, CardEvent, Enterprise, Transition
-from core.plugins import region_plugins
+from core.plugin_faults import PluginFailed, culprit
+from core.plugins import RegionPluginManager, region_plugins
 from core.rules import (
     BusinessOffer,
     CardPolicy,
@@ -28,6 +35,8 @@ from core.rules import (
     Timeframe,
     UploadPolicy,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _flat(results: list[Any]) -> list[Any]:
@@ -50,7 +59,7 @@ class Rulebook:
         declarers = self.hook.register_regions.get_hookimpls()
         if declarers != self._declarers:
             self._declarers, self._routes = declarers, {}
-            self._regions = {r.code: r for r in _flat(self.hook.register_regions())}
+            self._regions = {r.code: r for r in _flat(self._call(self.hook.register_regions))}
             self._owners = region_plugins(self.pm)
         return self._owners
 
@@ -68,6 +77,24 @@ class Rulebook:
             foreign = self.foreign_plugins(region)
             caller = self._routes[hook, region] = self.pm.subset_hook_caller(hook, remove_plugins=foreign)
         return caller
+
+    def ask(self, hook: str, region: str, **kwargs: Any) -> Any:
+        """Call ``hook`` for ``region`` on its route (see :meth:`route`)."""
+        return self._call(self.route(hook, region), region=region, **kwargs)
+
+    def _call(self, caller: pluggy.HookCaller, **kwargs: Any) -> Any:
+        try:
+            return caller(**kwargs)
+        except EportError:
+            raise  # a plugin's deliberate, bilingual refusal
+        except Exception as exc:
+            impl = culprit(caller.get_hookimpls(), exc)
+            name = impl.plugin_name if impl else ""
+            origin = self.pm.origin(name) if impl and isinstance(self.pm, RegionPluginManager) else None
+            failed = PluginFailed(name, origin, caller.name, exc)
+            log.error("%s", failed.log_line)
+            log.debug("the failing hook's traceback", exc_info=exc)
+            raise failed from exc
 
     # regions -----------------------------------------------------------------
     def regions(self) -> dict[str, Region]:
@@ -91,7 +118,7 @@ class Rulebook:
     # businesses --------------------------------------------------------------
     def offers(self, region: str) -> list[BusinessOffer]:
         self.region(region)
-        result = self.route("businesses", region)(region=region)
+        result = self.ask("businesses", region)
         assert result is not None
         return list(result)
 
@@ -104,16 +131,15 @@ class Rulebook:
 
     def materials(self, region: str, business: Business, application: Application | None = None
                   ) -> list[Material]:
-        return _flat(self.route("required_materials", region)(region=region, business=business,
-                                                              application=application))
+        return _flat(self.ask("required_materials", region, business=business, application=application))
 
     def courier(self, region: str, business: Business) -> CourierPolicy:
-        result = self.route("courier_policy", region)(region=region, business=business)
+        result = self.ask("courier_policy", region, business=business)
         assert result is not None
         return result
 
     def outlets(self, region: str) -> list[Outlet]:
-        return _flat(self.route("outlets", region)(region=region))
+        return _flat(self.ask("outlets", region))
 
     def outlet(self, code: str) -> tuple[str, Outlet]:
         """(region, outlet) for an outlet code across all enabled regions."""
@@ -129,45 +155,45 @@ class Rulebook:
         return [o for o in self.outlets(region) if o.making_centre]
 
     def timeframe(self, region: str, business: Business) -> Timeframe:
-        result = self.route("timeframe", region)(region=region, business=business)
+        result = self.ask("timeframe", region, business=business)
         assert result is not None
         return result
 
     def steps(self, region: str, business: Business) -> list[Step]:
-        return _flat(self.route("workflow_steps", region)(region=region, business=business))
+        return _flat(self.ask("workflow_steps", region, business=business))
 
     def validate(self, region: str, application: Application) -> list[Problem]:
-        return _flat(self.route("validate_application", region)(region=region, application=application))
+        return _flat(self.ask("validate_application", region, application=application))
 
     def acceptance_number(self, region: str, application: Application, seq: int) -> str:
-        result = self.route("acceptance_number", region)(region=region, application=application, seq=seq)
+        result = self.ask("acceptance_number", region, application=application, seq=seq)
         assert result
         return str(result)
 
     def medium(self, region: str, business: Business, enterprise: Enterprise | None = None) -> MediumPolicy:
-        result = self.route("medium_policy", region)(region=region, business=business, enterprise=enterprise)
+        result = self.ask("medium_policy", region, business=business, enterprise=enterprise)
         assert result is not None
         return result
 
     def forms(self, region: str, business: Business) -> list[Form]:
-        return _flat(self.route("forms", region)(region=region, business=business))
+        return _flat(self.ask("forms", region, business=business))
 
     def upload(self, region: str, business: Business) -> UploadPolicy:
-        result = self.route("upload_policy", region)(region=region, business=business)
+        result = self.ask("upload_policy", region, business=business)
         assert result is not None
         return result
 
     def card_policy(self, region: str) -> CardPolicy:
-        result = self.route("card_policy", region)(region=region)
+        result = self.ask("card_policy", region)
         assert result is not None
         return result
 
     # events --------------------------------------------------------------------
     def submitted(self, application: Application) -> None:
-        self.hook.application_submitted(application=application)
+        self._call(self.hook.application_submitted, application=application)
 
     def transitioned(self, application: Application, transition: Transition) -> None:
-        self.hook.application_transitioned(application=application, transition=transition)
+        self._call(self.hook.application_transitioned, application=application, transition=transition)
 
     def card_transitioned(self, card: Card, event: CardEvent) -> None:
-        self.hook.card_transitioned(card=card, event=event)
+        self._call(self.hook.card_transitioned, card=card, event=event)

@@ -2,6 +2,7 @@
 
 They work right after install with no config file (every installed region, no calendar
 overrides); when the config exists, its enabled regions and calendar overrides apply.
+``--plugins-dir`` adds the region plugins in a folder, uninstalled (:mod:`core.plugin_folder`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 
 from core.calendar import CalendarOverrides, WorkCalendar, in_calendar
 from core.cli_context import optional_settings
+from core.cli_plugins import plugin_manager, plugins_dir_option
 from core.cli_usage import friendly
 from core.deadlines import china_date
 from core.errors import InvalidInput
@@ -22,19 +24,19 @@ from core.guide.build import build_guide, parse_business, resolve_region
 from core.guide.build import deadline as milestone_dates
 from core.guide.render import guide_json, render_deadlines, render_text
 from core.guide.scaffold import scaffold_region
-from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 
 __all__ = ["deadline", "guide", "new_region"]
 
 
-def _rules() -> tuple[Rulebook, WorkCalendar]:
+def _rules(plugins_dir: Path | None) -> tuple[Rulebook, WorkCalendar]:
     """Rules and calendar from the config when there is one, else every region and no overrides."""
     settings = optional_settings()
+    rulebook = Rulebook(plugin_manager(settings, plugins_dir))
     if settings is not None:
         overrides = CalendarOverrides(holidays=settings.calendar.holidays, workdays=settings.calendar.workdays)
-        return Rulebook(get_plugin_manager(settings.regions.enabled)), WorkCalendar(overrides)
-    return Rulebook(get_plugin_manager()), WorkCalendar()
+        return rulebook, WorkCalendar(overrides)
+    return rulebook, WorkCalendar()
 
 
 def _parse_date(value: str | None, option: str) -> date:
@@ -60,10 +62,11 @@ def _echo_json(data: Any) -> None:
               help="Output language (Chinese by default).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--today", default=None, metavar="YYYY-MM-DD", help="Count due dates from this day (default: today).")
+@plugins_dir_option
 @friendly
-def guide(region: str, business: str, lang: str, as_json: bool, today: str | None) -> None:
+def guide(region: str, business: str, lang: str, as_json: bool, today: str | None, plugins_dir: Path | None) -> None:
     """办事指南: the complete guide for BUSINESS (e.g. enrol) in REGION (e.g. shenzhen)."""
-    rulebook, calendar = _rules()
+    rulebook, calendar = _rules(plugins_dir)
     resolve_region(rulebook, region)
     found = build_guide(rulebook, calendar, region, parse_business(rulebook, region, business),
                         _parse_date(today, "--today"))
@@ -80,10 +83,11 @@ def guide(region: str, business: str, lang: str, as_json: bool, today: str | Non
               help="The day the milestones count from (submission/acceptance/receipt).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@plugins_dir_option
 @friendly
-def deadline(region: str, business: str, start: str, lang: str, as_json: bool) -> None:
+def deadline(region: str, business: str, start: str, lang: str, as_json: bool, plugins_dir: Path | None) -> None:
     """办理时限: milestone dates of BUSINESS in REGION on the working-day calendar."""
-    rulebook, calendar = _rules()
+    rulebook, calendar = _rules(plugins_dir)
     resolve_region(rulebook, region)
     code = parse_business(rulebook, region, business)
     rows = milestone_dates(rulebook, calendar, region, code, _parse_date(start, "--from"))

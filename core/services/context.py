@@ -18,6 +18,7 @@ from core.services.accounts import AccountService
 from core.services.cards import CardKeys, Cards, load_card_keys
 from core.store import Store, open_store
 from core.store.audit import load_key
+from core.testing import startup_check
 
 if TYPE_CHECKING:
     from core.services.applications import ApplicationService
@@ -56,11 +57,14 @@ class Services:
 
         ``serving`` (the web front) refuses, before the database is touched, what would leave it
         running half-broken: a CA that cannot be unlocked (its certificates name this server's CRL
-        and OCSP addresses) and a ``[regions] default`` that is not enabled."""
+        and OCSP addresses), a region plugin ``[regions] enabled`` names failing the start-up checks
+        (:func:`core.testing.startup_check`; one not named is disabled instead) and a
+        ``[regions] default`` that is not enabled."""
         card_keys = load_card_keys(settings, ca_passphrase, required_with_ca=serving)
-        pm = get_plugin_manager(settings.regions.enabled)
+        pm = get_plugin_manager(settings.regions.enabled, plugins_dir=settings.plugins_dir)
         rulebook = Rulebook(pm)
         if serving:
+            startup_check(pm)
             check_default_region(settings, rulebook)
         store = open_store(settings.database_url, settings.blob_dir,
                            audit_key=load_key(settings.path(settings.audit.key_file)))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from core.cli_plugins import plugins_dir_option, with_plugins_dir
 from core.config import LOG_FORMATS, Settings, load_settings, secret_values
 from core.errors import ConfigError, EportError
 from core.services.deployment import exposed_secret_files
@@ -68,9 +69,13 @@ def check_port(host: str, port: int) -> None:
 @click.option("--port", type=int, default=None, help="Port (default: [web] port).")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
               help="Log lines as text or one JSON object each (default: [web] log_format).")
+@plugins_dir_option
 @click.pass_obj
-def serve(ctx, host: str | None, port: int | None, log_format: str | None) -> None:
-    """Run the web front (public guide, enterprise portal, staff console, API)."""
+def serve(ctx, host: str | None, port: int | None, log_format: str | None, plugins_dir: Path | None) -> None:
+    """Run the web front (public guide, enterprise portal, staff console, API).
+
+    Before it listens, every region plugin passes the start-up checks (core.testing.startup_check):
+    one that fails is disabled with a warning, or stops the start when [regions] enabled names it."""
     import uvicorn
 
     from core import __version__
@@ -78,7 +83,7 @@ def serve(ctx, host: str | None, port: int | None, log_format: str | None) -> No
     from core.web.logs import configured_logging
 
     try:
-        settings = load_settings(ctx.config)
+        settings = with_plugins_dir(load_settings(ctx.config), plugins_dir)
         host, port = host or settings.web.host, port or settings.web.port
         check_development(settings, host)
         check_port(host, port)
