@@ -4,16 +4,21 @@ before the fix writes its subject correctly."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import attrs
 import pytest
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 from pki_artefacts import legacy_certificate
-from pki_helpers import SETTINGS, SUBJECT
+from pki_helpers import PASSPHRASE, SETTINGS, SUBJECT, openssl
 
+from core.ca_cli import ca
 from core.errors import InvalidInput
 from core.model import CardKind
+from core.pki.ca import CertificateAuthority
 from core.pki.profiles import profile_for, renewal_subject, subject_serial_number
 from core.pki.registry import MemoryRegistry
 from core.pki.signer import generate_key
@@ -98,3 +103,32 @@ def test_a_legacy_serial_number_that_cannot_be_printable_stops_renewal_with_a_cl
         renewal_subject(legacy)
     assert caught.value.field == "certificate"
     assert "PrintableString" in caught.value.en and "签发新证书" in caught.value.zh
+
+
+def _issue(tmp_path, holder_id: str):
+    database = tmp_path / "eportcard.db"
+    base = ["--config", str(tmp_path / "absent.toml"), "--db", f"sqlite:///{database}"]
+    return CliRunner().invoke(ca, ["issue", *base, "--dir", str(tmp_path / "ca"), "--csr", str(tmp_path / "card.csr"),
+                                   "--kind", "operator", "--enterprise", "厦门某某报关有限公司",
+                                   "--uscc", "91440300MA5EXAMPLA", "--holder", "王五", "--holder-id", holder_id,
+                                   "--out", str(tmp_path / "leaf.pem")],
+                              env={"EPORTCARD_CA_PASSPHRASE": PASSPHRASE})
+
+
+def test_eportcard_ca_issue_writes_the_masked_id_and_refuses_an_unmasked_one(tmp_path):
+    CertificateAuthority.init(tmp_path / "ca", "测试CA", PASSPHRASE, "ec-p256")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", tmp_path / "card.key", "-subj", "/CN=card", "-out", tmp_path / "card.csr")
+
+    refused = _issue(tmp_path, "350203199204040044")
+    assert refused.exit_code != 0 and "Traceback" not in refused.output
+    assert "打码" in refused.output and "masked" in refused.output
+    assert not (tmp_path / "leaf.pem").exists()
+    with sqlite3.connect(tmp_path / "eportcard.db") as db:  # nothing issued, nothing recorded
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "certificates" not in tables or db.execute("SELECT count(*) FROM certificates").fetchone() == (0,)
+
+    issued = _issue(tmp_path, mask_id("350203199204040044"))
+    assert issued.exit_code == 0, issued.output
+    attribute = _serial_number(x509.load_pem_x509_certificate((tmp_path / "leaf.pem").read_bytes()).subject)
+    assert (attribute._type, attribute.value) == (_ASN1Type.PrintableString, "350203--------0044")
