@@ -78,9 +78,9 @@ def agent(ctx: click.Context, reader: str | None, virtual_state: Path | None, po
             if configured is None and deployment is not None:
                 configured = deployment.card.reader or None
             slot = ReaderSlot(configured)
-        tls = None if no_wss else LocalTls(tls_dir or default_dir()).ensure()
-        built = Agent.from_settings(settings, slot, port=port, watch=virtual_state is None, tls=tls,
-                                    tls_port=wss_port)
+        built = Agent.from_settings(settings, slot, port=port, watch=virtual_state is None, tls_port=wss_port)
+        if not no_wss:  # the settings are sound: now the local CA may be made (first run)
+            built.tls = LocalTls(tls_dir or default_dir()).ensure()
         asyncio.run(_run(built))
     except (EportError, OSError) as exc:
         raise _friendly(exc) from None

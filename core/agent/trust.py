@@ -70,12 +70,16 @@ class TrustPlaces:
                 yield from sorted(db.parent for db in firefox.glob("*/cert9.db"))
 
 
+def _require(tool: str) -> None:
+    """Checked before anything is touched, so a missing tool changes nothing."""
+    if shutil.which(tool) is None:
+        package = "libnss3-tools" if tool == "certutil" else "ca-certificates"
+        raise ConfigError(f"找不到 {tool}：请安装 {package}（apt-get install {package}）",
+                          f"{tool} is missing: install {package} (apt-get install {package})", field="agent.trust")
+
+
 def _run(command: list[str], what: tuple[str, str]) -> str:
-    if shutil.which(command[0]) is None:
-        package = "libnss3-tools" if command[0] == "certutil" else "ca-certificates"
-        raise ConfigError(f"找不到 {command[0]}：请安装 {package}（apt-get install {package}）",
-                          f"{command[0]} is missing: install {package} (apt-get install {package})",
-                          field="agent.trust")
+    _require(command[0])
     run = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     if run.returncode != 0:
         detail = (run.stderr or run.stdout).strip()
@@ -95,6 +99,7 @@ def _needs_root(places: TrustPlaces, target: Path) -> None:
 
 def trust_system(tls: LocalTls, places: TrustPlaces) -> Path:
     target = places.system_dir / SYSTEM_FILE
+    _require("update-ca-certificates")
     _needs_root(places, places.system_dir if places.system_dir.exists() else places.root)
     places.system_dir.mkdir(parents=True, exist_ok=True)
     target.write_bytes(tls.ca_path.read_bytes())
@@ -106,6 +111,7 @@ def untrust_system(places: TrustPlaces) -> Path | None:
     target = places.system_dir / SYSTEM_FILE
     if not target.exists():
         return None
+    _require("update-ca-certificates")
     _needs_root(places, places.system_dir)
     target.unlink()
     _run([*places.update_command(), "--fresh"], ("更新系统证书库", "update-ca-certificates"))
@@ -126,6 +132,7 @@ def _has_nickname(database: Path) -> bool:
 
 
 def trust_nss(tls: LocalTls, places: TrustPlaces) -> list[Path]:
+    _require("certutil")
     done = []
     for database in places.nss_databases(create_chromium=True):
         if not (database / "cert9.db").exists():
@@ -142,6 +149,7 @@ def trust_nss(tls: LocalTls, places: TrustPlaces) -> list[Path]:
 
 
 def untrust_nss(places: TrustPlaces) -> list[Path]:
+    _require("certutil")
     done = []
     for database in places.nss_databases(create_chromium=False):
         while _has_nickname(database):  # every copy, should it have been added twice by hand

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.agent import protocol
-from core.agent.methods import METHODS
-from core.hardware.errors import WrongPin
+from core.agent.methods import METHODS, unknown_method
+from core.errors import InvalidInput
+from core.hardware.errors import CardBlocked, CardError, CardRemoved, NoReader, WrongPin, initial_pin_refused
 
 
 def test_request_as_in_design_md():
@@ -74,3 +75,45 @@ def test_every_client_control_method_of_design_md_is_offered():
               "cus-sec_SpcGetCardID", "cus-sec_SpcVerifyPIN", "cus-sec_SpcChangePIN",
               "cus-sec_SpcGetValidTimeFromCert"}
     assert design <= set(METHODS)
+
+
+# -- the official codes (docs/agent.md, "Error codes", gives the source of each) ---------------------------
+
+
+@pytest.mark.parametrize(("error", "code", "number"), [
+    (NoReader(), "Err:Custom50200", "50200"),  # UkeyError.java OPEN_THE_CARD_READER_FAILED
+    (CardRemoved(), "Err:Custom51590", "51590"),  # websocket.js: 51590 in Error = insert a card
+    (CardError(0x6F00), "Err:Custom50070", "50070"),  # UkeyError.java RESETTING_CARD_READER_FAILED
+])
+def test_reader_and_card_failures_carry_the_official_code_and_number(error, code, number):
+    message, sent = protocol.error_list(error)
+    assert sent == code
+    # The login page tests JSON.stringify(Error).indexOf("51590") > 0; the bilingual text stays.
+    assert json.dumps([message, sent]).index(number) > 0
+    assert error.zh in message and error.en in message
+
+
+def test_official_wording_comes_first_where_a_source_gives_it():
+    assert protocol.error_list(NoReader())[0].startswith("[读卡器底层库]打开读卡器失败:错误码=50200")
+    assert protocol.error_list(CardError(0x6F00))[0].startswith("[读卡器底层库]复位读卡器失败:错误码=50070")
+
+
+def test_bad_arguments_get_the_librarys_code_and_the_rest_keep_their_own():
+    assert protocol.error_list(InvalidInput("缺少参数 inData", "the argument inData is required"))[1] == "Err:Base50000"
+    assert protocol.error_list(WrongPin(1))[1] == "Err:wrong_pin"
+    assert protocol.error_list(CardBlocked())[1] == "Err:card_blocked"
+    assert protocol.error_list(initial_pin_refused())[1] == "Err:pin_refused"
+    assert protocol.error_list(unknown_method("cus-sec_SpcRSADecrypt"))[1] == "Err:unsupported_method"
+    assert protocol.error_list(protocol.ProtocolError("坏", "bad"))[1] == "Err:bad_request"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"_method":"cus-sec_SpcGetCertNo","_id":3,"args":{', (3, "cus-sec_SpcGetCertNo")),  # cut short
+    ('{"_method": "cus-sec_SpcVerifyPIN", "_id": "7", "args": [1]', ("7", "cus-sec_SpcVerifyPIN")),
+    ('BLOCKTXT...{"_method":"cus-sec_SpcSignDataAsPEM","_id":12,"args":{"inData":"', (12, "cus-sec_SpcSignDataAsPEM")),
+    ("not json at all", (0, "")),
+    (b"\xff\xfe", (0, "")),
+    ('{"_method": 5, "_id": 1}', (1, "")),
+])
+def test_a_broken_frame_still_names_its_method_when_it_can(text, expected):
+    assert protocol.request_id_of(text) == expected

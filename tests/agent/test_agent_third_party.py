@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -157,9 +158,11 @@ def test_cli_serves_the_reader_and_never_logs_pins(agent_reader, tmp_path, ca):
     state = tmp_path / "card.json"
     rig = AgentRig("pcsc", state, personalise(state, ca))
     rig.insert()
-    port = _free_port()
+    port, wss_port = _free_port(), _free_port()
+    tls_dir = tmp_path / "tls"
     process = subprocess.Popen(["eportcard", "--config", str(tmp_path / "none.toml"), "agent", "--reader",
-                                agent_reader, "--port", str(port)], cwd=ROOT, text=True,
+                                agent_reader, "--port", str(port), "--wss-port", str(wss_port),
+                                "--tls-dir", str(tls_dir)], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"ws://127.0.0.1:{port}"
@@ -169,6 +172,12 @@ def test_cli_serves_the_reader_and_never_logs_pins(agent_reader, tmp_path, ca):
         assert client.call("cus-sec_SpcVerifyPIN", {"passwd": "97531864"})["Result"] is False
         assert client.call("cus-sec_SpcVerifyPIN", {"passwd": PIN})["Result"] is True
         client.close()
+        # The first run made the local CA; wss answers with a certificate from it.
+        context = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
+        with connect(f"wss://localhost:{wss_port}", ssl=context, proxy=None) as secure:
+            assert json.loads(secure.recv(timeout=10))["_method"] == "open"
+            secure.send(json.dumps({"_method": "cus-sec_SpcGetCardID", "_id": 0, "args": {}}))
+            assert json.loads(secure.recv(timeout=30))["_args"]["Data"] == [DEVICE_NO]
     finally:
         process.terminate()
         _, log = process.communicate(timeout=30)
@@ -182,9 +191,28 @@ def test_cli_refuses_a_non_loopback_host(tmp_path):
     config = tmp_path / "eportcard.toml"
     config.write_text('[agent]\nhost = "0.0.0.0"\n', encoding="utf-8")
     run = subprocess.run(["eportcard", "--config", str(config), "agent", "--port", str(_free_port())],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+                         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+                         env={**os.environ, "HOME": str(tmp_path / "home"), "XDG_DATA_HOME": ""})
     assert run.returncode == 1
     assert "127.0.0.1" in run.stderr and "loopback" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "home").exists()  # refused before the local CA was made
+
+
+def test_cli_reports_a_taken_wss_port_and_frees_the_ws_port(tmp_path, ca):
+    state = tmp_path / "card.json"
+    personalise(state, ca)
+    port = _free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = subprocess.run(["eportcard", "--config", str(tmp_path / "none.toml"), "agent", "--virtual", str(state),
+                              "--port", str(port), "--wss-port", str(taken.getsockname()[1]),
+                              "--tls-dir", str(tmp_path / "tls")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "无法启动读卡控件" in run.stderr and "cannot start the card agent" in run.stderr
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # the ws listener it had opened was closed
 
 
 def test_cli_virtual_card(tmp_path, ca):
@@ -192,7 +220,7 @@ def test_cli_virtual_card(tmp_path, ca):
     personalise(state, ca)
     port = _free_port()
     process = subprocess.Popen(["eportcard", "--config", str(tmp_path / "none.toml"), "agent", "--virtual",
-                                str(state), "--port", str(port)], cwd=ROOT, text=True,
+                                str(state), "--port", str(port), "--no-wss"], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"ws://127.0.0.1:{port}"
