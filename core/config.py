@@ -137,6 +137,16 @@ class JobsSettings:
 
 
 @frozen
+class BackupSettings:
+    # The `backup` job of `eportcard jobs run-due` (daily): an archive into ``dir`` (relative to the
+    # config's folder; "" = the job does nothing), the ``keep`` newest kept there, sealed for the X25519
+    # public key file ``recipient`` (`eportcard backup keygen`) when set. docs/deployment.md, "Backups".
+    dir: str = ""
+    keep: int = 14
+    recipient: str = ""
+
+
+@frozen
 class AuditSettings:
     # Keys the audit chain (HMAC-SHA256): kept out of the database, so a database writer cannot
     # re-hash the chain. A missing file means an unkeyed chain; EPORTCARD_AUDIT_KEY (hex) overrides it.
@@ -158,6 +168,7 @@ class Settings:
     mail: MailSettings = MailSettings()
     notify: NotifySettings = NotifySettings()
     jobs: JobsSettings = JobsSettings()
+    backup: BackupSettings = BackupSettings()
     audit: AuditSettings = AuditSettings()
 
     def path(self, relative: str) -> Path:
@@ -416,6 +427,13 @@ reminder_days = [90, 30, 7]  # certificate expiry reminders, days before the end
 
 [jobs]
 disabled = []                # jobs `eportcard jobs run-due` leaves alone (`eportcard jobs list`)
+
+[backup]
+# The daily `backup` job writes an archive here and keeps the newest `keep` (docs/deployment.md, Backups);
+# copy them off the machine. recipient: a public key from `eportcard backup keygen` seals them.
+# dir = "/var/backups/eportcard"
+keep = 14
+# recipient = "/etc/eportcard/backup.pub"
 
 [audit]
 # Keys the audit trail's hash chain; `eportcard init` creates it (owner-only). Keep a copy apart

@@ -35,7 +35,16 @@ from attrs import frozen
 from sqlalchemy.exc import OperationalError
 
 from core import __version__
-from core.config import Settings, ca_passphrase, load_settings, parse_settings, redact_url, resolve_secrets
+from core.config import (
+    CONFIG_ENV,
+    CONFIG_NAME,
+    Settings,
+    ca_passphrase,
+    load_settings,
+    parse_settings,
+    redact_url,
+    resolve_secrets,
+)
 from core.errors import ConfigError, EportError, InvalidInput, Unavailable
 from core.services.backup_envelope import (
     EnvelopeWriter,
@@ -309,6 +318,35 @@ def make_backup_into(services: Services, config: Path, folder: Path, keep: int |
     return result, removed
 
 
+def deployment_config(settings: Settings, environ: Any = os.environ) -> Path:
+    """The config file of the deployment ``settings`` came from: ``$EPORTCARD_CONFIG`` when it names one in the
+    deployment's folder, else ``eportcard.toml`` there (what a scheduled job, given only settings, archives)."""
+    named = environ.get(CONFIG_ENV)
+    for path in ([Path(named)] if named else []) + [settings.path(CONFIG_NAME)]:
+        if path.is_file() and path.resolve().parent == Path(settings.root).resolve():
+            return path
+    raise ConfigError(f"在 {settings.root} 中找不到配置文件：请命名为 {CONFIG_NAME} 或设置 {CONFIG_ENV}",
+                      f"the config file is not in {settings.root}: name it {CONFIG_NAME} there or set {CONFIG_ENV}",
+                      field="backup.dir")
+
+
+def run_scheduled(services: Services) -> str:
+    """The ``backup`` job (core/services/jobs.py): an archive into ``[backup] dir``, the ``keep`` newest kept,
+    sealed for ``[backup] recipient``; a one-line summary. Fails (raises) when a blob was missing."""
+    wanted = services.settings.backup
+    if not wanted.dir:
+        return "skipped: [backup] dir is not set"
+    folder = services.settings.path(wanted.dir)
+    make_private_dir(folder)
+    sealing = Recipient.load(services.settings.path(wanted.recipient)) if wanted.recipient else None
+    result, removed = make_backup_into(services, deployment_config(services.settings), folder, wanted.keep, sealing)
+    if result.missing_blobs:
+        raise Unavailable(f"备份 {result.path} 已写出，但 {len(result.missing_blobs)} 个附件文件缺失或已损坏",
+                          f"{result.path} was written, but {len(result.missing_blobs)} attachment file(s) are "
+                          "missing or damaged", field="blob_dir")
+    return f"wrote {result.path} ({result.size} bytes, {result.encryption}); removed {len(removed)} old archive(s)"
+
+
 # ---- verify ---------------------------------------------------------------------------------------------------
 
 
@@ -542,4 +580,4 @@ def _still_missing(manifest: dict[str, Any], target: _Target, session_key_made: 
 
 __all__ = ["ARCHIVE_SUFFIX", "BackupResult", "Identity", "Passphrase", "Progress", "Recipient", "RestoreReport",
            "Secret", "archive_name", "config_without_secrets", "make_backup", "make_backup_into", "make_key_pair",
-           "no_progress", "restore_backup", "secrets_to_supply", "verify_backup"]
+           "no_progress", "restore_backup", "run_scheduled", "secrets_to_supply", "verify_backup"]

@@ -13,7 +13,8 @@ chunks of 64 KiB, each with the nonce ``prefix(7) || chunk number(4, big-endian)
 STREAM construction (Hoang, Reyhanitabar, Rogaway, Vizár, "Online Authenticated-Encryption and its
 Nonce-Reuse Misuse-Resistance", CRYPTO 2015, §7), the one age's payload uses
 (age-encryption.org/v1, "Payload"), so chunks cannot be reordered, dropped or cut off at a chunk
-boundary unnoticed. The header line is every chunk's associated data. Each archive has a key of its own:
+boundary unnoticed. The header line is every chunk's associated data; its ``check`` (HMAC-SHA256 of a fixed label under the
+key, 16 bytes) tells a wrong passphrase or key from an altered archive. Each archive has a key of its own:
 
 * ``"encryption": "scrypt"`` — a passphrase through scrypt (RFC 7914) with a random 16-byte salt,
   ``n`` = 2**17, ``r`` = 8, ``p`` = 1 (128 MiB; RFC 7914 §2 and the cryptography docs advise raising
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -148,7 +150,19 @@ def _hkdf(shared: bytes, salt: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=HKDF_INFO).derive(shared)
 
 
+def _key_check(key: bytes) -> str:
+    """Told apart: a wrong passphrase or key (this differs) from an altered archive (this matches)."""
+    return _b64(hmac.new(key, b"eportcard-backup/1 key check", hashlib.sha256).digest()[:16])
+
+
 def _seal_header(sealing: Sealing) -> tuple[dict[str, Any], bytes | None]:
+    header, key = _sealed(sealing)
+    if key is not None:
+        header["check"] = _key_check(key)
+    return header, key
+
+
+def _sealed(sealing: Sealing) -> tuple[dict[str, Any], bytes | None]:
     if sealing is None:
         return {"encryption": "none"}, None
     prefix = secrets.token_bytes(7)
@@ -215,7 +229,8 @@ class EnvelopeWriter:
         self._number = 0
         self._digest = hashlib.sha256()
         self._tmp = path.with_name(f".{path.name}.partial")
-        self._out: IO[bytes] = open(self._tmp, "wb")  # noqa: SIM115  (closed by close or discard)
+        # Owner-only from the first byte: an archive holds every application and account.
+        self._out: IO[bytes] = os.fdopen(os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
         self._emit(MAGIC + self._line)
 
     def _emit(self, data: bytes) -> None:
@@ -313,6 +328,9 @@ class EnvelopeReader:
             line, header = _header(path, self._in)
             self._aad = MAGIC + line
             self._key = _open_key(path, header, opening)
+            if self._key is not None and not hmac.compare_digest(str(header.get("check")), _key_check(self._key)):
+                raise InvalidInput("无法解密备份：口令或私钥不对", "the backup cannot be decrypted: wrong passphrase "
+                                   "or private key", field="archive")
             self._prefix = _unb64(header["nonce"]) if self._key else b""
             self._aead = AESGCM(self._key) if self._key else None
         except BaseException:
@@ -333,9 +351,6 @@ class EnvelopeReader:
         try:
             plain = self._aead.decrypt(_nonce(self._prefix, self._number, self._left == 0), sealed, self._aad)
         except InvalidTag:
-            if self._number == 0:
-                raise InvalidInput("无法解密备份：口令或私钥不对", "the backup cannot be decrypted: wrong passphrase "
-                                   "or private key", field="archive") from None
             raise damaged(self.path, f"chunk {self._number} does not decrypt (altered)", f"第 {self._number} 块无法解密（被改动）") from None
         self._number += 1
         return plain

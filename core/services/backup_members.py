@@ -111,8 +111,13 @@ class Walked:
 @contextmanager
 def tar_stream(path: Path, opening: Opening) -> Iterator[tarfile.TarFile]:
     """The archive inside the envelope, read as a stream (each member once, in order)."""
-    with EnvelopeReader(path, opening) as reader, tarfile.open(fileobj=reader, mode="r|gz") as tar:  # type: ignore[call-overload]
-        yield tar
+    with EnvelopeReader(path, opening) as reader:
+        try:
+            tar = tarfile.open(fileobj=reader, mode="r|gz")  # type: ignore[call-overload]
+        except _BROKEN as exc:
+            raise _broken(path, exc) from None
+        with tar:
+            yield tar
 
 
 def members_of(tar: tarfile.TarFile, path: Path) -> Iterator[tuple[tarfile.TarInfo, IO[bytes]]]:
@@ -124,9 +129,30 @@ def members_of(tar: tarfile.TarFile, path: Path) -> Iterator[tuple[tarfile.TarIn
                               f"含有 eportcard 备份不会有的成员 {info.name!r}")
             content = tar.extractfile(info)
             assert content is not None  # a regular file
-            yield info, content
-    except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
-        raise damaged(path, f"the archive inside is damaged ({exc})", f"内部归档已损坏（{exc}）") from None
+            yield info, _Guarded(content, path)  # type: ignore[misc]
+    except _BROKEN as exc:
+        raise _broken(path, exc) from None
+
+
+_BROKEN = (tarfile.TarError, zlib.error, EOFError, OSError)
+
+
+class _Guarded:
+    """A member's content whose reads say "damaged" (bilingual) where the archive stops making sense."""
+
+    def __init__(self, content: IO[bytes], path: Path) -> None:
+        self._content = content
+        self._path = path
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._content.read(size)
+        except _BROKEN as exc:
+            raise _broken(self._path, exc) from None
+
+
+def _broken(path: Path, exc: BaseException) -> InvalidInput:
+    return damaged(path, f"the archive inside is damaged ({exc})", f"内部归档已损坏（{exc}）")
 
 
 def copy_hashed(content: IO[bytes], out: Any, advance: Advance) -> Member:

@@ -74,6 +74,12 @@ def _expire_renewals(services: Services) -> str:
     return f"revoked {len(expired)} unconfirmed renewal(s)"
 
 
+def _backup(services: Services) -> str:
+    from core.services.backup import run_scheduled  # the archive code loads only when the job runs
+
+    return run_scheduled(services)
+
+
 def _crl(services: Services) -> str:
     """A fresh CRL in ``[pki] ca_dir``/crl.der for whoever publishes it as a file (``/pki/crl.der`` makes its own)."""
     if not services.cards.enabled:
@@ -93,6 +99,7 @@ JOBS: tuple[Job, ...] = (
     Job("expire_renewals", Text("撤销未确认的更新证书", "Revoke unconfirmed renewals"), timedelta(days=1),
         _expire_renewals),
     Job("crl_refresh", Text("更新证书吊销列表", "Refresh the CRL"), timedelta(hours=6), _crl),
+    Job("backup", Text("备份", "Backup"), timedelta(days=1), _backup, lease=timedelta(hours=3)),
     Job("deliver_messages", Text("发送通知（含重试）", "Send notices (and retries)"), timedelta(minutes=5), _deliver,
         lease=timedelta(minutes=30)),
 )
