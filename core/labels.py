@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from core.model.enums import AppState, Business, CardKind, CardState, RejectionReason
-from core.rules import ChannelKind, Condition, MaterialForm, Milestone
+from core.rules import ChannelKind, Condition, MaterialForm, Milestone, Payer, StepActor
 
 Pair = tuple[str, str]
 E = TypeVar("E", bound=StrEnum)
@@ -121,6 +121,15 @@ ENUM_LABELS: dict[type[StrEnum], dict[StrEnum, Pair]] = {
         Milestone.RECEIVED: ("收到材料/卡", "receipt of the materials/cards"),
         Milestone.PREVIOUS: ("上一环节", "the previous step"),
     },
+    Payer: {
+        Payer.ENTERPRISE: ("企业自付（寄付）", "the enterprise (sender pays)"),
+        Payer.CENTRE: ("分中心承担（到付）", "the branch centre (freight collect)"),
+    },
+    StepActor: {
+        StepActor.ENTERPRISE: ("企业", "the enterprise"),
+        StepActor.STAFF: ("分中心", "the branch centre"),
+        StepActor.EXTERNAL: ("其他部门", "another authority"),
+    },
 }
 
 TEXTS: dict[str, Pair] = {
@@ -170,6 +179,7 @@ TEXTS: dict[str, Pair] = {
     "guide.steps": ("办理步骤", "Steps"),
     "guide.forms": ("表格", "Forms"),
     "guide.uploads": ("上传要求", "Uploads"),
+    "guide.working_day": ("个工作日", "working day"),  # English agrees in number: 1 working day
     "guide.working_days": ("个工作日", "working days"),
     "guide.original": ("原件", "original"),
     "guide.copy": ("复印件", "copy"),

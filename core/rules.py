@@ -120,8 +120,15 @@ class Address:
     """A place to send things to: address, recipient, phone."""
 
     address: Text
-    recipient: str = ""
+    recipient: Text | None = None  # the name to write on the parcel, e.g. 服务大厅 (service hall)
     phone: str = ""
+
+
+class Payer(StrEnum):
+    """Who pays the postage of what the enterprise sends (labels: core.labels)."""
+
+    ENTERPRISE = "enterprise"  # 寄付: the sending enterprise
+    CENTRE = "centre"          # 到付: the branch centre receiving it
 
 
 @frozen
@@ -130,8 +137,8 @@ class Inbound:
 
     accepted: bool  # can materials / cards be sent by post at all
     what: Text | None = None
-    carriers: tuple[str, ...] = ()  # e.g. ("EMS",); empty = any
-    payer: str = "enterprise"  # who pays (寄付)
+    carriers: tuple[Text, ...] = ()  # e.g. 邮政EMS; empty = any
+    payer: Payer | None = None  # None: the source does not say
     to: Address | None = None
     note: Text | None = None
 
@@ -155,7 +162,7 @@ class Outbound:
     cod: bool = False  # 到付
     dispatch_after_days: int | None = None  # working days before dispatch
     counted_from: Milestone = Milestone.APPROVED
-    carrier: str = ""
+    carrier: Text | None = None  # the courier the centre sends cards by, e.g. EMS
     liability: Text | None = None  # who pays when delivery fails
     fallback: Text | None = None  # e.g. collect at counter one
     check_on_receipt: Text | None = None
@@ -331,6 +338,6 @@ class Region:
 __all__ = [
     "Address", "BusinessOffer", "CardPolicy", "Channel", "ChannelKind", "Condition", "CourierPolicy",
     "Deadline", "EmailRule", "Form", "FormField", "Inbound", "Material", "MaterialForm", "MediumPolicy",
-    "Milestone", "Outbound", "Outlet", "OutletKind", "Problem", "Region", "Step", "StepActor", "Supplier",
+    "Milestone", "Outbound", "Outlet", "OutletKind", "Payer", "Problem", "Region", "Step", "StepActor", "Supplier",
     "Text", "Timeframe", "UploadPolicy",
 ]

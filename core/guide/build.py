@@ -150,12 +150,13 @@ def _what_you_do(offer: BusinessOffer, materials: list[GuideMaterial], courier: 
     todo.append(Text(f"按所选渠道的步骤提交申请（渠道：{names_zh}）。",
                      f"Lodge the application following the steps of the chosen channel ({names_en})."))
     if courier.inbound.accepted:
-        carriers = "、".join(courier.inbound.carriers)
+        carriers = courier.inbound.carriers
         what = courier.inbound.what or Text("材料", "the materials")
         to = courier.inbound.to
         todo.append(Text(
-            f"寄送{what.zh}" + (f"（仅限{carriers}）" if carriers else "") + (f"至：{to.address.zh}" if to else "") + "。",
-            f"Send {what.get('en')}" + (f" (only by {', '.join(courier.inbound.carriers)})" if carriers else "")
+            f"寄送{what.zh}" + (f"（仅限{'、'.join(c.zh for c in carriers)}）" if carriers else "")
+            + (f"至：{to.address.zh}" if to else "") + "。",
+            f"Send {what.get('en')}" + (f" (only by {', '.join(c.get('en') for c in carriers)})" if carriers else "")
             + (f" to: {to.address.get('en')}" if to else "") + "."))
     for step in steps:
         if step.actor is StepActor.ENTERPRISE:

@@ -8,9 +8,23 @@ from typing import Any
 from core.convert import make_json_converter
 from core.guide.build import Guide
 from core.labels import LANGS, label
-from core.rules import CardPolicy, CourierPolicy, MediumPolicy, Text, UploadPolicy
+from core.rules import CardPolicy, CourierPolicy, Deadline, MediumPolicy, Text, UploadPolicy
 
-__all__ = ["LANGS", "guide_json", "render_deadlines", "render_text", "silent_line"]
+__all__ = ["LANGS", "counted", "guide_json", "render_deadlines", "render_text", "silent_line", "working_days"]
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``1 year``, ``2 years``, ``2 copies``: English counts agree in number (Chinese has no plural)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
+def working_days(days: int, min_days: int | None = None) -> str:
+    """``1 working day``, ``3 working days``, ``1-2 working days`` (a range is always plural)."""
+    return counted(days, "working day") if min_days is None else f"{min_days}-{days} working days"
+
+
+def _days(d: Deadline) -> str:
+    return f"{d.min_days}-{d.days}" if d.min_days is not None else str(d.days)
 
 
 def silent_line(topic: str, lang: str = "zh") -> str:
@@ -28,6 +42,9 @@ class _Writer:
 
     def t(self, text: Text | None) -> str:
         return text.get(self.lang) if text else ""
+
+    def join(self, texts: tuple[Text, ...]) -> str:
+        return ("、" if self.lang == "zh" else ", ").join(t.get(self.lang) for t in texts)
 
     def label(self, key: str) -> str:
         return label(f"guide.text.{key}", self.lang)
@@ -124,7 +141,7 @@ def _materials(w: _Writer, guide: Guide, silent: set[str]) -> None:
         if m.per_card:
             details.append("每张卡一份" if zh else "one per card")
         if m.copies > 1:
-            details.append(f"一式{m.copies}份" if zh else f"{m.copies} copies")
+            details.append(f"一式{m.copies}份" if zh else counted(m.copies, "copy", "copies"))
         if m.template:
             title = w.t(item.form_title)
             details.append((f"模板：{m.template}" if zh else f"template: {m.template}") + (f"《{title}》" if title else ""))
@@ -141,7 +158,8 @@ def _forms(w: _Writer, guide: Guide, silent: set[str]) -> None:
     if "forms" in silent:
         return _silent(w, "forms")
     for form in guide.forms:
-        copies = (f"（一式{form.copies}份）" if w.lang == "zh" else f" ({form.copies} copies)") if form.copies > 1 else ""
+        copies = (f"（一式{form.copies}份）" if w.lang == "zh" else f" ({counted(form.copies, 'copy', 'copies')})"
+                  ) if form.copies > 1 else ""
         w.line(f"- {form.code} {w.t(form.title)}{copies}")
     return None
 
@@ -157,12 +175,14 @@ def _courier(w: _Writer, courier: CourierPolicy, silent: bool) -> None:
         w.line(prefix + ("可邮寄材料/卡至分中心" if zh else "Materials/cards may be sent by post"))
         w.kv("note", w.t(i.what), 1)
         if i.carriers:
-            w.line(("限用快递：" if zh else "Carriers: ") + ", ".join(i.carriers), 1)
+            w.line(("限用快递：" if zh else "Carriers: ") + w.join(i.carriers), 1)
         if i.payer:
-            w.line(("邮费承担：" if zh else "Postage paid by: ") + i.payer, 1)
+            w.line(("邮费承担：" if zh else "Postage paid by: ") + label(i.payer, w.lang), 1)
         if i.to:
-            w.line(("寄至：" if zh else "Send to: ") + " ".join(
-                x for x in (w.t(i.to.address), i.to.recipient, i.to.phone) if x), 1)
+            recipient = w.t(i.to.recipient) and (("收件人：" if zh else "recipient: ") + w.t(i.to.recipient))
+            phone = i.to.phone and (("电话：" if zh else "phone: ") + i.to.phone)
+            w.line(("寄至：" if zh else "Send to: ") + ("；" if zh else "; ").join(
+                x for x in (w.t(i.to.address), recipient, phone) if x), 1)
         w.kv("note", w.t(i.note), 1)
     else:
         # Say only what the policy says: no post. How materials arrive instead (upload, counter) is
@@ -176,9 +196,9 @@ def _courier(w: _Writer, courier: CourierPolicy, silent: bool) -> None:
         if o.dispatch_after_days is not None:
             origin = label(o.counted_from, w.lang)
             w.line(f"{origin}后{o.dispatch_after_days}个工作日内寄出" if zh
-                   else f"dispatched within {o.dispatch_after_days} working days of {origin}", 1)
+                   else f"dispatched within {working_days(o.dispatch_after_days)} of {origin}", 1)
         if o.carrier:
-            w.line(("承运：" if zh else "Carrier: ") + o.carrier, 1)
+            w.line(("承运：" if zh else "Carrier: ") + w.t(o.carrier), 1)
         for text in (o.liability, o.fallback, o.check_on_receipt, o.note):
             w.line(w.t(text), 1)
     else:
@@ -219,11 +239,10 @@ def _timeframe(w: _Writer, guide: Guide, silent: set[str]) -> None:
                else f"If it is submitted/accepted today ({today}), expect:")
     for item in guide.due:
         d = item.deadline
-        days = f"{d.min_days}-{d.days}" if d.min_days is not None else str(d.days)
         origin = label(d.counted_from, w.lang)
         when = f"{item.earliest.isoformat()} ~ {item.due.isoformat()}" if item.earliest else item.due.isoformat()
-        w.line(f"- {w.t(d.name)}：{origin}后{days}个工作日 → {when}" if zh
-               else f"- {w.t(d.name)}: {days} working days after {origin} → {when}")
+        w.line(f"- {w.t(d.name)}：{origin}后{_days(d)}个工作日 → {when}" if zh
+               else f"- {w.t(d.name)}: {working_days(d.days, d.min_days)} after {origin} → {when}")
     w.kv("note", w.t(guide.timeframe.note), 1)
     w.source(guide.timeframe.source)
     return None
@@ -233,11 +252,15 @@ def _steps(w: _Writer, guide: Guide, silent: set[str]) -> None:
     w.section("steps")
     if "steps" in silent:
         return _silent(w, "steps")
+    zh = w.lang == "zh"
     for step in guide.steps:
-        w.line(f"- {w.t(step.name)} ({step.code}, {step.actor.value}, after {step.after.value})")
+        actor, after = label(step.actor, w.lang), label(step.after, w.lang)
+        w.line(f"- {w.t(step.name)}（{actor}办理，申请“{after}”后）" if zh
+               else f"- {w.t(step.name)} (done by {actor}, once the application is “{after}”)")
         w.line(w.t(step.description), 1)
         if step.channels:
-            w.line(("仅适用于：" if w.lang == "zh" else "Only for: ") + ", ".join(c.value for c in step.channels), 1)
+            w.line(("仅适用于：" if zh else "Only for: ")
+                   + ("、" if zh else ", ").join(label(c, w.lang) for c in step.channels), 1)
         w.source(step.source)
     return None
 
@@ -278,10 +301,10 @@ def _card_policy(w: _Writer, policy: CardPolicy, silent: bool) -> None:
     rules = [
         ("initial_pin", f"初始密码 {policy.initial_pin}", f"initial PIN {policy.initial_pin}"),
         ("pin_retry_limit", f"连续输错 {policy.pin_retry_limit} 次锁卡",
-         f"locked after {policy.pin_retry_limit} wrong PINs"),
-        ("validity_years", f"有效期 {policy.validity_years} 年", f"valid {policy.validity_years} years"),
+         f"locked after {counted(policy.pin_retry_limit, 'wrong PIN')}"),
+        ("validity_years", f"有效期 {policy.validity_years} 年", f"valid {counted(policy.validity_years, 'year')}"),
         ("renewal_window_days", f"到期前 {policy.renewal_window_days} 天内可自助延期",
-         f"self-service renewal within {policy.renewal_window_days} days before expiry"),
+         f"self-service renewal within {counted(policy.renewal_window_days, 'day')} before expiry"),
     ]
     default = "（系统默认）" if zh else " (core default)"
     parts = [(z if zh else e) + ("" if silent or name in policy.stated else default) for name, z, e in rules]
@@ -304,8 +327,7 @@ def render_deadlines(rows: list[tuple[Any, Any]], lang: str = "zh") -> str:
     """``deadline()`` rows as lines: name, working days, counted from, date."""
     lines = []
     for d, due in rows:
-        days = f"{d.min_days}-{d.days}" if d.min_days is not None else str(d.days)
         origin = label(d.counted_from, lang)
-        lines.append(f"{due.isoformat()}  {d.name.get(lang)}（{origin}后{days}个工作日）" if lang == "zh"
-                     else f"{due.isoformat()}  {d.name.get(lang)} ({days} working days after {origin})")
+        lines.append(f"{due.isoformat()}  {d.name.get(lang)}（{origin}后{_days(d)}个工作日）" if lang == "zh"
+                     else f"{due.isoformat()}  {d.name.get(lang)} ({working_days(d.days, d.min_days)} after {origin})")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from core.guide import render as guide_render
 from core.guide.build import TOPICS
 from core.labels import ENUM_LABELS, TEXTS, enum_label, label, pair
 from core.model import AppState, Business, CardKind, CardState, Pickup, RejectionReason
-from core.rules import ChannelKind, Condition, MaterialForm, Milestone
+from core.rules import ChannelKind, Condition, MaterialForm, Milestone, Payer, StepActor
 from core.services.actors import STAFF_ROLES
 from core.web import portal, staff
 from core.web.cards import script_texts
@@ -25,7 +25,7 @@ from core.web.i18n import t
 CORE = Path(labels.__file__).resolve().parent
 TEMPLATES = CORE / "web" / "templates"
 LABELLED = (Business, AppState, RejectionReason, CardKind, CardState, ChannelKind, Condition, MaterialForm,
-            Milestone)
+            Milestone, Payer, StepActor)
 
 
 def _complete(value: tuple[str, str]) -> bool:

@@ -6,17 +6,27 @@ on, the path inside the document (list indexes kept) and the reason, in Chinese 
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
 
 import cattrs
 import pytest
 from attrs import frozen
 
+from core.calendar import WorkCalendar
 from core.config import parse_settings
 from core.convert import make_config_converter, mistakes
 from core.errors import ConfigError
-from core.regiondata import load_region_data
+from core.guide.build import Guide, build_guide, deadline
+from core.guide.render import guide_json, render_deadlines, render_text
+from core.model import Business
+from core.plugins import get_plugin_manager
+from core.regiondata import DataRegion, load_region_data
+from core.rulebook import Rulebook
 from core.rules import Condition, MaterialForm
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 VALID = """\
 # A small region, valid as written: each test writes one mistake into it.
@@ -105,10 +115,10 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def with_mistake(old: str, new: str, nth: int = 1) -> tuple[str, int]:
-    """VALID with the ``nth`` line equal to ``old`` replaced by ``new`` (which may be empty: the line is
-    deleted), and the 1-based number of that line."""
-    lines = VALID.splitlines()
+def with_mistake(old: str, new: str, nth: int = 1, text: str = VALID) -> tuple[str, int]:
+    """``text`` with the ``nth`` line equal to ``old`` replaced by ``new`` (which may be empty: the line
+    is deleted), and the 1-based number of that line."""
+    lines = text.splitlines()
     found = [n for n, line in enumerate(lines) if line == old]
     assert len(found) >= nth, f"{old!r} is not in the valid file {nth} times"
     index = found[nth - 1]
@@ -289,3 +299,115 @@ def test_list_items_keep_their_index_in_the_config_path():
     with pytest.raises(ConfigError) as err:
         parse_settings('[calendar]\nholidays = [2031-01-01, "2031-13-01"]\n')
     assert "$.calendar.holidays[1]" in err.value.en and "not a date (YYYY-MM-DD): '2031-13-01'" in err.value.en
+
+
+# -- what people read: every courier text in both languages, English counts that agree ---------------
+
+COURIER_AND_ONES = VALID + """
+[businesses.courier]
+source = "test.txt"
+[businesses.courier.inbound]
+accepted = true
+carriers = [{ zh = "邮政EMS", en = "China Post EMS" }, { zh = "顺丰速运", en = "SF Express" }]
+payer = "enterprise"
+to = { address = { zh = "某路1号", en = "1 Some Road" }, recipient = { zh = "服务台", en = "service desk" }, phone = "000-1" }
+[businesses.courier.outbound]
+mail = true
+dispatch_after_days = 1
+counted_from = "received"
+carrier = { zh = "邮政EMS", en = "China Post EMS" }
+
+[businesses.timeframe]
+source = "test.txt"
+deadlines = [{ code = "handling", name = { zh = "办理", en = "Handling" }, days = 1, counted_from = "received" }]
+
+[[businesses.steps]]
+code = "card_received"
+name = { zh = "收到法人卡", en = "Legal card received" }
+after = "accepted"
+actor = "staff"
+channels = ["post"]
+source = "test.txt"
+
+[card_policy]
+pin_retry_limit = 1
+validity_years = 1
+renewal_window_days = 1
+source = "test.txt"
+"""
+TODAY = date(2026, 9, 30)
+
+
+def rulebook_of(tmp_path: Path, text: str = COURIER_AND_ONES) -> Rulebook:
+    plugin = DataRegion(load_region_data(write(tmp_path, text)))
+    return Rulebook(get_plugin_manager(extra=[("testland", plugin)]))
+
+
+def guide(tmp_path: Path, business: Business, text: str = COURIER_AND_ONES) -> Guide:
+    return build_guide(rulebook_of(tmp_path, text), WorkCalendar(), "testland", business, TODAY)
+
+
+def test_the_courier_reads_in_each_language(tmp_path):
+    unlock = guide(tmp_path, Business.UNLOCK)
+    en, zh = render_text(unlock, "en"), render_text(unlock, "zh")
+    assert "  Carriers: China Post EMS, SF Express\n" in en
+    assert "  限用快递：邮政EMS、顺丰速运\n" in zh
+    assert "  Postage paid by: the enterprise (sender pays)\n" in en
+    assert "  邮费承担：企业自付（寄付）\n" in zh
+    assert "  Send to: 1 Some Road; recipient: service desk; phone: 000-1\n" in en
+    assert "  寄至：某路1号；收件人：服务台；电话：000-1\n" in zh
+    assert "  Carrier: China Post EMS\n" in en and "  承运：邮政EMS\n" in zh
+    assert "Send the materials (only by China Post EMS, SF Express) to: 1 Some Road." in en
+    assert "寄送材料（仅限邮政EMS、顺丰速运）至：某路1号。" in zh
+    courier = en.split("== Post and card delivery ==")[1].split("\n==")[0]
+    assert not CJK.search(courier), courier
+
+
+def test_a_region_step_names_who_does_it_and_when_in_each_language(tmp_path):
+    unlock = guide(tmp_path, Business.UNLOCK)
+    en, zh = render_text(unlock, "en"), render_text(unlock, "zh")
+    assert "- Legal card received (done by the branch centre, once the application is “Accepted”)\n" in en
+    assert "  Only for: by post\n" in en
+    assert "- 收到法人卡（分中心办理，申请“受理中”后）\n" in zh and "  仅适用于：邮寄材料\n" in zh
+
+
+def test_the_json_guide_gives_both_languages_and_the_payer_code(tmp_path):
+    inbound = guide_json(guide(tmp_path, Business.UNLOCK))["courier"]["inbound"]
+    assert inbound["carriers"] == [{"zh": "邮政EMS", "en": "China Post EMS"}, {"zh": "顺丰速运", "en": "SF Express"}]
+    assert inbound["to"]["recipient"] == {"zh": "服务台", "en": "service desk"}
+    assert inbound["payer"] == "enterprise"
+
+
+def test_a_payer_the_source_does_not_state_is_not_printed(tmp_path):
+    text = COURIER_AND_ONES.replace('payer = "enterprise"\n', "")
+    unlock = guide(tmp_path, Business.UNLOCK, text)
+    assert unlock.courier.inbound.payer is None
+    assert "Postage paid by" not in render_text(unlock, "en") and "邮费承担" not in render_text(unlock, "zh")
+
+
+def test_an_unknown_payer_lists_the_payers(tmp_path):
+    text, line = with_mistake('payer = "enterprise"', 'payer = "sender"', text=COURIER_AND_ONES)
+    path, err = refused(tmp_path, text)
+    assert f"{path}:{line}: $.businesses[1].courier.inbound.payer: 'sender' is not one of: enterprise, centre" in err.en
+
+
+def test_one_of_anything_is_singular_in_english(tmp_path):
+    unlock = guide(tmp_path, Business.UNLOCK)
+    en, zh = render_text(unlock, "en"), render_text(unlock, "zh")
+    assert "dispatched within 1 working day of receipt of the materials/cards\n" in en
+    assert "- Handling: 1 working day after receipt of the materials/cards → 2026-10-08\n" in en
+    assert "locked after 1 wrong PIN; valid 1 year; self-service renewal within 1 day before expiry" in en
+    assert not re.search(r"\b1 (working days|copies|days|years|wrong PINs)\b", en)
+    # Chinese has no plural: the same sentences as always
+    assert "收到材料/卡后1个工作日内寄出" in zh and "- 办理：收到材料/卡后1个工作日 → 2026-10-08" in zh
+    assert "连续输错 1 次锁卡；有效期 1 年；到期前 1 天内可自助延期" in zh
+    rows = deadline(rulebook_of(tmp_path), WorkCalendar(), "testland", Business.UNLOCK, TODAY)
+    assert render_deadlines(rows, "en") == "2026-10-08  Handling (1 working day after receipt of the materials/cards)"
+
+
+def test_more_than_one_is_plural_in_english(tmp_path):
+    enrol = guide(tmp_path, Business.ENROL)
+    en = render_text(enrol, "en")
+    assert "3. Power of attorney (original, stamped with the company seal, 2 copies)\n" in en
+    assert "- Card making: 3 working days after the previous step" in en
+    assert "1 working day after submission" in en  # the review, one day

@@ -467,7 +467,7 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
     *[
         (
             f"{b} mail-in address",
-            (lambda rb, b=b: attrs.astuple(rb.courier(SZ, b).inbound.to, recurse=False)[1:]),
+            (lambda rb, b=b: (rb.courier(SZ, b).inbound.to.recipient.zh, rb.courier(SZ, b).inbound.to.phone)),
             ("电子口岸", "0755-95198"),
             "邮寄/自送地址：深圳市福田区福中三路市民中心行政服务大厅东厅电子口岸窗口，收件人：电子口岸，收件电话：0755-95198",
         )

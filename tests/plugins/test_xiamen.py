@@ -30,6 +30,7 @@ from core.rules import (
     Milestone,
     OutletKind,
     StepActor,
+    Text,
 )
 from plugins.xiamen import plugin
 from tests.conftest import assert_cited
@@ -581,9 +582,9 @@ CHECK = "快递签收前请确认电子口岸卡齐备，如有丢失或损毁�
 
 COURIER_ROWS = [
     *[(b, "inbound.accepted", True, "邮寄至厦门分中心办理") for b in POST_BUSINESSES],
-    *[(b, "inbound.carriers", ("EMS",), EMS_ONLY) for b in POST_BUSINESSES],
+    *[(b, "inbound.carriers", (Text("邮政EMS", "China Post EMS"),), EMS_ONLY) for b in POST_BUSINESSES],
     *[(b, "inbound.payer", "enterprise", "邮费需企业自理") for b in POST_BUSINESSES],
-    *[(b, "inbound.to.recipient", "服务大厅", "收件人：服务大厅") for b in POST_BUSINESSES],
+    *[(b, "inbound.to.recipient.zh", "服务大厅", "收件人：服务大厅") for b in POST_BUSINESSES],
     *[(b, "inbound.to.phone", "0592-5653395", "收件电话：0592-5653395") for b in POST_BUSINESSES],
     *[
         (
@@ -597,12 +598,12 @@ COURIER_ROWS = [
     *[(b, "outbound.mail", True, "邮寄领卡") for b in POST_BUSINESSES],
     *[(b, "outbound.cod", True, COD) for b in [*POST_BUSINESSES, B.BUY_READER]],
     *[
-        (b, "outbound.carrier", "EMS", "我司授权贵单位在办理完成后将电子口岸卡通过EMS快递至以下我司地址")
+        (b, "outbound.carrier.zh", "EMS", "我司授权贵单位在办理完成后将电子口岸卡通过EMS快递至以下我司地址")
         for b in POST_BUSINESSES
     ],
     (
         B.BUY_READER,
-        "outbound.carrier",
+        "outbound.carrier.zh",
         "EMS",
         "我司授权贵单位在办理完成后将电子口岸安全产品通过EMS快递至以下我司地址",
     ),

@@ -133,7 +133,7 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
      "我们将卡邮寄后会将快递单号通过邮件回复给企业"),
     ("unlock: mail the locked legal card", lambda rb: (
         rb.courier(XA, B.UNLOCK).inbound.accepted, rb.courier(XA, B.UNLOCK).inbound.to.address.zh,
-        rb.courier(XA, B.UNLOCK).inbound.to.recipient, rb.courier(XA, B.UNLOCK).inbound.to.phone),
+        rb.courier(XA, B.UNLOCK).inbound.to.recipient.zh, rb.courier(XA, B.UNLOCK).inbound.to.phone),
      (True, CENTRE_ADDRESS, "服务台", "83196210"),
      "将已锁定法人卡邮寄至：西安市雁塔区朱雀大街397号老海关楼6楼（天街小厨旁求索文化楼）；收货人：服务台；收货人电话：83196210"),
     ("unlock: materials", lambda rb: [(m.code, m.form, m.condition) for m in rb.materials(XA, B.UNLOCK)],
@@ -143,7 +143,7 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
      "3、电子口岸办理时限为1-2个工作日"),
     ("unlock: carrier and payer not stated", lambda rb: (rb.courier(XA, B.UNLOCK).inbound.carriers,
                                                          rb.courier(XA, B.UNLOCK).inbound.payer),
-     ((), ""), "将已锁定法人卡邮寄至"),
+     ((), None), "将已锁定法人卡邮寄至"),
     ("operator unlock: legal-card self-service", lambda rb: (
         channel(rb, B.UNLOCK, ChannelKind.SELF_SERVICE).requires_legal_card,
         channel(rb, B.UNLOCK, ChannelKind.SELF_SERVICE).url), (True, "https://e.chinaport.gov.cn/"),
@@ -155,7 +155,7 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
     ("reset_pin: same e-mail", lambda rb: texts(email(rb, B.RESET_PIN).body), ["在办业务名称", "公司收卡地址", "联系人姓名电话", "寄卡快递单号", "办理业务的电子口岸卡号"],
      "邮件内容包括在办业务名称、公司收卡地址、联系人姓名电话、寄卡快递单号、办理业务的电子口岸卡号"),
     ("reset_pin: mail the card", lambda rb: (rb.courier(XA, B.RESET_PIN).inbound.what.zh,
-                                             rb.courier(XA, B.RESET_PIN).inbound.to.recipient),
+                                             rb.courier(XA, B.RESET_PIN).inbound.to.recipient.zh),
      ("需要重置的法人卡", "服务台"), "将需要重置的法人卡邮寄至"),
     ("reset_pin: materials", lambda rb: [m.form for m in rb.materials(XA, B.RESET_PIN)],
      [MaterialForm.SCAN, MaterialForm.CARD], "附件为营业执照原件扫描件。 2、将需要重置的法人卡邮寄至"),
