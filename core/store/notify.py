@@ -284,8 +284,9 @@ class Reminders:
     def mark(self, card_id: str, serial: str, days: int, now: datetime) -> bool:
         """Record the reminder; False when it was recorded already (another runner got there first)."""
         stmt = (_insert(self._conn)(card_reminders).values(card_id=card_id, serial=serial, days=days, sent_at=now)
-                .on_conflict_do_nothing(index_elements=["card_id", "serial", "days"]))
-        return self._conn.execute(stmt).rowcount == 1
+                .on_conflict_do_nothing(index_elements=["card_id", "serial", "days"])
+                .returning(card_reminders.c.card_id))  # a row back only when inserted (rowcount is -1 on some)
+        return self._conn.execute(stmt).scalar() is not None
 
     def expiring(self, after: datetime, until: datetime, states: Sequence[str], limit: int, offset: int = 0
                  ) -> list[CardDue]:
