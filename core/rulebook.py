@@ -44,9 +44,10 @@ def _flat(results: list[Any]) -> list[Any]:
 
 
 class Rulebook:
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(self, pm: pluggy.PluginManager, *, log_failures: bool = True) -> None:
         self.pm = pm
         self.hook = pm.hook
+        self.log_failures = log_failures  # the conformance kit reports failures itself
         # What register_regions (a pure hook) answers, and the routes derived from it; rebuilt when a
         # region plugin comes or goes. Add-ons need no rebuild: a subset caller follows the hook.
         self._declarers: list[pluggy.HookImpl] = []
@@ -92,8 +93,9 @@ class Rulebook:
             name = impl.plugin_name if impl else ""
             origin = self.pm.origin(name) if impl and isinstance(self.pm, RegionPluginManager) else None
             failed = PluginFailed(name, origin, caller.name, exc)
-            log.error("%s", failed.log_line)
-            log.debug("the failing hook's traceback", exc_info=exc)
+            if self.log_failures:
+                log.error("%s", failed.log_line)
+                log.debug("the failing hook's traceback", exc_info=exc)
             raise failed from exc
 
     # regions -----------------------------------------------------------------

@@ -3,6 +3,9 @@ entry_points.txt, which is all importlib.metadata reads) and the modules, in a f
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 
@@ -33,3 +36,13 @@ class Plugin:
 
 plugin = Plugin()
 '''
+
+
+def eportcard(args: list[str], cwd: Path, site: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed ``eportcard`` console script as a process, with ``site``'s distributions installed."""
+    exe = shutil.which("eportcard")
+    assert exe, "the eportcard console script is not installed"
+    env = {k: v for k, v in os.environ.items() if k not in ("EPORTCARD_CONFIG", "EPORTCARD_CA_PASSPHRASE")}
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd)

@@ -8,14 +8,10 @@ entry point, as pip would leave it.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from distkit import install_distribution, region_module
+from distkit import eportcard, install_distribution, region_module
 from starlette.testclient import TestClient
 
 from core import hookimpl
@@ -189,26 +185,18 @@ def test_the_same_plugin_object_under_two_entry_points(site):
 # -- the commands go on without the broken plugin --------------------------------------------------------
 
 
-def eportcard(args: list[str], site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("eportcard")
-    assert exe, "the eportcard console script is not installed"
-    env = {k: v for k, v in os.environ.items() if k not in ("EPORTCARD_CONFIG", "EPORTCARD_CA_PASSPHRASE")}
-    env["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path[1:]])
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
-
-
 def test_guide_regions_and_serve_with_a_broken_plugin_installed(site, tmp_path):
     source, _, en = FAULTS["raises"]
     install_distribution(site, "eportcard-region-ningbo", "ningbo = eportcard_region_cli_raises:plugin",
                          {"eportcard_region_cli_raises": source})
-    guide = eportcard(["guide", "xiamen", "enrol"], site, tmp_path)
+    guide = eportcard(["guide", "xiamen", "enrol"], tmp_path, site)
     assert guide.returncode == 0 and guide.stdout.startswith("厦门")
     [warning] = guide.stderr.strip().splitlines()  # the one line, no traceback
     assert en in warning and warning.endswith("the plugin is disabled")
 
     config = tmp_path / "eportcard.toml"
-    assert eportcard(["-c", str(config), "init"], site, tmp_path).returncode == 0
-    listed = eportcard(["-c", str(config), "regions"], site, tmp_path)
+    assert eportcard(["-c", str(config), "init"], tmp_path, site).returncode == 0
+    listed = eportcard(["-c", str(config), "regions"], tmp_path, site)
     assert listed.returncode == 0 and "Traceback" not in listed.stderr
     lines = listed.stdout.splitlines()
     assert sorted(line.split()[0] for line in lines[:-1]) == sorted(BUILT_IN)
@@ -217,7 +205,7 @@ def test_guide_regions_and_serve_with_a_broken_plugin_installed(site, tmp_path):
     config.write_text(config.read_text(encoding="utf-8").replace(
         '# enabled = ["shenzhen", "changchun", "xiamen", "hangzhou", "xian"]', 'enabled = ["xiamen", "ningbo"]'),
         encoding="utf-8")
-    refused = eportcard(["-c", str(config), "serve", "--port", "0"], site, tmp_path)
+    refused = eportcard(["-c", str(config), "serve", "--port", "0"], tmp_path, site)
     assert refused.returncode == 1 and "serving on" not in refused.stdout + refused.stderr
     [line] = refused.stderr.strip().splitlines()
     assert line.startswith("Error: 分中心插件 ningbo") and en in line and "[regions] enabled names it" in line
