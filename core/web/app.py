@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 # core.web.ops first: its /healthz (no database) is the one that answers.
 ROUTE_MODULES = ("core.web.ops", "core.web.public", "core.web.portal", "core.web.password_reset", "core.web.staff",
-                 "core.web.staff_accounts", "core.web.api", "core.web.cards")
+                 "core.web.staff_accounts", "core.web.notify_pages", "core.web.api", "core.web.cards")
 SESSION_COOKIE = "eportcard_session"
 SESSION_MAX_AGE = int(timedelta(hours=8).total_seconds())
 LOGIN_PAGES = {"enterprise": "/portal/login", "staff": "/staff/login"}
