@@ -18,7 +18,6 @@ from one to the other. The native copy is for the database's own tools (``sqlite
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import secrets
@@ -82,6 +81,7 @@ from core.store.audit import key_id, load_key
 from core.store.dump import DatabaseSnapshot, data_counts, load_rows, snapshot
 from core.store.permissions import make_private_dir, secure_database, write_private
 from core.store.records import AuditReport
+from core.store.space import is_disk_full
 
 Advance = Callable[[int], None]
 
@@ -129,10 +129,6 @@ class RestoreReport:
     @property
     def ok(self) -> bool:
         return self.audit.ok and self.audit_head_matches and not self.blob_problems
-
-
-def _full(exc: OSError) -> bool:
-    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _disk_full(where: Path) -> Unavailable:
@@ -241,8 +237,8 @@ def make_backup(services: Services, config: Path, dest: Path, sealing: Sealing =
             snap = snapshot(services.store, staging / "database")
             planned, missing = _plan(services, snap, staging, config_text)
             return _write(services, dest, sealing, progress, snap, planned, missing)
-    except OSError as exc:
-        if _full(exc):
+    except Exception as exc:  # a full disk shows as OSError, or as SQLite's own error while it copies
+        if is_disk_full(exc):
             raise _disk_full(dest) from None
         raise
 

@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 
 from core.errors import InvalidInput, NotFound
 from core.rules import UploadPolicy
+from core.store.space import is_disk_full, storage_full
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -109,21 +110,29 @@ class BlobStore:
         return self.root / sha256[:2] / sha256[2:]
 
     def put(self, content: bytes) -> str:
-        """Store the content and return its SHA-256 (hex). Storing it again changes nothing."""
+        """Store the content and return its SHA-256 (hex). Storing it again changes nothing.
+        A full disk is ``Unavailable`` (storage full), and leaves no file behind."""
         digest = hashlib.sha256(content).hexdigest()
         target = self.path_for(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise storage_full("attachment") from exc
+            raise
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(content)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if is_disk_full(exc):
+                raise storage_full("attachment") from exc
             raise
         return digest
 

@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from core.config import redact_url
@@ -35,6 +35,7 @@ from core.store.repos import (
     EnterpriseRepo,
     QuickReads,
 )
+from core.store.space import is_disk_full, storage_full
 from core.store.tables import audit, audit_head, sequences
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -177,10 +178,15 @@ class Store:
         must not write). Do not open a second writing transaction inside one on the same thread:
         on SQLite it waits for the first, which waits for it.
         """
-        with (self._read_engine if readonly else self.engine).connect() as conn, conn.begin():
-            if not self._revision_checked:  # once per store: its first use
-                self._check_revision(conn)
-            yield Transaction(conn, self._audit_key)
+        try:
+            with (self._read_engine if readonly else self.engine).connect() as conn, conn.begin():
+                if not self._revision_checked:  # once per store: its first use
+                    self._check_revision(conn)
+                yield Transaction(conn, self._audit_key)
+        except OperationalError as exc:
+            if is_disk_full(exc):  # rolled back: a clear "storage full", not "busy"
+                raise storage_full("database") from exc
+            raise
         if not readonly and self._changes is not None:
             self._changes.bump()  # committed: this process's caches see it at once
 
