@@ -66,7 +66,12 @@ class RegionPluginManager(pluggy.PluginManager):
         if plugin is not None and self.is_registered(plugin):
             self.unregister(plugin)
         self.disabled.append(fault)
-        log.warning("%s", fault.line)
+        if fault.line not in _WARNED:  # a process may build more than one manager (serve: rules, gateways)
+            _WARNED.add(fault.line)
+            log.warning("%s", fault.line)
+
+
+_WARNED: set[str] = set()  # the fault lines this process has logged: each is logged once
 
 
 def disabled_plugins(pm: pluggy.PluginManager) -> list[PluginFault]:
