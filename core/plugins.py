@@ -74,11 +74,6 @@ class RegionPluginManager(pluggy.PluginManager):
 _WARNED: set[str] = set()  # the fault lines this process has logged: each is logged once
 
 
-def disabled_plugins(pm: pluggy.PluginManager) -> list[PluginFault]:
-    """The plugins ``pm`` disabled, with the reason (none for a manager built elsewhere)."""
-    return list(pm.disabled) if isinstance(pm, RegionPluginManager) else []
-
-
 def _declares(pm: pluggy.PluginManager, plugin: object) -> bool:
     """Whether ``plugin`` has a ``register_regions`` hookimpl (an add-on has none)."""
     return hasattr(plugin, "register_regions") and pm.parse_hookimpl_opts(plugin, "register_regions") is not None
