@@ -185,7 +185,7 @@ class _Collect:
         self.messages: list[tuple[str, list[str], bytes, bool]] = []  # (mail from, rcpt tos, data, over TLS)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        over_tls = session.ssl is not None
+        over_tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, over_tls))
         return "250 Message accepted for delivery"
 
@@ -203,7 +203,9 @@ class SmtpServer:
         context.load_cert_chain(self.cert, key)
         self.handler = _Collect()
         self.port = free_port()
-        tls = {"ssl_context": context} if implicit_tls else {"tls_context": context, "require_starttls": True}
+        # Implicit TLS: the whole connection is TLS, which aiosmtpd's AUTH check (made for STARTTLS) does not see.
+        tls = ({"ssl_context": context, "auth_require_tls": False} if implicit_tls
+               else {"tls_context": context, "require_starttls": True})
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, auth_required=True,
                                      authenticator=_authenticate, **tls)
 
