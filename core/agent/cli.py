@@ -87,7 +87,8 @@ def agent(ctx: click.Context, reader: str | None, virtual_state: Path | None, po
 
 
 @agent.command("trust")
-@click.option("--remove", is_flag=True, help="Undo: take the local CA out of every place (and our hosts line).")
+@click.option("--remove", is_flag=True, help="Undo: take the local CA out of the system store and the NSS databases "
+                                                "(with --hosts, our hosts line too).")
 @click.option("--tls-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=TLS_DIR_HELP)
 @click.option("--no-system", is_flag=True, help="Leave the system store alone (it needs root).")
 @click.option("--no-nss", is_flag=True, help="Leave the browsers' NSS databases alone.")
