@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
+from core.agent.server import OFFICIAL_ORIGINS
 from core.cli import main
 from core.config import load_settings
 from core.hardware.keys import derive_admin_key
@@ -138,7 +139,8 @@ def test_every_command_group_uses_the_named_config_from_another_folder(here: Pat
         coroutine.close()
     monkeypatch.setattr("core.agent.cli.asyncio.run", no_loop)
     run("agent", "--virtual", str(card_file), "--port", "18998")
-    assert set(started["agent"]) == {"https://eport.example"}  # type: ignore[arg-type]
+    # the configured origin, beside the official single-window / E-Port ones every agent allows
+    assert set(started["agent"]) == {"https://eport.example", *OFFICIAL_ORIGINS}  # type: ignore[arg-type]
 
 
 def test_a_missing_named_config_is_refused_not_replaced_by_the_current_folder(here: Path, tmp_path: Path):

@@ -70,6 +70,8 @@ def resolve(args: list[str]) -> click.Command:
         while words and words[0].startswith("-"):  # the group's own options, e.g. -c FILE
             assert words.pop(0) in options, (args, path)
             words.pop(0)
+        if not words and command.invoke_without_command:
+            return command  # a group that runs itself, e.g. `eportcard agent`
         assert words, f"{' '.join(args)}: no command after {' '.join(path)}"
         name = words.pop(0)
         found = command.get_command(click.Context(command), name)
