@@ -269,17 +269,26 @@ class Reminders:
 
     def due(self, after: datetime, until: datetime, days: int, states: Sequence[str], limit: int) -> list[CardDue]:
         """Cards in ``states`` whose certificate ends in (``after``, ``until``] and that have had no reminder
-        for this certificate at the ``days`` point: a range on ``ix_cards_expiry``, each checked
-        against ``card_reminders`` by its primary key."""
+        for this certificate at the ``days`` point. Two steps: the range and the check against
+        ``card_reminders`` (by its primary key) read ``ix_cards_expiry`` alone, which holds every column
+        they need; then the records of the cards found, by primary key."""
         reminded = exists().where(card_reminders.c.card_id == cards.c.id,
                                   card_reminders.c.serial == cards.c.certificate_serial,
                                   card_reminders.c.days == days)
-        rows = self._conn.execute(
-            select(cards.c.id, cards.c.certificate_serial, cards.c.not_after, cards.c.data)
+        found = self._conn.execute(
+            select(cards.c.id, cards.c.certificate_serial, cards.c.not_after)
             .where(and_(cards.c.not_after > after, cards.c.not_after <= until, cards.c.state.in_(list(states)),
                         cards.c.certificate_serial.is_not(None), ~reminded))
-            .order_by(cards.c.not_after, cards.c.id).limit(limit))
-        return [CardDue(r.id, r.certificate_serial, r.not_after, r.data) for r in rows]
+            .order_by(cards.c.not_after, cards.c.id).limit(limit)).all()
+        data = self._records([r.id for r in found])
+        return [CardDue(r.id, r.certificate_serial, r.not_after, data[r.id]) for r in found]
+
+    def _records(self, card_ids: list[str]) -> dict[str, str]:
+        records: dict[str, str] = {}
+        for start in range(0, len(card_ids), 1000):
+            chunk = card_ids[start:start + 1000]
+            records.update(self._conn.execute(select(cards.c.id, cards.c.data).where(cards.c.id.in_(chunk))).all())
+        return records
 
     def mark(self, card_id: str, serial: str, days: int, now: datetime) -> bool:
         """Record the reminder; False when it was recorded already (another runner got there first)."""
