@@ -163,3 +163,26 @@ def test_too_many_failures_make_a_dead_letter(store, tmp_path, clock):
             clock.now += timedelta(hours=1)
         dead = services.notifications.dead_letters(STAFF)
         assert [(m.attempts, m.state) for m in dead] == [(3, "dead"), (3, "dead")]
+
+
+def test_a_verification_code_goes_through_the_same_sdk_gateway_at_once(store, tmp_path, clock):
+    from core.services import sms
+
+    with gateways(store, tmp_path, clock) as (services, tencent, _smtp):
+        sms.send_code(services, sms.gateway_for(services.settings), "s3cret", ENTERPRISE_MOBILE, "submit:A1",
+                      sms.Asker("enterprise:ent1", "10.0.0.9"))
+        (request,) = tencent.accepted
+        assert request["TemplateId"] == TEMPLATES["verification_code"]
+        code, minutes = request["TemplateParamSet"]
+        assert len(code) == 6 and code.isdigit() and minutes == "10"
+        with services.store.transaction(readonly=True) as tx:
+            assert Outbox(tx).counts()["pending"] == 0  # a code is not queued: it is worth nothing ten minutes later
+        sms.verify_code(services, sms.gateway_for(services.settings), "s3cret", ENTERPRISE_MOBILE, "submit:A1", code)
+        tencent.mode = "down"
+        clock.now += timedelta(minutes=2)
+        import pytest
+
+        with pytest.raises(sms.GatewayFailed) as failed:
+            sms.send_code(services, sms.gateway_for(services.settings), "s3cret", ENTERPRISE_MOBILE, "submit:A2",
+                          sms.Asker("enterprise:ent1", "10.0.0.9"))
+        assert failed.value.zh and failed.value.en
