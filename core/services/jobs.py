@@ -80,6 +80,12 @@ def _backup(services: Services) -> str:
     return run_scheduled(services)
 
 
+def _reconcile_cards(services: Services) -> str:
+    from core.services.cards.recovery import reconcile_daily
+
+    return reconcile_daily(services, SYSTEM)
+
+
 def _crl(services: Services) -> str:
     """A fresh CRL in ``[pki] ca_dir``/crl.der for whoever publishes it as a file (``/pki/crl.der`` makes its own)."""
     if not services.cards.enabled:
@@ -99,6 +105,8 @@ JOBS: tuple[Job, ...] = (
     Job("expire_renewals", Text("撤销未确认的更新证书", "Revoke unconfirmed renewals"), timedelta(days=1),
         _expire_renewals),
     Job("crl_refresh", Text("更新证书吊销列表", "Refresh the CRL"), timedelta(hours=6), _crl),
+    Job("reconcile_cards", Text("清理未完成的制卡", "Give up unfinished card making"), timedelta(days=1),
+        _reconcile_cards),
     Job("backup", Text("备份", "Backup"), timedelta(days=1), _backup, lease=timedelta(hours=3)),
     Job("deliver_messages", Text("发送通知（含重试）", "Send notices (and retries)"), timedelta(minutes=5), _deliver,
         lease=timedelta(minutes=30)),

@@ -45,6 +45,7 @@ from core.model import (
     Business,
     Card,
     CardKind,
+    CardState,
     Delivery,
     Enterprise,
     Transition,
@@ -532,6 +533,11 @@ class CardRepo:
         found = self._many(select(cards.c.data, cards.c.version)
                            .where(cards.c.certificate_serial == serial_hex.lower()).limit(1))
         return found[0] if found else None
+
+    def blank(self) -> list[Card]:
+        """Cards recorded but not yet made (a personalisation under way, or cut short by a crash)."""
+        return self._many(select(cards.c.data, cards.c.version).where(cards.c.state == CardState.BLANK.value)
+                          .order_by(cards.c.id))
 
     def by_device_no(self, no: str) -> Card | None:
         # A device number may be reused after a card is replaced: the most recent card wins.

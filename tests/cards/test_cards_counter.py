@@ -116,19 +116,27 @@ def test_ocsp_answer_for_the_card_certificate_is_accepted_by_openssl(env, make_r
     assert f"{cert_pem}: good".encode() in said and b"Response verify OK" in said
 
 
-def test_card_pulled_out_mid_write_records_nothing(env, make_rig):
+def test_card_pulled_out_mid_write_puts_nothing_in_force(env, make_rig):
+    """The records come first (core/services/cards/recovery.py): the card ``blank``, its certificate on hold,
+    valid for no one; the item stays to be made. Put back in, the card is made from the start and the
+    record of the attempt given up (replaced, its certificate revoked), audited."""
     app = env.produced(3, operators=0)
     rig = make_rig(serial="00c0ffee00000003")
     driver = rig.start(pull_out_on=(Ins.UPDATE_BINARY, 2))  # during the certificate write
-    before = env.snapshot(app.enterprise.uscc)
     with pytest.raises(CardRemoved):
         env.cards.counter.personalize(app.id, 0, driver, STAFF)
-    assert env.snapshot(app.enterprise.uscc) == before == ((), (), before[2])
+    (attempt,), (held,), _trail = env.snapshot(app.enterprise.uscc)
+    assert attempt.state is CardState.BLANK and attempt.card_no == rig.serial and held.status == "hold"
     with env.services.store.transaction(readonly=True) as tx:
         assert not tx.applications.get(app.id).items[0].made
     # Put back in, the same card is made from the start.
     card = env.cards.counter.personalize(app.id, 0, rig.restart(), STAFF)
-    assert card.state is CardState.ACTIVE and card.card_no == rig.serial
+    assert card.state is CardState.ACTIVE and card.card_no == rig.serial and card.id != attempt.id
+    with env.services.store.transaction(readonly=True) as tx:
+        assert tx.cards.get(attempt.id).state is CardState.REPLACED
+        assert tx.certificates.get(held.serial).status == "revoked"
+        assert [e.action for e in tx.audit.for_entity("card", attempt.id)] == ["personalize_started",
+                                                                               "reconcile_abandon"]
 
 
 def test_personalise_refuses_an_application_not_in_production(env, make_rig):

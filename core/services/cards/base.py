@@ -20,12 +20,14 @@ from core.errors import Forbidden, InvalidInput, NotFound
 from core.hardware import profile as hw
 from core.hardware.driver import CardDriver, CardInfo
 from core.hardware.errors import CardBlocked, CardError, NotPersonalised, WrongPin
-from core.model import Card, CardEvent, CardState, CertificateRef
+from core.model import Card, CardEvent, CardState
 from core.pki import revocation
 from core.pki.ca import record_for, serial_hex
 from core.rules import CardPolicy
 from core.services.actors import Actor
+from core.services.cards import recovery
 from core.services.cards.keys import CardKeys
+from core.services.cards.recovery import card_summary, certificate_ref
 
 if TYPE_CHECKING:
     from core.pki.ca import CertificateAuthority
@@ -65,11 +67,6 @@ class CardReading:
         }
 
 
-def certificate_ref(cert: x509.Certificate) -> CertificateRef:
-    return CertificateRef(serial=serial_hex(cert.serial_number), not_before=cert.not_valid_before_utc,
-                          not_after=cert.not_valid_after_utc)
-
-
 def der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
@@ -77,16 +74,6 @@ def der(cert: x509.Certificate) -> bytes:
 def spki(key: object) -> bytes:
     return key.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
                             serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def card_summary(card: Card) -> dict[str, object]:
-    """Audit payload: never a PIN, never a key."""
-    last = card.history[-1] if card.history else None
-    return {"state": card.state.value, "kind": card.kind.value, "uscc": card.enterprise_uscc,
-            "card_no": card.card_no, "device_no": card.device_no,
-            "certificate": card.certificate.serial if card.certificate else "",
-            "pin_is_initial": card.pin_is_initial, "action": last.action if last else "",
-            "holder": card.holder.name}
 
 
 def verify_signature(cert: x509.Certificate, signature: bytes, message: bytes) -> bool:
@@ -179,8 +166,10 @@ class CardWork:
                            field="card")
         return info, cert, record
 
-    def read(self, driver: CardDriver) -> CardReading:
-        """What is on the card (serial, device number, certificate, PIN tries) joined with its record."""
+    def read(self, driver: CardDriver, actor: Actor | None = None) -> CardReading:
+        """What is on the card (serial, device number, certificate, PIN tries) joined with its record, once
+        card and record agree (:meth:`reconcile`, audited as ``actor``: the system's card read by default)."""
+        self.reconcile(driver, actor or Actor.system("card-read"))
         info = driver.card_info()
         cert = self.read_certificate(driver) if info.personalised else None
         record, status = None, ""
@@ -192,6 +181,41 @@ class CardWork:
                 registered = tx.certificates.get(serial)
                 status = registered.status if registered else ""
         return CardReading(info=info, certificate=cert, record=record, certificate_status=status)
+
+    def reconcile(self, driver: CardDriver, actor: Actor) -> list[Card]:
+        """Card and record made to agree again where a crash came between writing one and the other
+        (core/services/cards/recovery.py); each repair in its own transaction, audited. The cards repaired."""
+        info = driver.card_info()
+        on_card = self.read_certificate(driver) if info.personalised else None
+        with self.s.store.transaction(readonly=True) as tx:
+            found = recovery.findings(tx, info.serial, on_card)
+        repaired = []
+        for finding in found:
+            if finding.kind == "restore" and not self._write_back(driver, info, finding.serial):
+                continue
+            if finding.kind in ("personalised", "renewed"):  # the step the crash may have cut: PIN to initial
+                driver.reset_retry_counter(self.keys.admin_key(info.serial))
+            with self.s.store.transaction() as tx:
+                outcome = recovery.fix(tx, finding, actor.label, self.s.clock(), on_card)
+            if outcome is not None:
+                card, event = outcome
+                repaired.append(card)
+                if event is not None:
+                    self.announce(card, [event])
+        return repaired
+
+    def _write_back(self, driver: CardDriver, info: CardInfo, serial: str) -> bool:
+        """Write the recorded certificate ``serial`` back onto the card, if it is for the key the card holds."""
+        with self.s.store.transaction(readonly=True) as tx:
+            recorded = tx.certificates.get(serial)
+        if recorded is None:
+            return False
+        cert = x509.load_pem_x509_certificate(recorded.pem.encode("ascii"))
+        if spki(driver.public_key()) != spki(cert.public_key()):
+            return False
+        admin_key = self.keys.admin_key(info.serial)
+        self.write_and_check(driver, admin_key, cert)
+        return True
 
     # ---- records ----------------------------------------------------------------------------------------
     def save(self, tx: Transaction, actor: Actor, card: Card, action: str, extra: dict | None = None) -> Card:
@@ -251,19 +275,20 @@ class CardWork:
                             field="card")
         admin_key = self.keys.admin_key(info.serial)
         new_cert = self.ca.renew(old_cert, public_key=public_key)  # type: ignore[arg-type]
-        self.write_and_check(driver, admin_key, new_cert)
-        driver.reset_retry_counter(admin_key)
+        new_serial = serial_hex(new_cert.serial_number)
 
         now = self.s.clock()
-        with self.s.store.transaction() as tx:
+        with self.s.store.transaction() as tx:  # first the record, on hold: a crash from here on is found again
             if consume is not None:
                 consume(tx, now)
-            card = tx.cards.get(record.id)
-            tx.certificates.add(record_for(new_cert, card_id=card.id))
-            old_serial = serial_hex(old_cert.serial_number)
-            if tx.certificates.get(old_serial) is not None:
-                revocation.apply_cert_effect(tx.certificates, old_serial, card_rules.SUPERSEDED, now)
-            renewed, event, _ = card_rules.renew(card, certificate_ref(new_cert), actor.label, now)
-            saved = self.save(tx, actor, renewed, "renew", {"superseded": old_serial})
+            tx.certificates.add(record_for(new_cert, card_id=record.id))
+            revocation.hold(tx.certificates, new_serial, now)
+            tx.audit.append(actor.label, "renew_started", "card", record.id,
+                            {**card_summary(record), "pending_certificate": new_serial})
+        self.write_and_check(driver, admin_key, new_cert)
+        driver.reset_retry_counter(admin_key)
+        with self.s.store.transaction() as tx:  # the card holds it: in force
+            saved, event = recovery.finish_renewal(tx, actor.label, tx.cards.get(record.id),
+                                                   certificate_ref(new_cert), self.s.clock())
         self.announce(saved, [event])
         return saved

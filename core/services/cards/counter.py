@@ -12,11 +12,13 @@ from core.errors import Forbidden, InvalidInput, NotFound, RuleViolation, Transi
 from core.hardware import profile as hw
 from core.hardware.driver import CardDriver
 from core.model import Application, AppState, Card, CardState
+from core.pki import revocation
 from core.pki.ca import record_for, serial_hex
 from core.pki.profiles import HolderSubject, ProfileSettings, profile_for
 from core.privacy import mask_id
 from core.services.actors import Actor, authorise
 from core.services.applications import check_version
+from core.services.cards import recovery
 from core.services.cards.base import CardReading, CardWork, authorise_card, card_summary, certificate_ref
 from core.services.cards.keys import CardKeys
 from core.services.cards.readers import open_reader, readers_present
@@ -37,8 +39,16 @@ class Counter(CardWork):
                     device_no: str = "", expected_version: int | None = None) -> Card:
         """Make the card for item ``item_index`` of an application in production.
 
-        ``expected_version`` (the version the person saw) is checked before the card is touched.
+        ``expected_version`` (the version the person saw) is checked before the card is touched. Written in
+        two steps (core/services/cards/recovery.py): the card's ``blank`` record and its certificate on hold,
+        then the card, then both in force; a card whose making a crash cut short is put right first.
         """
+        wanted = self.check_making(app_id, item_index, actor, expected_version)
+        for repaired in self.reconcile(driver, actor):
+            if repaired.application_id == wanted.id and repaired.state is CardState.ACTIVE:
+                with self.s.store.transaction(readonly=True) as tx:
+                    if tx.applications.get(wanted.id).items[item_index].made:
+                        return repaired  # this very item's card, made before a crash: nothing more to do
         with self.s.store.transaction(readonly=True) as tx:
             app = self._application_for_making(tx, app_id, item_index, actor, expected_version)
             info = driver.card_info()
@@ -61,21 +71,26 @@ class Counter(CardWork):
             driver.set_device_no(admin_key, device_no)
         public_key = driver.generate_key_pair(admin_key, KEY_ALGORITHMS[profile.algorithm])
         certificate = self.ca.issue(profile, subject, public_key=public_key)  # type: ignore[arg-type]
-        self.write_and_check(driver, admin_key, certificate)
-        driver.reset_retry_counter(admin_key)
+        serial = serial_hex(certificate.serial_number)
 
         now = self.s.clock()
-        with self.s.store.transaction() as tx:
+        with self.s.store.transaction() as tx:  # first the records: the card blank, its certificate on hold
             app = self._application_for_making(tx, app_id, item_index, actor)  # again: someone may have
-            blank = Card(id=secrets.token_hex(8), enterprise_uscc=app.enterprise.uscc, kind=item.kind,
-                         holder=item.holder, medium=item.medium, application_id=app.id)
-            card, event, _ = card_rules.issue(blank, certificate_ref(certificate), info.serial, device_no,
-                                              actor.label, now)
-            tx.certificates.add(record_for(certificate, card_id=card.id))
-            saved = tx.cards.add(card)
-            tx.applications.update(lifecycle.mark_item_made(app, item_index))
-            tx.audit.append(actor.label, "personalize", "card", saved.id,
-                            {**card_summary(saved), "application": app.id, "item": item_index})
+            blank = tx.cards.add(Card(id=secrets.token_hex(8), enterprise_uscc=app.enterprise.uscc, kind=item.kind,
+                                      holder=item.holder, medium=item.medium, application_id=app.id,
+                                      card_no=info.serial, device_no=device_no))
+            tx.certificates.add(record_for(certificate, card_id=blank.id))
+            revocation.hold(tx.certificates, serial, now)
+            tx.audit.append(actor.label, "personalize_started", "card", blank.id,
+                            {**card_summary(blank), "application": app.id, "item": item_index,
+                             "pending_certificate": serial})
+        self.write_and_check(driver, admin_key, certificate)
+        driver.reset_retry_counter(admin_key)
+        with self.s.store.transaction() as tx:  # the card holds it: in force
+            app = self._application_for_making(tx, app_id, item_index, actor)
+            saved, event = recovery.finish_personalisation(tx, actor.label, tx.cards.get(blank.id),
+                                                           certificate_ref(certificate), app, item_index,
+                                                           self.s.clock())
         self.announce(saved, [event])
         return saved
 
@@ -126,6 +141,7 @@ class Counter(CardWork):
 
     def unlock(self, driver: CardDriver, actor: Actor) -> Card:
         """The legal holder brought the card to the window: PIN back to 88888888, tries back to the limit."""
+        self.reconcile(driver, actor)
         with self.s.store.transaction(readonly=True) as tx:
             info, _cert, record = self.record_for_card(tx, driver)
         authorise_card(actor, "unlock", record)
@@ -151,6 +167,7 @@ class Counter(CardWork):
 
     def renew(self, driver: CardDriver, actor: Actor) -> Card:
         """A new certificate for the same card key (expired certificates too); the old one is superseded."""
+        self.reconcile(driver, actor)
         with self.s.store.transaction(readonly=True) as tx:
             info, old_cert, record = self.record_for_card(tx, driver)
         authorise_card(actor, "renew", record)

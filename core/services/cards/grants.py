@@ -201,6 +201,7 @@ class Grants(CardWork):
 
     def operator_renew(self, driver: CardDriver, grant: Grant, actor: Actor) -> Card:
         """A granted renewal of the operator card in ``driver`` (same machine as the server)."""
+        self.reconcile(driver, actor)
         with self.s.store.transaction(readonly=True) as tx:
             info, cert, record = self.record_for_card(tx, driver)
         if record.id != grant.card_id or grant.action != "renew":

@@ -35,6 +35,7 @@ from core.services.cards.base import (
     spki,
 )
 from core.services.cards.grants import check_card_challenge
+from core.services.cards.recovery import finish_renewal
 
 if TYPE_CHECKING:
     from core.store.store import Transaction
@@ -125,12 +126,7 @@ class Renewals(CardWork):
                     or (card.certificate is not None and card.certificate.serial == serial)):
                 raise InvalidInput("这不是为此卡签发、待确认的延期证书", "this is not the renewed certificate "
                                    "released for this card and awaiting confirmation", field="certificate")
-            renewed, event, _ = card_rules.renew(card, certificate_ref(new_cert), actor.label, now)
-            revocation.release(tx.certificates, serial)
-            old_serial = card.certificate.serial if card.certificate else ""
-            if old_serial and tx.certificates.get(old_serial) is not None:
-                revocation.apply_cert_effect(tx.certificates, old_serial, card_rules.SUPERSEDED, now)
-            saved = self.save(tx, actor, renewed, "renew", {"superseded": old_serial})
+            saved, event = finish_renewal(tx, actor.label, card, certificate_ref(new_cert), now)
         self.announce(saved, [event])
         return saved
 

@@ -89,7 +89,7 @@ def overview(services: Services, actor: Actor) -> CardsOverview:
 
 class SelfService(CardWork):
     def info(self, driver: CardDriver, actor: Actor) -> CardReading:
-        reading = self.read(driver)
+        reading = self.read(driver, actor)
         if reading.record is not None:
             authorise_card(actor, "info", reading.record)
         return reading
@@ -97,6 +97,7 @@ class SelfService(CardWork):
     def change_pin(self, driver: CardDriver, old_pin: str, new_pin: str, actor: Actor) -> Card:
         """Change the PIN of an active card; 88888888 is refused here and by the card. Recorded as a
         ``change_pin`` move (state unchanged, PIN no longer initial); the PIN itself never is."""
+        self.reconcile(driver, actor)
         with self.s.store.transaction(readonly=True) as tx:
             _info, _cert, record = self.record_for_card(tx, driver)
             policy = self.policy(tx, record)
@@ -139,6 +140,7 @@ class SelfService(CardWork):
 
     def renew(self, driver: CardDriver, pin: str, actor: Actor) -> Card:
         """Legal card only, 0-180 days before expiry, not expired, not locked; the PIN returns to initial."""
+        self.reconcile(driver, actor)
         with self.s.store.transaction(readonly=True) as tx:
             info, cert, record = self.record_for_card(tx, driver)
             policy = self.policy(tx, record)
