@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from core.convert import describe_errors, make_config_converter
 from core.errors import ConfigError
+from core.loopback import is_loopback
 from core.notify.base import GatewayContext
 
 T = TypeVar("T")
@@ -37,23 +37,13 @@ def required_secret(context: GatewayContext, name: str, gateway: str) -> str:
     return value
 
 
-def is_loopback_host(host: str) -> bool:
-    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def refuse_plain_http(url_or_host: str, scheme: str, context: GatewayContext, key: str, gateway: str) -> None:
     """Plain HTTP carries the secrets and the messages in the clear: only to this machine (a local stand-in)."""
     host = urlsplit(url_or_host).netloc if "://" in url_or_host else url_or_host
-    if scheme != "https" and not is_loopback_host(host):
+    if scheme != "https" and not is_loopback(host):
         raise ConfigError(f"网关 {gateway} 只能用 HTTPS 连接 {host}（HTTP 仅限本机 127.0.0.1）",
                           f"the {gateway} gateway must reach {host} over HTTPS (plain HTTP only to this machine, "
                           "127.0.0.1)", field=f"{context.field}.{key}")
 
 
-__all__ = ["is_loopback_host", "read_options", "refuse_plain_http", "required_secret"]
+__all__ = ["read_options", "refuse_plain_http", "required_secret"]

@@ -26,8 +26,9 @@ from email.utils import format_datetime
 from attrs import frozen
 
 from core.errors import ConfigError
+from core.loopback import is_loopback
 from core.notify.base import GatewayContext, Outgoing, SendError
-from core.notify.options import is_loopback_host, read_options, required_secret
+from core.notify.options import read_options, required_secret
 
 NAME = "smtp"
 SECURITY = ("starttls", "ssl", "none")
@@ -104,7 +105,7 @@ def make(context: GatewayContext) -> SmtpMail:
         raise ConfigError(f"[mail] options.security 只能是 {'、'.join(SECURITY)}",
                           f"[mail] options.security must be one of {', '.join(SECURITY)}",
                           field=f"{context.field}.security")
-    if options.security == "none" and not is_loopback_host(options.host):
+    if options.security == "none" and not is_loopback(options.host):
         raise ConfigError("不加密的 SMTP 只能连接本机（security = \"none\" 仅限 127.0.0.1）",
                           "unencrypted SMTP only to this machine (security = \"none\" is for 127.0.0.1 only)",
                           field=f"{context.field}.security")

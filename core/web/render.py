@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from starlette.templating import Jinja2Templates
 
 from core.errors import EportError, Problems
 from core.labels import enum_label
+from core.loopback import is_loopback
 from core.model import AppState, Business, RejectionReason
 from core.privacy import mask_id, mask_phone
 from core.services import Services
@@ -48,16 +48,6 @@ class WebState:
 
 def web(request: Request) -> WebState:
     return request.app.state.web
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address, or ``localhost``) is this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def outbox_open(request: Request) -> bool:
