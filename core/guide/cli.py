@@ -110,8 +110,9 @@ def deadline(region: str, business: str, start: str, lang: str, as_json: bool, p
 @click.option("--name-en", default="", help="The region's English name (e.g. Ningbo).")
 @friendly
 def new_region(code: str, directory: Path, name_zh: str, name_en: str) -> None:
-    """Scaffold a region plugin distribution that passes the conformance kit (see docs/plugins.md)."""
+    """Scaffold a region plugin distribution: placeholders to replace, tests, CI (see docs/plugins.md)."""
     target = scaffold_region(code, directory, name_zh=name_zh, name_en=name_en)
-    click.echo(f"wrote {target}\n"
-               f"next: edit {target / ('eportcard_region_' + code) / 'region.toml'}, then\n"
-               f"  pip install -e {target}\n  eportcard regions\n  eportcard guide {code} enrol")
+    click.echo(f"wrote {target} (see its README.md)\n"
+               f"next: replace every 【占位】 / [placeholder] in {target / ('eportcard_region_' + code) / 'region.toml'}, then\n"
+               f"  pip install -e '{target}[test]'\n  python -m pytest {target / 'tests'}    # the conformance kit\n"
+               f"  eportcard guide {code} enrol")

@@ -1,19 +1,22 @@
-"""``eportcard new-region CODE``: a region plugin distribution that passes the kit out of the box.
+"""``eportcard new-region CODE``: a region plugin distribution, ready to fill in, test and install.
 
 The result is its own distribution (``eportcard-region-CODE/``) registering the entry point
-``eportcard.regions: CODE = "eportcard_region_CODE:plugin"``; its data are placeholders,
-clearly marked, to be replaced with the region's published rules.
+``eportcard.regions: CODE = "eportcard_region_CODE:plugin"``, with a ``test`` extra (pytest), the
+conformance kit as its first test, a CI script (``ci.sh``, run by ``.github/workflows/test.yml``) and a
+README with the develop-install-test loop. Its data are placeholders, clearly marked, to be replaced
+with the region's published rules: the kit fails until they are.
 """
 
 from __future__ import annotations
 
 import re
+from importlib.metadata import entry_points
 from importlib.resources import files
 from pathlib import Path
 from string import Template
 
 from core.errors import InvalidInput
-from core.plugins import BUILTIN_REGIONS
+from core.plugins import BUILTIN_REGIONS, ENTRY_POINT_GROUP
 
 __all__ = ["PLACEHOLDER_SOURCE", "scaffold_region"]
 
@@ -27,7 +30,11 @@ LAYOUT = {
     "__init__.py.txt": "{package}/__init__.py",
     "region.toml.txt": "{package}/region.toml",
     "test_conformance.py.txt": "tests/test_conformance.py",
+    "ci.sh.txt": "ci.sh",
+    "test.yml.txt": ".github/workflows/test.yml",
+    "gitignore.txt": ".gitignore",
 }
+EXECUTABLE = {"ci.sh"}
 
 
 def _check_code(code: str) -> None:
@@ -38,6 +45,15 @@ def _check_code(code: str) -> None:
     if code in {name for name, _ in BUILTIN_REGIONS}:
         raise InvalidInput(f"分中心 {code} 已内置，请换一个代码", f"region {code} is built in; choose another code",
                            field="code")
+    # Any installed distribution's entry point, not only eportcard's: two plugins with one code are both
+    # disabled when the plugin manager is built (core.plugins), so the second is refused here already.
+    taken = next(iter(entry_points(group=ENTRY_POINT_GROUP, name=code)), None)
+    if taken is not None:
+        dist = f"{taken.dist.name} {taken.dist.version}" if taken.dist else taken.value
+        raise InvalidInput(f"分中心代码 {code} 已被已安装的插件包 {dist} 使用（入口点 {ENTRY_POINT_GROUP}: {code}），"
+                           "请换一个代码",
+                           f"region code {code} is taken by the installed distribution {dist} (entry point "
+                           f"{ENTRY_POINT_GROUP}: {code}); choose another code", field="code")
 
 
 def scaffold_region(code: str, directory: Path | str = ".", *, name_zh: str = "", name_en: str = "") -> Path:
@@ -62,4 +78,6 @@ def scaffold_region(code: str, directory: Path | str = ".", *, name_zh: str = ""
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+        if relative in EXECUTABLE:
+            path.chmod(0o755)
     return target
