@@ -78,6 +78,10 @@ class _DefaultMake(OneLineGroup):
             args = ["make", *args]
         return super().parse_args(ctx, args)
 
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Any other word is the DEST of ``make`` (for whoever resolves a command line word by word)."""
+        return super().get_command(ctx, cmd_name) or self.commands["make"]
+
 
 @click.group(cls=_DefaultMake)
 def backup() -> None:

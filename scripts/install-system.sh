@@ -9,6 +9,7 @@ set -euo pipefail
 packages=(pcscd vsmartcard-vpcd pcsc-tools opensc swig libpcsclite-dev
           chromium postgresql openssl poppler-utils fonts-wqy-zenhei wrk iproute2 procps systemd nginx-light)
 packages+=(libnss3-tools ca-certificates)  # certutil and update-ca-certificates: `eportcard agent trust`
+packages+=(postgresql-client)  # pg_dump and pg_restore: `eportcard backup` of a PostgreSQL deployment, `backup verify`
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
