@@ -21,7 +21,7 @@ import click
 
 from core.cli_context import config_path
 from core.cli_usage import friendly
-from core.config import load_settings
+from core.config import load_settings, secret_values
 from core.errors import EportError
 from core.services.deployment import jobs_dir, record_job
 
@@ -91,11 +91,15 @@ def jobs() -> None:
 @records_outcome("jobs_run_due")
 def run_due(obj: Any, only: str | None) -> None:
     """运行到期的任务 / Run every due job; safe on several machines at once (each job runs once)."""
+    from core.web.logs import configured_logging
+
     scheduler = _scheduler(obj)
-    try:
-        results = scheduler.run_due(only=only)
-    except EportError as exc:
-        raise CannotRun(str(exc)) from None
+    # A job's log lines (a gateway's failure among them) go to the journal without the deployment's secrets.
+    with configured_logging(secrets=secret_values(obj.services.settings)):
+        try:
+            results = scheduler.run_due(only=only)
+        except EportError as exc:
+            raise CannotRun(str(exc)) from None
     for result in results:
         state = ("ok" if result.ok else "FAILED") if result.ran else "-"
         click.echo(f"{result.name:20} {state:6} {result.summary}")

@@ -283,7 +283,8 @@ def ca_passphrase(settings: Settings, environ: Mapping[str, str] = os.environ) -
 
 def secret_values(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
     """The deployment's secrets as they may appear in text (kept out of every log line): the session
-    key, the database password (as written in the URL and decoded), the CA passphrase."""
+    key, the database password (as written in the URL and decoded), the CA passphrase, the notification
+    gateways' secrets."""
     from urllib.parse import unquote, urlsplit
 
     try:
@@ -294,7 +295,29 @@ def secret_values(settings: Settings, environ: Mapping[str, str] = os.environ) -
         passphrase = ca_passphrase(settings, environ)
     except ConfigError:
         passphrase = None
-    return [value for value in (settings.web.secret_key, written, unquote(written), passphrase) if value]
+    return [value for value in (settings.web.secret_key, written, unquote(written), passphrase,
+                                *gateway_secrets(settings, environ)) if value]
+
+
+def gateway_secrets(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Every secret of the ``[sms]`` and ``[mail]`` gateways (the SMS SDK's secret key, the webhook's token,
+    the SMTP password, a plugin gateway's own), wherever :func:`gateway_secret` would find it: each name an
+    ``options.<name>_file``, an ``EPORTCARD_<CHANNEL>_<NAME>`` variable or a ``<channel>_<name>`` credential
+    gives."""
+    found = []
+    credentials = Path(environ.get(CREDENTIALS_ENV) or "")
+    for channel, section in (("sms", settings.sms), ("mail", settings.mail)):
+        names = {key[:-len("_file")] for key in section.options if key.endswith("_file") and key != "ca_file"}
+        prefix = f"EPORTCARD_{channel.upper()}_"
+        names |= {key[len(prefix):].lower() for key in environ if key.startswith(prefix)}
+        if environ.get(CREDENTIALS_ENV) and credentials.is_dir():
+            names |= {path.name[len(channel) + 1:] for path in credentials.glob(f"{channel}_*")}
+        for name in sorted(names):
+            try:
+                found.append(gateway_secret(settings, channel, name, environ))
+            except ConfigError:  # an unreadable secret file holds nothing to hide
+                continue
+    return [value for value in found if value]
 
 
 def redact_url(url: str) -> str:

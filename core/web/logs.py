@@ -5,7 +5,8 @@ the zone), the level, the logger and the id of the request it belongs to (``-`` 
 :mod:`core.web.access` adds one access line per request. Secrets never reach the output: whatever a
 line or a traceback holds, the formatter replaces with ``***``
 
-* the deployment's own secrets (session key, database password, CA passphrase: given at start);
+* the deployment's own secrets (session key, database password, CA passphrase, the notification
+  gateways' secrets: given at start);
 * the current request's: its cookies, ``X-CSRF-Token`` and ``Authorization`` headers, the session's
   id and CSRF token, and every form or JSON field named like a password, PIN, code or token;
 * a password written in any URL (``scheme://user:password@host``).

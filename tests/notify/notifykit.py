@@ -39,6 +39,7 @@ from core.config import MailSettings, NotifySettings, Settings, SmsSettings, Web
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
 from core.services import Actor, Services
+from core.store.notify import NewMessage, Outbox
 
 SECRET_ID = "AKIDeportcardTEST0000000000000000"
 SECRET_KEY = "eportcard-test-secret-key-000000"
@@ -250,3 +251,46 @@ def gateways(store: Any, folder: Path, clock: Any, **kw: Any) -> Iterator[tuple[
             sms=SmsSettings(gateway="tencent", options=tencent_options(tencent.endpoint), signature=SIGN_NAME),
             mail=MailSettings(gateway="smtp", options=smtp_options(smtp)), **kw)
         yield services, tencent, smtp
+
+
+# ---- a deployment the command line runs on ----------------------------------------------------------------------
+
+def queue_messages(services, count: int) -> None:
+    """``count`` SMS in the outbox, due now (keys ``test:<n>:sms``)."""
+    with services.store.transaction() as tx:
+        Outbox(tx).enqueue([NewMessage(f"test:{n}:sms", "sms", "completed", "13800000001", f"message {n}")
+                            for n in range(count)], services.clock())
+
+
+def deployment_config(folder: Path, database_url: str, endpoint: str) -> Path:
+    """An ``eportcard.toml`` in ``folder`` on ``database_url`` whose SMS go to the Tencent stand-in at ``endpoint``."""
+    options = tencent_options(endpoint)
+    templates = ", ".join(f'{k} = "{v}"' for k, v in options.pop("templates").items())
+    lines = [f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {v}" for k, v in options.items()]
+    config = folder / "eportcard.toml"
+    config.write_text(f'''[database]
+url = "{database_url}"
+[regions]
+enabled = ["shenzhen"]
+default = "shenzhen"
+[web]
+secret_key = "k"
+[sms]
+gateway = "tencent"
+signature = "{SIGN_NAME}"
+[sms.options]
+{chr(10).join(lines)}
+templates = {{ {templates} }}
+''', encoding="utf-8")
+    (folder / "tencent.key").write_text(SECRET_KEY)
+    return config
+
+
+def database_url(store) -> str:
+    """The URL another process reaches ``store`` at (on PostgreSQL: the test's own schema)."""
+    url = store.engine.url.render_as_string(hide_password=False)
+    if store.dialect != "postgresql":
+        return url
+    with store.engine.connect() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    return f"{url}?options=-csearch_path%3D{schema}"

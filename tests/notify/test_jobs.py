@@ -12,7 +12,13 @@ from pathlib import Path
 
 import attrs
 import pytest
-from notifykit import SECRET_KEY, SIGN_NAME, TencentStandIn, notify_services, tencent_options
+from notifykit import (
+    TencentStandIn,
+    database_url,
+    deployment_config,
+    notify_services,
+    queue_messages,
+)
 
 from core import hookimpl
 from core.config import JobsSettings, SmsSettings
@@ -23,15 +29,9 @@ from core.rulebook import Rulebook
 from core.rules import Text
 from core.services.jobs import JOBS, Job, Scheduler
 from core.store.jobs import JobLeases
-from core.store.notify import NewMessage, Outbox
+from core.store.notify import Outbox
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _queue(services, count: int) -> None:
-    with services.store.transaction() as tx:
-        Outbox(tx).enqueue([NewMessage(f"test:{n}:sms", "sms", "completed", "13800000001", f"message {n}")
-                            for n in range(count)], services.clock())
 
 
 class GatedSms:
@@ -66,7 +66,7 @@ def _gated_services(store, tmp_path, clock):
 
 def test_a_runner_holding_a_job_keeps_the_other_runner_out(store, tmp_path, clock):
     services, gate = _gated_services(store, tmp_path, clock)
-    _queue(services, 5)
+    queue_messages(services, 5)
     first: list = []
     runner = threading.Thread(target=lambda: first.extend(Scheduler(services).run_due(owner="machine-a")))
     runner.start()
@@ -137,43 +137,11 @@ def test_disabled_jobs_and_intervals_come_from_the_config(store, tmp_path, clock
 
 # ---- two processes --------------------------------------------------------------------------------------------
 
-def _config(folder: Path, database_url: str, endpoint: str) -> Path:
-    options = tencent_options(endpoint)
-    templates = ", ".join(f'{k} = "{v}"' for k, v in options.pop("templates").items())
-    lines = [f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {v}" for k, v in options.items()]
-    config = folder / "eportcard.toml"
-    config.write_text(f'''[database]
-url = "{database_url}"
-[regions]
-enabled = ["shenzhen"]
-default = "shenzhen"
-[web]
-secret_key = "k"
-[sms]
-gateway = "tencent"
-signature = "{SIGN_NAME}"
-[sms.options]
-{chr(10).join(lines)}
-templates = {{ {templates} }}
-''', encoding="utf-8")
-    (folder / "tencent.key").write_text(SECRET_KEY)
-    return config
-
-
-def _database_url(store) -> str:
-    url = store.engine.url.render_as_string(hide_password=False)
-    if store.dialect != "postgresql":
-        return url
-    with store.engine.connect() as conn:
-        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
-    return f"{url}?options=-csearch_path%3D{schema}"
-
-
 def test_two_run_due_processes_at_once_send_each_message_once(store, tmp_path, clock):
     services = notify_services(store, tmp_path, clock)
-    _queue(services, 40)
+    queue_messages(services, 40)
     with TencentStandIn() as tencent:
-        config = _config(tmp_path, _database_url(store), tencent.endpoint)
+        config = deployment_config(tmp_path, database_url(store), tencent.endpoint)
         command = [sys.executable, "-c", "from core.cli import main; main()", "-c", str(config), "jobs", "run-due"]
         runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for _ in range(2)]
