@@ -427,12 +427,13 @@ def _own_enterprise(actor: Actor) -> str:
 
 
 def staff_region(actor: Actor) -> str | None:
-    """The branch a staff member sees (None: every branch, for the system)."""
+    """The branch a staff member sees (None: every branch, for the system): their own region, as
+    ``core.services.actors.authorise`` gives staff their branch's applications only."""
     if actor.kind == "system":
         return None
     if actor.kind != "staff" or not (actor.roles & STAFF_ROLES):
         raise Forbidden("只有分中心工作人员可以查看消息。", "Only branch staff see the messages.", field="notify")
-    return actor.region or None
+    return actor.region
 
 
 __all__ = ["APPLICATION_NOTICES", "CARD_NOTICES", "CHOICES", "Choice", "DeliveryReport", "Notifications",

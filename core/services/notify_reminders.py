@@ -135,19 +135,19 @@ def expiring(services: Services, actor: Actor, within_days: int | None = None, l
              ) -> list[ExpiringCard]:
     """Cards whose certificate ends within ``within_days`` (default: the largest reminder point), soonest first;
     staff see their own branch's."""
-    return _page(services, staff_region(actor), within_days, limit, offset)[1]
+    return _page(services, staff_region(actor), within_days, limit, offset)
 
 
 def _page(services: Services, region: str | None, within_days: int | None, limit: int, offset: int
-          ) -> tuple[int, list[ExpiringCard]]:
-    """(rows read, those of ``region``): the region is the card's application's, known once it is loaded."""
+          ) -> list[ExpiringCard]:
+    """The cards of ``region`` (None: every branch) in the query itself, so a page holds ``limit`` of them."""
     now = services.clock()
     until = now + timedelta(days=within_days or max(points(services)))
     with services.store.transaction(readonly=True) as tx:
-        rows = Reminders(tx).expiring(now, until, REMINDED_STATES, limit, offset)
+        rows = Reminders(tx).expiring(now, until, REMINDED_STATES, limit, offset, region=region,
+                                      default_region=services.settings.regions.default)
         sent = Reminders(tx).sent_points([r.card_id for r in rows])
-        made = [_expiring(services, tx, row, sent, now) for row in rows]
-    return len(rows), [row for row in made if region is None or row.region == region]
+        return [_expiring(services, tx, row, sent, now) for row in rows]
 
 
 def _expiring(services: Services, tx: Transaction, row: CardDue, sent: dict, now: datetime) -> ExpiringCard:
@@ -170,12 +170,12 @@ def expiring_csv(services: Services, actor: Actor, within_days: int | None = Non
     region = staff_region(actor)
     offset = 0
     while True:
-        read, page = _page(services, region, within_days, BATCH, offset)
+        page = _page(services, region, within_days, BATCH, offset)
         for card in page:
             yield _line((card.card_id, card.uscc, card.enterprise, card.kind.zh, card.holder, card.device_no,
                          card.state, card.region, china_date(card.not_after).isoformat(), str(card.days_left),
                          " ".join(str(d) for d in card.reminded)))
-        if read < BATCH:
+        if len(page) < BATCH:
             return
         offset += BATCH
 

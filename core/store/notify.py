@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    cast,
     exists,
     func,
     or_,
@@ -36,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.store.tables import cards
+from core.store.tables import applications, cards
 from core.store.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -297,13 +298,18 @@ class Reminders:
                 .returning(card_reminders.c.card_id))  # a row back only when inserted (rowcount is -1 on some)
         return self._conn.execute(stmt).scalar() is not None
 
-    def expiring(self, after: datetime, until: datetime, states: Sequence[str], limit: int, offset: int = 0
-                 ) -> list[CardDue]:
-        """Cards whose certificate ends in (``after``, ``until``], soonest first (the staff's list)."""
-        rows = self._conn.execute(
-            select(cards.c.id, cards.c.certificate_serial, cards.c.not_after, cards.c.data)
-            .where(cards.c.not_after > after, cards.c.not_after <= until, cards.c.state.in_(list(states)))
-            .order_by(cards.c.not_after, cards.c.id).limit(limit).offset(offset))
+    def expiring(self, after: datetime, until: datetime, states: Sequence[str], limit: int, offset: int = 0,
+                 region: str | None = None, default_region: str = "") -> list[CardDue]:
+        """Cards whose certificate ends in (``after``, ``until``], soonest first (the staff's list); ``region``:
+        only that branch's, a card's branch being its application's region (``default_region`` for a card
+        made without one), filtered in the query so that a page is a whole page."""
+        query = (select(cards.c.id, cards.c.certificate_serial, cards.c.not_after, cards.c.data)
+                 .where(cards.c.not_after > after, cards.c.not_after <= until, cards.c.state.in_(list(states))))
+        if region is not None:
+            made_for = applications.c.id == _json_text(self._conn.dialect.name, cards.c.data, "application_id")
+            query = (query.select_from(cards.outerjoin(applications, made_for))
+                     .where(func.coalesce(applications.c.region, default_region) == region))
+        rows = self._conn.execute(query.order_by(cards.c.not_after, cards.c.id).limit(limit).offset(offset))
         return [CardDue(r.id, r.certificate_serial or "", r.not_after, r.data) for r in rows]
 
     def sent_points(self, card_ids: Sequence[str]) -> dict[tuple[str, str], list[int]]:
@@ -313,6 +319,14 @@ class Reminders:
         for r in self._conn.execute(select(card_reminders).where(card_reminders.c.card_id.in_(list(card_ids)))):
             found.setdefault((r.card_id, r.serial), []).append(int(r.days))
         return found
+
+
+def _json_text(dialect: str, column: Any, key: str) -> Any:
+    """The text of ``key`` in a JSON record column: ``->>`` on PostgreSQL (its manual, §9.16.1 "Processing
+    and Creating JSON Data"), ``json_extract`` on SQLite (https://sqlite.org/json1.html#jex)."""
+    if dialect == "postgresql":
+        return cast(column, postgresql.JSON)[key].astext
+    return func.json_extract(column, f"$.{key}")
 
 
 __all__ = ["STATES", "CardDue", "Message", "NewMessage", "NotifyChoice", "NotifyChoices", "Outbox", "Reminders",

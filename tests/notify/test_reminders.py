@@ -13,6 +13,7 @@ from notifykit import ENTERPRISE_EMAIL, ENTERPRISE_MOBILE, STAFF, TEMPLATES, ent
 from core.config import NotifySettings, SmsSettings
 from core.model import Business, Card, CardKind, CardState, CertificateRef
 from core.samples import make_enrol
+from core.services import Actor
 from core.services.notify_reminders import CSV_HEADER, expiring, expiring_csv, scan
 from core.store.notify import Outbox
 
@@ -129,6 +130,33 @@ def test_the_expiring_list_and_its_csv(store, tmp_path, clock):
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert tuple(table[0]) == CSV_HEADER and [r[0] for r in table[1:]] == [soon.id, later.id]
     assert table[1][3] == "法人卡" and table[1][10] == "30"
+
+
+def test_each_branch_pages_through_its_own_expiring_cards(store, tmp_path, clock):
+    """Two branches' cards interleaved by expiry: a branch's page is a whole page of its own cards (the
+    region is filtered in the query, not after it), as staff see their branch's applications only."""
+    services = notify_services(store, tmp_path, clock, sms=SmsSettings(gateway="outbox"), development=True)
+    by_region: dict[str, list[str]] = {"shenzhen": [], "xian": []}
+    for n in range(1, 9):
+        region = "xian" if n % 2 else "shenzhen"
+        card = _card(services, n, 10 + n)
+        if region == "xian" or n == 8:  # a card made for an application of its region; the others: the default
+            app = make_enrol(n, region)
+            with services.store.transaction() as tx:
+                tx.applications.add(app)
+                tx.cards.update(attrs.evolve(tx.cards.get(card.id), application_id=app.id))
+        by_region[region].append(card.id)
+    xian_staff = attrs.evolve(STAFF, region="xian")
+    for actor, region in ((STAFF, "shenzhen"), (xian_staff, "xian")):
+        pages = [[r.card_id for r in expiring(services, actor, limit=3, offset=offset)] for offset in (0, 3)]
+        assert pages == [by_region[region][:3], by_region[region][3:]]
+        assert all(r.region == region for r in expiring(services, actor))
+        table = list(csv.reader(io.StringIO("".join(expiring_csv(services, actor)).lstrip("\ufeff"))))
+        assert [row[0] for row in table[1:]] == by_region[region] and {row[7] for row in table[1:]} == {region}
+    everyone = [r.card_id for r in expiring(services, Actor.system("test"))]
+    assert everyone == [f"C{n:04d}" for n in range(1, 9)]
+    no_branch = attrs.evolve(STAFF, region="")
+    assert expiring(services, no_branch) == []  # staff without a branch see none, not every branch's
 
 
 def test_an_enterprise_cannot_read_the_expiring_list(store, tmp_path, clock):
