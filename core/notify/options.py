@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -37,6 +38,14 @@ def required_secret(context: GatewayContext, name: str, gateway: str) -> str:
     return value
 
 
+def readable_file(path: str, context: GatewayContext, key: str, gateway: str) -> None:
+    """A file the gateway reads when it sends (``ca_file``) must be there now, not at the first message."""
+    if path and not os.access(path, os.R_OK):
+        raise ConfigError(f"网关 {gateway} 的 [{context.channel}] options.{key} 文件 {path} 不存在或不可读",
+                          f"the {gateway} gateway's [{context.channel}] options.{key} {path} does not exist or "
+                          "cannot be read", field=f"{context.field}.{key}")
+
+
 def refuse_plain_http(url_or_host: str, scheme: str, context: GatewayContext, key: str, gateway: str) -> None:
     """Plain HTTP carries the secrets and the messages in the clear: only to this machine (a local stand-in)."""
     host = urlsplit(url_or_host).netloc if "://" in url_or_host else url_or_host
@@ -46,4 +55,4 @@ def refuse_plain_http(url_or_host: str, scheme: str, context: GatewayContext, ke
                           "127.0.0.1)", field=f"{context.field}.{key}")
 
 
-__all__ = ["read_options", "refuse_plain_http", "required_secret"]
+__all__ = ["read_options", "readable_file", "refuse_plain_http", "required_secret"]

@@ -28,7 +28,7 @@ from attrs import frozen
 from core.errors import ConfigError
 from core.loopback import is_loopback
 from core.notify.base import GatewayContext, Outgoing, SendError
-from core.notify.options import read_options, required_secret
+from core.notify.options import read_options, readable_file, required_secret
 
 NAME = "smtp"
 SECURITY = ("starttls", "ssl", "none")
@@ -115,6 +115,7 @@ def make(context: GatewayContext) -> SmtpMail:
         raise ConfigError(f"[mail] options.sender 不是邮件地址：{options.sender}",
                           f"[mail] options.sender is not an e-mail address: {options.sender}",
                           field=f"{context.field}.sender") from None
+    readable_file(options.ca_file, context, "ca_file", NAME)
     password = required_secret(context, "password", NAME) if options.username else None
     return SmtpMail(options, password)
 

@@ -20,7 +20,7 @@ from attrs import field, frozen
 
 from core.errors import ConfigError
 from core.notify.base import GatewayContext, Outgoing, SendError
-from core.notify.options import read_options, refuse_plain_http
+from core.notify.options import read_options, readable_file, refuse_plain_http
 
 NAME = "webhook"
 FIELDS = ("recipient", "text", "subject", "kind", "key", "language")
@@ -87,6 +87,7 @@ def make_for(channel: str):
             raise ConfigError(f"[{channel}] options.url 须为 https:// 地址", f"[{channel}] options.url must be an "
                               "https:// address", field=f"{context.field}.url")
         refuse_plain_http(options.url, scheme, context, "url", NAME)
+        readable_file(options.ca_file, context, "ca_file", NAME)
         try:
             fill(options.body, Outgoing(channel, "x", "x", "x", "x"))
         except (KeyError, ValueError, IndexError) as exc:

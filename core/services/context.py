@@ -58,14 +58,18 @@ class Services:
         ``serving`` (the web front) refuses, before the database is touched, what would leave it
         running half-broken: a CA that cannot be unlocked (its certificates name this server's CRL
         and OCSP addresses), a region plugin ``[regions] enabled`` names failing the start-up checks
-        (:func:`core.testing.startup_check`; one not named is disabled instead) and a
-        ``[regions] default`` that is not enabled."""
+        (:func:`core.testing.startup_check`; one not named is disabled instead), a
+        ``[regions] default`` that is not enabled, and an ``[sms]`` or ``[mail]`` gateway that could not send
+        (core.services.notify.check_gateways)."""
         card_keys = load_card_keys(settings, ca_passphrase, required_with_ca=serving)
         pm = get_plugin_manager(settings.regions.enabled, plugins_dir=settings.plugins_dir)
         rulebook = Rulebook(pm)
         if serving:
+            from core.services.notify import check_gateways  # imported here: it imports core.services
+
             startup_check(pm)
             check_default_region(settings, rulebook)
+            check_gateways(settings, pm)
         store = open_store(settings.database_url, settings.blob_dir,
                            audit_key=load_key(settings.path(settings.audit.key_file)))
         if upgrade:

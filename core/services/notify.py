@@ -39,7 +39,7 @@ from core.notices import (
     check_wording,
     render,
 )
-from core.notify.base import Gateway, GatewayContext, Outgoing, SendError
+from core.notify.base import CHANNELS, Gateway, GatewayContext, Outgoing, SendError
 from core.notify.dev import NoGateway, OutboxGateway
 from core.notify.registry import kinds_by_name
 from core.privacy import mask_phone
@@ -102,6 +102,14 @@ def make_gateway(settings: Settings, channel: str, pm: pluggy.PluginManager | No
     context = GatewayContext(channel, section.options, lambda secret: gateway_secret(settings, channel, secret),
                              settings.web.development)
     return kind.make(context)
+
+
+def check_gateways(settings: Settings, pm: pluggy.PluginManager | None = None) -> None:
+    """``serve``'s start-up check: the ``[sms]`` and ``[mail]`` gateways are made as the first send would
+    make them (a known name, options complete and valid, secrets and files readable), nothing sent; the
+    first problem raised as its one-line ConfigError."""
+    for channel in CHANNELS:
+        make_gateway(settings, channel, pm)
 
 
 def _channel_zh(channel: str) -> str:
@@ -437,4 +445,4 @@ def staff_region(actor: Actor) -> str | None:
 
 
 __all__ = ["APPLICATION_NOTICES", "CARD_NOTICES", "CHOICES", "Choice", "DeliveryReport", "Notifications",
-           "make_gateway", "mask_recipient", "staff_region"]
+           "check_gateways", "make_gateway", "mask_recipient", "staff_region"]
