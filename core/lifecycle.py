@@ -27,6 +27,7 @@ from core.model import (
     CardKind,
     CardState,
     Delivery,
+    Person,
     Pickup,
     RejectionReason,
     Transition,
@@ -392,3 +393,83 @@ def deliver(app: Application, action: str, actor: str, at: datetime, tracking_no
     refuse_overlong(overlong_fields(Application, {"tracking_no": tracking_no.strip()}) or overlong(entry))
     return attrs.evolve(app, delivery=target, tracking_no=tracking_no.strip() or app.tracking_no,
                         history=(*app.history, entry))
+
+
+# ---- the staff console's work queues and the history as a person reads it --------------------------------
+
+@frozen
+class WorkQueue:
+    """A tab of the staff queue: the applications in ``states`` (completed ones: with their cards in one of
+    ``deliveries``, None meaning "to be mailed"; no ``deliveries``: wherever they are)."""
+
+    code: str
+    states: frozenset[AppState]
+    deliveries: frozenset[Delivery | None] | None = None
+
+
+WORK_QUEUES: tuple[WorkQueue, ...] = (
+    WorkQueue("review", frozenset({S.SUBMITTED, S.ACCEPTED})),  # the reviewer accepts, then accepts or returns
+    WorkQueue("make", frozenset({S.ACCEPTED, S.NEEDS_MEDIUM, S.MEDIUM_READY, S.IN_PRODUCTION})),
+    WorkQueue("hand_over", frozenset({S.COMPLETED}), frozenset({Delivery.AWAITING_PICKUP})),
+    # a returned parcel is sent again or handed over at the counter (DELIVERY_MOVES)
+    WorkQueue("mail", frozenset({S.COMPLETED}), frozenset({None, Delivery.RETURNED})),
+    WorkQueue("shipped", frozenset({S.COMPLETED}), frozenset({Delivery.SHIPPED})),
+    WorkQueue("open", OPEN_STATES),
+    WorkQueue("done", frozenset({S.COMPLETED})),
+)
+QUEUES_BY_CODE = {q.code: q for q in WORK_QUEUES}
+# The tab each role opens on (the first of the person's roles in this order wins).
+ROLE_QUEUES = (("reviewer", "review"), ("card_maker", "make"), ("counter_clerk", "hand_over"),
+               ("branch_admin", "open"))
+
+
+def first_queue(roles: Iterable[str]) -> WorkQueue:
+    """The queue a person with ``roles`` opens the console on: their own work."""
+    held = set(roles)
+    return QUEUES_BY_CODE[next((code for role, code in ROLE_QUEUES if role in held), "open")]
+
+
+def in_queue(queue: WorkQueue, state: AppState, delivery: Delivery | None) -> bool:
+    return state in queue.states and (queue.deliveries is None or delivery in queue.deliveries)
+
+
+def awaiting_mail(app: Application) -> bool:
+    """Completed, to be mailed, and not (or no longer) on its way: a day's mailing list holds these."""
+    return (app.state is S.COMPLETED and app.pickup.method is Pickup.MAIL
+            and app.delivery in QUEUES_BY_CODE["mail"].deliveries)  # type: ignore[operator]
+
+
+Stage = AppState | Delivery | None  # None: completed, to be mailed
+
+
+def history_stages(app: Application) -> list[tuple[Transition, Stage, Stage]]:
+    """Each history entry with where the application was before and after it. A delivery step leaves
+    the state at completed, so its before and after are where the cards were (to be mailed, shipped,
+    handed over ...), never "completed -> completed"."""
+    lines: list[tuple[Transition, Stage, Stage]] = []
+    delivery: Delivery | None = None
+    for entry in app.history:
+        if entry.action in DELIVERY_MOVES:
+            after = DELIVERY_MOVES[entry.action][1]
+            lines.append((entry, delivery, after))
+            delivery = after
+        else:
+            if entry.action == "complete":
+                delivery = Delivery.AWAITING_PICKUP if app.pickup.method is Pickup.COUNTER else None
+            lines.append((entry, entry.from_state, entry.to_state))
+    return lines
+
+
+def operators_without_card(applications: Iterable[Application], live_holders: Iterable[str],
+                           taken: Iterable[str]) -> list[Person]:
+    """Operators and declarants an enterprise named in earlier applications who hold no live card
+    (``live_holders``: ID numbers of the holders of its live cards) and are not already ``taken`` (in
+    the application being filled in): the national system's "选择已有未制卡操作员". Latest details first."""
+    skip = set(live_holders) | set(taken)
+    found: dict[str, Person] = {}
+    for app in applications:
+        for item in app.items:
+            number = item.holder.id_number
+            if item.kind is not CardKind.LEGAL and number not in skip and number not in found:
+                found[number] = item.holder
+    return list(found.values())

@@ -31,11 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from attrs import frozen
 from sqlalchemy import bindparam, select
 
-from core.errors import EportError, Forbidden, InvalidInput, NotFound
+from core import ids
+from core.errors import EportError, Forbidden, InvalidInput, NotFound, Problems
 from core.model import Card, Enterprise
 from core.model.limits import overlong, refuse_overlong
+from core.privacy import mask_id, mask_phone
 from core.services import sms
 from core.services.actors import STAFF_ROLES, Actor
 from core.store.accounts import Accounts, User, users, web_sessions
@@ -44,11 +47,24 @@ from core.store.throttle import Limit, RateCounters
 
 if TYPE_CHECKING:
     from core.services.context import Services
+    from core.store.store import Transaction
 
 LOCK_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 ADMIN_ROLE = "branch_admin"
 # A staff-account change (the page's and the CLI's operation) and the action the audit trail records.
+REGISTER_PURPOSE = "register"  # the SMS code that proves the administrator's mobile at registration
+
+
+@frozen
+class RegistrationCode:
+    """The SMS code a registration is signed with, and what checks it."""
+
+    code: str
+    gateway: sms.SmsGateway
+    secret: str
+
+
 STAFF_CHANGES = {"roles": "set_roles", "password": "set_password", "disable": "disable", "enable": "enable"}
 _HASHER = PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))  # checked for unknown users: same cost either way
@@ -96,6 +112,17 @@ def check_roles(roles: Iterable[str]) -> frozenset[str]:
     if not chosen:
         raise InvalidInput("请至少选择一个角色", "choose at least one role", field="roles")
     return chosen
+
+
+def check_email(value: str, field: str = "email") -> str:
+    """An e-mail address as the notification settings accept it (core.services.notify)."""
+    from core.services.notify import _valid_email
+
+    address = value.strip()
+    if not _valid_email(address):
+        raise InvalidInput("请填写有效的电子邮箱，例如 name@example.com。",
+                           "Enter a valid e-mail address, such as name@example.com.", field=field)
+    return address
 
 
 def require_account_admin(actor: Actor) -> None:
@@ -159,23 +186,31 @@ class AccountService:
     # ---- accounts -------------------------------------------------------------------------------------------
 
     def new_user(self, username: str, password: str, kind: str, *, uscc: str = "", region: str = "",
-                 roles: Iterable[str] = (), display_name: str = "", mobile: str = "") -> User:
-        """A user value ready to store (password checked and hashed; the password itself is not kept)."""
-        check_username(username)
-        check_password(password)
+                 roles: Iterable[str] = (), display_name: str = "", mobile: str = "", id_number: str = "",
+                 email: str = "", roles_required: bool = False) -> User:
+        """A user value ready to store (password checked and hashed; the password itself is not kept).
+        Every problem of the username, password and roles is reported at once (``Problems``)."""
         role_set = frozenset(roles)
-        if role_set:
-            check_roles(role_set)
+        problems: list[EportError] = []
+        for check in (lambda: check_username(username), lambda: check_password(password),
+                      lambda: check_roles(role_set) if role_set or roles_required else None):
+            try:
+                check()
+            except InvalidInput as exc:
+                problems.append(exc)
+        if problems:
+            raise problems[0] if len(problems) == 1 else Problems(problems)
         return User(id=secrets.token_hex(8), username=username.strip(), kind=kind,
                     password_hash=hash_password(password), uscc=uscc, region=region, roles=role_set,
-                    display_name=display_name, mobile=mobile, created_at=self.s.clock())
+                    display_name=display_name, mobile=mobile, created_at=self.s.clock(), id_number=id_number,
+                    email=email)
 
     def create_user(self, username: str, password: str, kind: str, *, uscc: str = "", region: str = "",
                     roles: Iterable[str] = (), display_name: str = "", mobile: str = "",
-                    by: Actor | None = None) -> User:
+                    by: Actor | None = None, roles_required: bool = False) -> User:
         """A new account, audited as made by ``by`` (an administrator, the command line), else by itself."""
         user = self.new_user(username, password, kind, uscc=uscc, region=region, roles=roles,
-                             display_name=display_name, mobile=mobile)
+                             display_name=display_name, mobile=mobile, roles_required=roles_required)
         with self.s.store.transaction() as tx:
             Accounts(tx).add(user)
             tx.audit.append(by.label if by else f"{kind}:{user.username}", "register", "user", user.id,
@@ -188,27 +223,48 @@ class AccountService:
             raise InvalidInput(f"本部署未启用地区 {region}", f"the region {region!r} is not enabled here",
                                field="region")
 
+    def send_registration_code(self, mobile: str, gateway: sms.SmsGateway, secret: str, address: str) -> str:
+        """The code that proves the administrator's mobile at registration (before any account exists, the
+        send is counted against the number and the address); returns the number masked."""
+        number = ids.validate_mobile(mobile, "mobile")
+        sms.send_code(self.s, gateway, secret, number, REGISTER_PURPOSE, sms.Asker(f"register:{number}", address))
+        return mask_phone(number)
+
     def register_enterprise(self, enterprise: Enterprise, username: str, password: str, *, region: str,
-                            display_name: str, mobile: str) -> User:
+                            display_name: str, mobile: str, id_number: str = "", email: str = "",
+                            code: RegistrationCode | None = None) -> User:
         """An enterprise's administrator account (one per enterprise), and the enterprise itself when it
-        is new here: one transaction, audited."""
+        is new here: one transaction, audited. With ``code`` (the web's registration) the SMS code sent
+        to ``mobile`` is used up in the same transaction: spent only when the account is made."""
         refuse_overlong(overlong(enterprise))
         self._enabled_region(region)
+        if code is not None:
+            sms.require_gateway(code.gateway)
         user = self.new_user(username, password, "enterprise", uscc=enterprise.uscc, region=region,
-                             display_name=display_name, mobile=mobile)  # hashed before the transaction
+                             display_name=display_name, mobile=mobile, id_number=id_number,
+                             email=email)  # hashed before the transaction
         with self.s.store.transaction() as tx:
-            accounts = Accounts(tx)
-            if accounts.for_enterprise(enterprise.uscc):
-                raise InvalidInput("该单位已注册管理员账号；如遗失请联系分中心。",
-                                   "This enterprise already has an administrator account; contact the branch "
-                                   "centre if it is lost.", field="uscc")
-            accounts.add(user)
-            if tx.enterprises.get(enterprise.uscc) is None:
-                tx.enterprises.save(enterprise)
-            tx.audit.append(f"enterprise:{user.username}", "register", "user", user.id,
-                            {"username": user.username, "uscc": enterprise.uscc, "region": region,
-                             "mobile": mobile})
+            refused = None if code is None else sms.use_code(tx, code.secret, mobile, REGISTER_PURPOSE, code.code,
+                                                             self.s.clock())
+            if refused is None:  # a wrong code: only the try is counted (and committed)
+                self._add_administrator(tx, user, enterprise)
+        if refused is not None:
+            raise refused
         return user
+
+    @staticmethod
+    def _add_administrator(tx: Transaction, user: User, enterprise: Enterprise) -> None:
+        accounts = Accounts(tx)
+        if accounts.for_enterprise(enterprise.uscc):
+            raise InvalidInput("该单位已注册管理员账号；如遗失请联系分中心。",
+                               "This enterprise already has an administrator account; contact the branch "
+                               "centre if it is lost.", field="uscc")
+        accounts.add(user)
+        if tx.enterprises.get(enterprise.uscc) is None:
+            tx.enterprises.save(enterprise)
+        tx.audit.append(f"enterprise:{user.username}", "register", "user", user.id,
+                        {"username": user.username, "uscc": enterprise.uscc, "region": user.region,
+                         "mobile": user.mobile, "id_number": mask_id(user.id_number) if user.id_number else ""})
 
     def exists(self, username: str) -> bool:
         """Whether an account of that name exists (for setup scripts and the demo data; never an answer
@@ -257,7 +313,7 @@ class AccountService:
             raise Forbidden("只能为本分中心添加工作人员账号", "you add staff accounts to your own branch only",
                             field="region")
         self._enabled_region(region)
-        return self.create_user(username, password, "staff", region=region, roles=check_roles(roles),
+        return self.create_user(username, password, "staff", region=region, roles=roles, roles_required=True,
                                 display_name=display_name, by=actor)
 
     def change_staff(self, actor: Actor, username: str, operation: str, *, roles: Iterable[str] = (),
@@ -501,6 +557,6 @@ class SessionCheck:
         return state
 
 
-__all__ = ["ADMIN_ROLE", "LOCK_WINDOW", "MIN_PASSWORD_LENGTH", "STAFF_CHANGES", "AccountService", "SessionCheck",
-           "User", "check_password", "check_roles", "check_username", "create_user", "hash_password",
-           "require_account_admin", "throttled", "verify_password"]
+__all__ = ["ADMIN_ROLE", "LOCK_WINDOW", "MIN_PASSWORD_LENGTH", "REGISTER_PURPOSE", "STAFF_CHANGES", "AccountService",
+           "RegistrationCode", "SessionCheck", "User", "check_email", "check_password", "check_roles", "check_username",
+           "create_user", "hash_password", "require_account_admin", "throttled", "verify_password"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import frozen
@@ -25,6 +25,8 @@ from core.model import (
     Business,
     CardKind,
     CardRequest,
+    Delivery,
+    Person,
     Pickup,
     RejectionReason,
 )
@@ -458,7 +460,7 @@ class ApplicationService:
         return due_dates(app, self.rules.timeframe(app.region, app.business), self.s.calendar, self.s.today())
 
     @staticmethod
-    def _scope(actor: Actor) -> dict[str, str]:
+    def _scope(actor: Actor) -> dict[str, Any]:
         if actor.kind == "enterprise":
             return {"enterprise": actor.uscc}
         if actor.kind == "staff":
@@ -466,11 +468,15 @@ class ApplicationService:
         return {}
 
     def list_for(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100, offset: int = 0,
-                 search: str | None = None, business: Business | None = None) -> list[Application]:
-        """Applications the actor may see: an enterprise its own, staff their branch's."""
+                 search: str | None = None, business: Business | None = None,
+                 created: tuple[date | None, date | None] | None = None, order: str = "due") -> list[Application]:
+        """Applications the actor may see: an enterprise its own, staff their branch's (``created``: made
+        from the first to the last day given, either open)."""
+        if created is not None and None not in created and created[0] > created[1]:  # type: ignore[operator]
+            raise InvalidInput("起始日期不能晚于结束日期。", "The first date cannot be after the last.", field="created_to")
         with self.s.store.transaction(readonly=True) as tx:
             return tx.applications.find(states=states, search=search, business=business, limit=limit,
-                                        offset=offset, order="due", **self._scope(actor))
+                                        offset=offset, order=order, created=created, **self._scope(actor))
 
     def summaries_for(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100,
                       offset: int = 0, search: str | None = None,
@@ -487,11 +493,15 @@ class ApplicationService:
                 for a in self.list_for(actor, states or lifecycle.OPEN_STATES, limit, offset, search)]
 
     def queue_summaries(self, actor: Actor, states: Iterable[AppState] | None = None, limit: int = 100,
-                        offset: int = 0, search: str | None = None) -> list[QueueSummary]:
+                        offset: int = 0, search: str | None = None,
+                        deliveries: Iterable[Delivery | None] | None = None) -> list[QueueSummary]:
         """:meth:`queue` as list-row summaries (the same rows, order and overdue flags)."""
         today = self.s.today()
-        return [QueueSummary(a, is_overdue(a, today))
-                for a in self.summaries_for(actor, states or lifecycle.OPEN_STATES, limit, offset, search)]
+        scope = self._scope(actor)
+        rows = self.s.store.quick.find_summaries(states=states or lifecycle.OPEN_STATES, search=search, limit=limit,
+                                                 offset=offset, order="due", deliveries=deliveries,
+                                                 region=scope.get("region"), enterprise=scope.get("enterprise"))
+        return [QueueSummary(a, is_overdue(a, today)) for a in rows]
 
     def queue_page(self, actor: Actor, state: AppState | str | None = None, search: str = "", page: int = 1,
                    per_page: int = 20) -> tuple[list[QueueRow], bool]:
@@ -502,11 +512,83 @@ class ApplicationService:
         return rows[:per_page], len(rows) > per_page
 
     def queue_summary_page(self, actor: Actor, state: AppState | str | None = None, search: str = "",
-                           page: int = 1, per_page: int = 20) -> tuple[list[QueueSummary], bool]:
-        """:meth:`queue_page` as list-row summaries (the JSON queue and the console need no whole aggregates)."""
-        rows = self.queue_summaries(actor, _states(state), limit=per_page + 1, offset=(page - 1) * per_page,
-                                    search=search or None)
+                           page: int = 1, per_page: int = 20, queue: str | None = None
+                           ) -> tuple[list[QueueSummary], bool]:
+        """:meth:`queue_page` as list-row summaries (the JSON queue and the console need no whole aggregates).
+        ``queue``: one of ``lifecycle.WORK_QUEUES`` by code (a ``state`` given wins over it)."""
+        states, deliveries = _states(state), None
+        if states is None and queue:
+            chosen = work_queue(queue)
+            states, deliveries = list(chosen.states), chosen.deliveries
+        rows = self.queue_summaries(actor, states, limit=per_page + 1, offset=(page - 1) * per_page,
+                                    search=search or None, deliveries=deliveries)
         return rows[:per_page], len(rows) > per_page
+
+    # ---- keyset pages (``?after=``): as fast deep in a list as at its start ---------------------------------
+    def queue_page_after(self, actor: Actor, state: AppState | str | None = None, search: str = "",
+                         after: str = "", per_page: int = 20, queue: str | None = None
+                         ) -> tuple[list[QueueSummary], str | None]:
+        """The queue page of :meth:`queue_summary_page` that follows the cursor ``after`` ("" for the first),
+        and the cursor of the page after it (None: this is the last)."""
+        states, deliveries = _states(state), None
+        if states is None and queue:
+            chosen = work_queue(queue)
+            states, deliveries = list(chosen.states), chosen.deliveries
+        today = self.s.today()
+        rows, cursor = self._page_after(actor, states or lifecycle.OPEN_STATES, after, per_page, search or None,
+                                        deliveries)
+        return [QueueSummary(r, is_overdue(r, today)) for r in rows], cursor
+
+    def summaries_page_after(self, actor: Actor, states: Iterable[AppState] | None, after: str = "",
+                             per_page: int = 20) -> tuple[list[ApplicationSummary], str | None]:
+        """The page of :meth:`summaries_for` that follows the cursor ``after``, and the next page's cursor."""
+        return self._page_after(actor, states, after, per_page, None, None)
+
+    def _page_after(self, actor: Actor, states: Iterable[AppState] | None, after: str, per_page: int,
+                    search: str | None, deliveries: Iterable[Delivery | None] | None
+                    ) -> tuple[list[ApplicationSummary], str | None]:
+        start = decode_cursor(after) if after else None
+        scope = self._scope(actor)
+        with self.s.store.transaction(readonly=True) as tx:
+            found = tx.applications.summaries_after(start, per_page + 1, states=states, search=search,
+                                                    deliveries=deliveries, region=scope.get("region"),
+                                                    enterprise=scope.get("enterprise"))
+        page = found[:per_page]
+        return [row for row, _key in page], encode_cursor(page[-1][1]) if len(found) > per_page else None
+
+    def queue_counts(self, actor: Actor) -> dict[str, int]:
+        """How many applications of the actor's branch each work queue holds (the finished "done" one is
+        not counted: it only grows)."""
+        if actor.kind != "staff":
+            raise Forbidden("仅限工作人员", "staff only", field="roles")
+        counted = [q for q in lifecycle.WORK_QUEUES if q.code != "done"]
+        states = set().union(*(q.states for q in counted))
+        with self.s.store.transaction(readonly=True) as tx:
+            stages = tx.applications.stage_counts(actor.region, states)
+        return {q.code: sum(n for (state, delivery), n in stages.items() if lifecycle.in_queue(q, state, delivery))
+                for q in counted}
+
+    def mailings(self, actor: Actor, limit: int = 500) -> list[Application]:
+        """The branch's completed applications whose cards are to be mailed (not yet sent, or returned),
+        soonest due first: a day's mailing list and its address labels. Whoever may ship may read it."""
+        require_role(actor, "ship")
+        queue = lifecycle.QUEUES_BY_CODE["mail"]
+        with self.s.store.transaction(readonly=True) as tx:
+            found = tx.applications.find(states=queue.states, deliveries=queue.deliveries, limit=limit, order="due",
+                                         region=self._scope(actor).get("region"))
+        return [a for a in found if lifecycle.awaiting_mail(a)]
+
+    def known_operators(self, app_id: str, actor: Actor) -> list[Person]:
+        """Operators the enterprise named in earlier applications who hold no live card yet and are not in
+        this application: offered to pick instead of typing them again."""
+        with self.s.store.transaction(readonly=True) as tx:
+            app = self._load(tx, app_id, actor, "edit", None)
+            earlier = tx.applications.find(enterprise=app.enterprise.uscc, order="updated", limit=200)
+            holders = [c.holder.id_number for c in tx.cards.for_enterprise(app.enterprise.uscc)
+                       if c.state in lifecycle.LIVE_CARD_STATES]
+        return lifecycle.operators_without_card([a for a in earlier if a.id != app.id], holders,
+                                                [i.holder.id_number for i in app.items]
+                                                + [app.enterprise.legal_rep.id_number])
 
     def find(self, key: str, actor: Actor) -> Application:
         """An application by its acceptance number (as on the receipt) or its id."""
@@ -628,6 +710,13 @@ class ApplicationService:
         if item is None or item < 0:  # make
             raise InvalidInput("请选择要登记制卡的卡。", "Choose the card that was made.", field="item")
         return self.mark_made(app_id, item, actor, expected_version=version)
+
+
+def work_queue(code: str) -> lifecycle.WorkQueue:
+    found = lifecycle.QUEUES_BY_CODE.get(code)
+    if found is None:
+        raise InvalidInput(f"未知的队列：{code}", f"unknown queue {code!r}", field="queue")
+    return found
 
 
 def _states(state: AppState | str | None) -> list[AppState] | None:

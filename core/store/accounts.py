@@ -53,6 +53,8 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled", Boolean, nullable=False, server_default=false()),
     Column("session_epoch", Integer, nullable=False, server_default="0"),
+    Column("id_number", String(32), nullable=False, server_default=""),  # enterprise administrators (0013)
+    Column("email", Text, nullable=False, server_default=""),
     CheckConstraint("kind IN ('enterprise', 'staff')", name="ck_users_kind"),
     UniqueConstraint("username", name="uq_users_username"),
     Index("ix_users_uscc", "uscc"),
@@ -111,6 +113,8 @@ class User:
     created_at: datetime | None = None
     disabled: bool = False
     session_epoch: int = 0  # sessions issued before it was raised have ended
+    id_number: str = ""  # an enterprise administrator's ID number, as the national system records it
+    email: str = ""
 
 
 @frozen
@@ -129,7 +133,8 @@ def _user(row: Any) -> User:
     return User(id=row.id, username=row.username, kind=row.kind, password_hash=row.password_hash,
                 uscc=row.uscc, region=row.region, roles=frozenset(r for r in row.roles.split(",") if r),
                 display_name=row.display_name, mobile=row.mobile, created_at=row.created_at,
-                disabled=bool(row.disabled), session_epoch=row.session_epoch)
+                disabled=bool(row.disabled), session_epoch=row.session_epoch, id_number=row.id_number,
+                email=row.email)
 
 
 class Accounts:

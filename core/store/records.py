@@ -111,6 +111,7 @@ class ApplicationSummary:
     enterprise_name: str
     agent: PersonLine | None
     holders: tuple[HolderLine, ...]
+    delivery: Delivery | None = None  # where a completed application's cards are (None: not yet mailed)
 
 
 @frozen

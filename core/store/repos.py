@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -160,6 +160,7 @@ class ApplicationRepo:
             "submitted_at": app.submitted_at,
             "updated_at": now,
             "summary": _summary(data),
+            "delivery": app.delivery.value if app.delivery else None,
             "data": _dump_data(data),
         }
 
@@ -206,7 +207,9 @@ class ApplicationRepo:
         return stored
 
     def _filtered(self, query: Select[Any], region: str | None, states: Iterable[AppState] | None,
-                  enterprise: str | None, business: Business | None, search: str | None) -> Select[Any]:
+                  enterprise: str | None, business: Business | None, search: str | None,
+                  deliveries: Iterable[Delivery | None] | None = None, created: DateRange | None = None
+                  ) -> Select[Any]:
         if region is not None:
             query = query.where(applications.c.region == region)
         if states is not None:
@@ -221,17 +224,29 @@ class ApplicationRepo:
                 func.lower(col).contains(needle, autoescape=True)
                 for col in (applications.c.id, applications.c.acceptance_no,
                             applications.c.enterprise_uscc, applications.c.enterprise_name))))
+        if deliveries is not None:
+            query = query.where(_delivery_in(deliveries))
+        if created is not None:
+            first, last = created
+            if first is not None:
+                query = query.where(applications.c.created_at >= _day_start(first))
+            if last is not None:
+                query = query.where(applications.c.created_at < _day_start(last, 1))
         return query
 
     def find(self, region: str | None = None, states: Iterable[AppState] | None = None,
              enterprise: str | None = None, business: Business | None = None, search: str | None = None,
-             order: str = "due", limit: int = 100, offset: int = 0) -> list[Application]:
+             order: str = "due", limit: int = 100, offset: int = 0, deliveries: Iterable[Delivery | None] | None = None,
+             created: DateRange | None = None) -> list[Application]:
         """Applications matching every given filter.
 
         ``order``: "due" (soonest first, no due date last: the staff queue), "created" or
         "updated" (newest first: progress lists). Ties break on id so pages are stable.
+        ``deliveries``: where a completed application's cards are (None: not yet sent by mail);
+        ``created``: the first and last day (UTC, either open) it was made on.
         """
-        page, _order = self._page(region, states, enterprise, business, search, order, limit, offset)
+        page, _order = self._page(region, states, enterprise, business, search, order, limit, offset, deliveries,
+                                  created)
         ids = [r.id for r in self._conn.execute(page)]
         if not ids:
             return []
@@ -243,14 +258,16 @@ class ApplicationRepo:
     def find_summaries(self, region: str | None = None, states: Iterable[AppState] | None = None,
                        enterprise: str | None = None, business: Business | None = None,
                        search: str | None = None, order: str = "due", limit: int = 100,
-                       offset: int = 0) -> list[ApplicationSummary]:
+                       offset: int = 0, deliveries: Iterable[Delivery | None] | None = None
+                       ) -> list[ApplicationSummary]:
         """The rows :meth:`find` would return, as list-row summaries (no aggregate is built)."""
         if search:  # rare: built each time (the LIKE patterns are escaped literals)
-            page, ordering = self._page(region, states, enterprise, business, search, order, limit, offset)
+            page, ordering = self._page(region, states, enterprise, business, search, order, limit, offset,
+                                        deliveries)
             rows = [tuple(r) for r in self._conn.execute(_summaries_of(page, ordering))]
         else:
             rows = _run_prepared(self._conn, *_summaries_query(region, states, enterprise, business, order, limit,
-                                                               offset))
+                                                               offset, deliveries))
         missing = [r[0] for r in rows if r[-1] is None]
         # Rows written before migration 0005 filled them in have none: derive it from their JSON.
         derived = {r.id: _summary(json.loads(r.data)) for r in self._conn.execute(
@@ -259,14 +276,15 @@ class ApplicationRepo:
 
     def _page(self, region: str | None, states: Iterable[AppState] | None, enterprise: str | None,
               business: Business | None, search: str | None, order: str, limit: int,
-              offset: int) -> tuple[Select[Any], tuple[Any, ...]]:
+              offset: int, deliveries: Iterable[Delivery | None] | None = None,
+              created: DateRange | None = None) -> tuple[Select[Any], tuple[Any, ...]]:
         """The query for one page of ids, and its ordering (to apply again to the rows it selects)."""
         # Two steps: the page's ids first (narrow rows, from the covering index when one fits), then
         # only those rows; sorting whole JSON rows made the 100,000-row queue ~200 times slower.
         _check_page(order, limit, offset)
         ordering = _ordering(order)
         c = applications.c
-        query = self._filtered(select(c.id), region, states, enterprise, business, search)
+        query = self._filtered(select(c.id), region, states, enterprise, business, search, deliveries, created)
         return query.order_by(*ordering).limit(limit).offset(offset), ordering
 
     def count(self, region: str | None = None, states: Iterable[AppState] | None = None,
@@ -275,6 +293,15 @@ class ApplicationRepo:
         query = self._filtered(select(func.count()).select_from(applications),
                                region, states, enterprise, business, search)
         return int(self._conn.execute(query).scalar_one())
+
+    def stage_counts(self, region: str, states: Iterable[AppState]) -> dict[tuple[AppState, Delivery | None], int]:
+        """How many of the branch's applications are in each (state, delivery) pair, for ``states``: one
+        grouped query from the delivery index (the staff queue's tab counts)."""
+        c = applications.c
+        rows = self._conn.execute(select(c.state, c.delivery, func.count())
+                                  .where(c.region == region, c.state.in_(sorted(AppState(s).value for s in states)))
+                                  .group_by(c.state, c.delivery))
+        return {(_STATES[state], Delivery(delivery) if delivery else None): int(n) for state, delivery, n in rows}
 
     def state_counts(self, today: date) -> list[StateCount]:
         """Applications per region and state (deleted drafts left out), with those overdue on ``today``
@@ -334,12 +361,27 @@ def _check_page(order: str, limit: int, offset: int) -> None:
 _c = applications.c
 # summary last: NULL only on rows written before migration 0005 (filled in from their JSON then).
 _SUMMARY_COLUMNS = (_c.id, _c.acceptance_no, _c.business, _c.region, _c.state, _c.version, _c.due,
-                    _c.submitted_at, _c.enterprise_uscc, _c.enterprise_name, _c.summary)
+                    _c.submitted_at, _c.enterprise_uscc, _c.enterprise_name, _c.delivery, _c.summary)
+DateRange = tuple[date | None, date | None]
+
+
+def _day_start(day: date, days_after: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=days_after)
+
+
+def _delivery_in(deliveries: Iterable[Delivery | None]) -> Any:
+    """``delivery`` is one of ``deliveries`` (None: NULL, i.e. not yet sent by mail)."""
+    chosen = set(deliveries)
+    values = sorted(Delivery(d).value for d in chosen if d is not None)
+    conditions = [_c.delivery.in_([literal_column(f"'{v}'") for v in values])] if values else []
+    if None in chosen:
+        conditions.append(_c.delivery.is_(None))
+    return or_(*conditions) if conditions else literal_column("1") == literal_column("0")
 
 
 # One statement per page: the page's ids (from the index) inside, only those rows' columns outside.
 def _summaries_statement(order: str, states: tuple[str, ...] | None, by_region: bool, by_enterprise: bool,
-                         by_business: bool) -> Select[Any]:
+                         by_business: bool, deliveries: tuple[str, ...] | None = None) -> Select[Any]:
     ordering = _ordering(order)
     page = select(_c.id)
     if by_region:
@@ -352,6 +394,8 @@ def _summaries_statement(order: str, states: tuple[str, ...] | None, by_region: 
         page = page.where(_c.enterprise_uscc == bindparam("enterprise"))
     if by_business:
         page = page.where(_c.business == bindparam("business"))
+    if deliveries is not None:  # literal values too ("" for NULL)
+        page = page.where(_delivery_in(Delivery(d) if d else None for d in deliveries))
     page = page.order_by(*ordering).limit(bindparam("lim", type_=Integer)).offset(bindparam("off", type_=Integer))
     return _summaries_of(page, ordering)
 
@@ -369,12 +413,14 @@ def _progress_statement() -> Select[Any]:
 
 
 def _summaries_query(region: str | None, states: Iterable[AppState] | None, enterprise: str | None,
-                     business: Business | None, order: str, limit: int,
-                     offset: int) -> tuple[tuple[Any, ...], Callable[[], Select[Any]], dict[str, Any]]:
+                     business: Business | None, order: str, limit: int, offset: int,
+                     deliveries: Iterable[Delivery | None] | None = None
+                     ) -> tuple[tuple[Any, ...], Callable[[], Select[Any]], dict[str, Any]]:
     """(shape key, statement builder, parameters) of a page of summaries without a search."""
     _check_page(order, limit, offset)
     shape = (order, None if states is None else tuple(sorted({AppState(s).value for s in states})),
-             region is not None, enterprise is not None, business is not None)
+             region is not None, enterprise is not None, business is not None,
+             None if deliveries is None else tuple(sorted({Delivery(d).value if d else "" for d in deliveries})))
     params = {"region": region, "enterprise": enterprise, "lim": limit, "off": offset,
               "business": None if business is None else Business(business).value}
     return ("summaries", *shape), lambda: _summaries_statement(*shape), params
@@ -429,14 +475,18 @@ class QuickReads:
     def find_summaries(self, region: str | None = None, states: Iterable[AppState] | None = None,
                        enterprise: str | None = None, business: Business | None = None,
                        search: str | None = None, order: str = "due", limit: int = 100,
-                       offset: int = 0) -> list[ApplicationSummary]:
+                       offset: int = 0, deliveries: Iterable[Delivery | None] | None = None
+                       ) -> list[ApplicationSummary]:
+        if deliveries is not None:
+            deliveries = tuple(deliveries)  # read twice below
         if not search:
-            rows = self._rows(*_summaries_query(region, states, enterprise, business, order, limit, offset))
+            rows = self._rows(*_summaries_query(region, states, enterprise, business, order, limit, offset,
+                                                deliveries))
             if all(r[-1] is not None for r in rows):
                 return [_summary_row(tuple(r)) for r in rows]
         with self._fallback() as tx:
             return list(tx.applications.find_summaries(region, states, enterprise, business, search, order,
-                                                       limit, offset))
+                                                       limit, offset, deliveries))
 
 
 def _date(value: Any) -> date | None:
@@ -457,13 +507,13 @@ def _utc(value: Any) -> datetime | None:
 
 @lru_cache(maxsize=8192)
 def _summary_row(row: tuple[Any, ...]) -> ApplicationSummary:
-    app_id, acceptance_no, business, region, state, version, due, submitted_at, uscc, name, summary = row
+    app_id, acceptance_no, business, region, state, version, due, submitted_at, uscc, name, delivery, summary = row
     extra = json.loads(summary)
     agent = extra["agent"]
     return ApplicationSummary(
         id=app_id, acceptance_no=acceptance_no or "", business=_BUSINESSES[business], region=region,
         state=_STATES[state], version=version, due=_date(due), submitted_at=_utc(submitted_at),
-        enterprise_uscc=uscc, enterprise_name=name,
+        enterprise_uscc=uscc, enterprise_name=name, delivery=Delivery(delivery) if delivery else None,
         agent=PersonLine(agent["name"], agent["id_number"]) if agent else None,
         holders=tuple(HolderLine(_KINDS[h["kind"]], h["name"], h["id_number"]) for h in extra["holders"]))
 

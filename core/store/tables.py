@@ -49,12 +49,14 @@ applications = Table(
     Column("version", Integer, nullable=False),
     Column("data", Text, nullable=False),
     Column("summary", Text, nullable=True),  # list-row JSON (agent, holders); NULL only on rows written before 0005
+    Column("delivery", String(32), nullable=True),  # core.model.Delivery once completed (0013); NULL: not yet / to mail
     UniqueConstraint("acceptance_no", name="uq_applications_acceptance_no"),
     Index("ix_applications_state_due", "state", "due"),
     Index("ix_applications_region_state_due", "region", "state", "due"),
     Index("ix_applications_queue", "region", "state", "due", "created_at", "id"),  # covers the staff queue
     Index("ix_applications_queue_order", "region", "due", "created_at", "id", "state"),  # ... over several states
     Index("ix_applications_enterprise", "enterprise_uscc"),
+    Index("ix_applications_delivery", "region", "state", "delivery", "due", "created_at", "id"),  # clerk's queues
 )
 
 cards = Table(

@@ -50,6 +50,7 @@ CHECKSUMS = {
     "0010_audit_key.py": "f98746999ed97391baa8619c639a8a34c7718995eb7994aec81ae391969973b2",
     "0011_one_history.py": "08a9eb1180ed2009a830ba952b9fd729f186e4493c00773129fbb5088aba3626",
     "0012_notifications_and_jobs.py": "fb89a323233189fed39335912f38295beb7540ce40f562e251ae2e3fcd6195a6",
+    "0013_delivery_and_admin_details.py": "e8666a32f0828941fb280bbd60754ff0366124308d46177d8c3621879589662f",
 }
 
 
@@ -190,7 +191,7 @@ def test_db_current_and_history_and_a_newer_database_on_the_command_line(tmp_pat
 
     assert cli("init").exit_code == 0
     current = cli("db", "current")
-    assert current.exit_code == 0 and "revision 0012, the newest" in current.output
+    assert current.exit_code == 0 and "revision 0013, the newest" in current.output
     history = cli("db", "history").output.splitlines()
     assert [line.split()[1] for line in history] == list(
         name.split("_")[0] for name in CHECKSUMS)
@@ -200,7 +201,7 @@ def test_db_current_and_history_and_a_newer_database_on_the_command_line(tmp_pat
     with temporary_store("sqlite", tmp_path, migrate=False) as store:  # the init's database
         store.downgrade("0009")
     behind = cli("db", "current").output
-    assert "revision 0009; 3 migration(s) to apply (0010, 0011, 0012)" in behind and "eportcard db upgrade" in behind
+    assert "revision 0009; 4 migration(s) to apply (0010, 0011, 0012, 0013)" in behind and "eportcard db upgrade" in behind
     assert cli("db", "history").output.splitlines()[9].startswith("  0010")
     assert cli("db", "upgrade").exit_code == 0
 
