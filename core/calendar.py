@@ -190,19 +190,18 @@ class WorkCalendar:
         """The first working day after ``d``."""
         return self.add_working_days(d, 1)
 
-    def due_dates(self, timeframe: Timeframe, events: Mapping[Milestone, date]) -> dict[str, date]:
+    def due_dates(self, timeframe: Timeframe, events: Mapping[str, date]) -> dict[str, date]:
         """Each deadline's due date, by deadline code.
 
-        ``Milestone.PREVIOUS`` counts from the due date of the deadline before it. A deadline whose
-        event has not happened yet (or whose previous deadline has no date) is left out.
+        ``events`` maps each event that happened (a milestone, or ``step:<code>`` for a region step:
+        ``Deadline.event``) to its date. ``Milestone.PREVIOUS`` counts from the due date of the deadline
+        before it. A deadline whose event has not happened yet (or whose previous deadline has no date)
+        is left out.
         """
         due: dict[str, date] = {}
         previous: date | None = None
         for deadline in timeframe.deadlines:
-            if deadline.counted_from == Milestone.PREVIOUS:
-                origin = previous
-            else:
-                origin = events.get(deadline.counted_from)
+            origin = previous if deadline.counted_from == Milestone.PREVIOUS else events.get(deadline.event)
             previous = None if origin is None else self.add_working_days(origin, deadline.days)
             if previous is not None:
                 due[deadline.code] = previous

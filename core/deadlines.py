@@ -22,21 +22,25 @@ MILESTONE_ACTIONS: dict[Milestone, frozenset[str]] = {
     Milestone.PRODUCED: frozenset({"complete"}),
 }
 FINISHED = frozenset({AppState.COMPLETED, AppState.DELETED, AppState.DRAFT})
+LATER = (Milestone.ACCEPTED, Milestone.APPROVED, Milestone.RECEIVED, Milestone.PRODUCED)  # than submission
 
 
 def china_date(at: datetime) -> date:
     return at.astimezone(CHINA).date()
 
 
-def milestone_dates(app: Application) -> dict[Milestone, date]:
-    """The date each milestone last happened (a resubmission restarts the clock)."""
-    events: dict[Milestone, date] = {}
+def milestone_dates(app: Application) -> dict[str, date]:
+    """The date each milestone last happened, and each region step (``step:<code>``, the key a
+    ``Deadline.event`` names) was done; a resubmission restarts the clock."""
+    events: dict[str, date] = {}
     for entry in app.history:
+        if entry.action.startswith("step:"):
+            events[entry.action] = china_date(entry.at)
         for milestone, actions in MILESTONE_ACTIONS.items():
             if entry.action in actions:
                 events[milestone] = china_date(entry.at)
-                if milestone is Milestone.SUBMITTED:  # later milestones belong to the earlier round
-                    for later in (Milestone.ACCEPTED, Milestone.APPROVED, Milestone.RECEIVED, Milestone.PRODUCED):
+                if milestone is Milestone.SUBMITTED:  # later events belong to the earlier round
+                    for later in [*LATER, *(key for key in events if key.startswith("step:"))]:
                         events.pop(later, None)
     return events
 
@@ -53,7 +57,8 @@ class Due:
 def due_dates(app: Application, timeframe: Timeframe, calendar: WorkCalendar, today: date) -> list[Due]:
     """Every deadline of the timeframe; missing milestones are projected from the latest known one."""
     events = milestone_dates(app)
-    projected = {m: events.get(m, today) for m in Milestone}  # what has not happened can happen today
+    # What has not happened can happen today (a region step too, once it is due).
+    projected: dict[str, date] = {d.event: today for d in timeframe.deadlines} | events
     dates = calendar.due_dates(timeframe, projected)
     actual = calendar.due_dates(timeframe, events)
     return [Due(d.code, d.name.zh, d.name.en, dates[d.code], d.code not in actual)

@@ -152,6 +152,7 @@ class Milestone(StrEnum):
     PRODUCED = "produced"    # 制卡完成
     RECEIVED = "received"    # materials or card received by the centre
     PREVIOUS = "previous"    # the previous milestone of the same timeframe
+    STEP = "step"            # a region step is done (``Deadline.step`` names it): its date cannot be foreseen
 
 
 @frozen
@@ -209,6 +210,16 @@ class Deadline:
     days: int
     counted_from: Milestone
     min_days: int | None = None  # for ranges such as 1-2 working days
+    step: str = ""  # with ``Milestone.STEP``: the code of the region step it counts from
+    # The source says the event happens *after* the period ("三个工作日后"), not within it: the date is
+    # the earliest day it can happen, not a latest one.
+    not_before: bool = False
+
+    @property
+    def event(self) -> str:
+        """The key of the event it counts from: the milestone, or ``step:<code>`` for a region step
+        (the history action that records the step as done)."""
+        return f"step:{self.step}" if self.counted_from == Milestone.STEP else str(self.counted_from)
 
 
 @frozen
@@ -248,12 +259,54 @@ class Step:
 
 @frozen
 class Problem:
-    """One thing wrong with an application, naming the field."""
+    """One thing wrong with an application, naming the field and the requirement it breaks."""
 
     field: str
     zh: str
     en: str
     source: str | None = None
+    rule: str = ""  # the code of the region's Requirement (see Requirement.problem)
+
+
+@frozen
+class Requirement:
+    """A rule a region's ``validate_application`` enforces, declared so the guide states it (in both
+    languages) before an applicant meets it as a refusal. A plugin makes its problems only through
+    :meth:`problem`, so every refusal names a requirement its guide shows."""
+
+    code: str
+    text: Text  # the requirement as the guide states it
+    businesses: tuple[Business, ...] = ()  # () = every business the region offers
+    source: str | None = None
+
+    def applies_to(self, business: Business) -> bool:
+        return not self.businesses or business in self.businesses
+
+    def problem(self, field: str, zh: str, en: str) -> Problem:
+        return Problem(field=field, zh=zh, en=en, source=self.source, rule=self.code)
+
+
+class ReadingKind(StrEnum):
+    """How an encoded rule relates to the words of its source (labels: core.labels)."""
+
+    INTERPRETATION = "interpretation"  # the passage is unclear or silent on a detail: this is how it is read
+    AS_WRITTEN = "as_written"          # kept exactly as the source writes it, though it may be a slip
+
+
+@frozen
+class Reading:
+    """A note the guide prints beside a topic: how the encoding reads its source. ``passage`` is the
+    source's own words (tests find it in the seed document)."""
+
+    topic: str  # the guide section it belongs to (core.guide.build.SECTIONS)
+    text: Text
+    passage: str
+    kind: ReadingKind = ReadingKind.INTERPRETATION
+    businesses: tuple[Business, ...] = ()  # () = every business
+    source: str | None = None
+
+    def applies_to(self, business: Business) -> bool:
+        return not self.businesses or business in self.businesses
 
 
 @frozen
@@ -266,6 +319,9 @@ class Supplier:
 @frozen
 class MediumPolicy:
     free: bool
+    # When only some enterprises provide their own medium, who they are, in the source's words
+    # (e.g. Changchun: 不满足免费配发条件的用户); None: ``free`` holds for everyone.
+    condition: Text | None = None
     suppliers: tuple[Supplier, ...] = ()
     proof: Text | None = None  # how proof of purchase is supplied
     note: Text | None = None
@@ -328,16 +384,25 @@ class Region:
     source: str | None = None
     hotline_hours: Text | None = None  # when the hotlines answer, if the guide says
     note: Text | None = None  # further contact points (e.g. a WeChat account)
+    requirements: tuple[Requirement, ...] = ()  # what validate_application enforces, for the guide
+    readings: tuple[Reading, ...] = ()  # interpretations and as-written notes the guide prints
 
     def covers(self, province: str, city: str) -> bool:
         if self.cities:
             return city in self.cities
         return province in self.provinces
 
+    def requirement(self, code: str) -> Requirement:
+        """The declared requirement ``code`` (a plugin bug when it is not declared)."""
+        for found in self.requirements:
+            if found.code == code:
+                return found
+        raise KeyError(f"region {self.code} declares no requirement {code!r}")
+
 
 __all__ = [
     "Address", "BusinessOffer", "CardPolicy", "Channel", "ChannelKind", "Condition", "CourierPolicy",
     "Deadline", "EmailRule", "Form", "FormField", "Inbound", "Material", "MaterialForm", "MediumPolicy",
-    "Milestone", "Outbound", "Outlet", "OutletKind", "Payer", "Problem", "Region", "Step", "StepActor", "Supplier",
-    "Text", "Timeframe", "UploadPolicy",
+    "Milestone", "Outbound", "Outlet", "OutletKind", "Payer", "Problem", "Reading", "ReadingKind", "Region",
+    "Requirement", "Step", "StepActor", "Supplier", "Text", "Timeframe", "UploadPolicy",
 ]

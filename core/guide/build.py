@@ -1,8 +1,13 @@
 """The complete guide for one business in one region, as a frozen value (pure: no I/O).
 
+One source, three renderings: the terminal text and the JSON (``core.guide.render``) and the public
+page (``core/web/templates/public/guide.html``) all show this value.
+
 Where the region's source says nothing (the rule is core's default, ``source is None``, or
 the region lists nothing), the topic goes into ``Guide.silent`` and the rendered output
-says so instead of presenting the default as the region's own rule.
+says so instead of presenting the default as the region's own rule. Every requirement the
+region's ``validate_application`` enforces is listed (``Guide.requirements``), and every reading
+of an unclear passage is printed beside its topic (``Guide.readings``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from core.rulebook import Rulebook
 from core.rules import (
     BusinessOffer,
     CardPolicy,
+    ChannelKind,
     CourierPolicy,
     Deadline,
     Form,
@@ -26,7 +32,9 @@ from core.rules import (
     MediumPolicy,
     Milestone,
     Outlet,
+    Reading,
     Region,
+    Requirement,
     Step,
     StepActor,
     Text,
@@ -35,14 +43,17 @@ from core.rules import (
 )
 
 __all__ = [
-    "TOPICS", "DueDate", "Guide", "GuideMaterial", "build_guide", "deadline", "parse_business",
-    "resolve_region",
+    "SECTIONS", "TOPICS", "DueDate", "Guide", "GuideMaterial", "MaterialGroup", "build_guide", "deadline",
+    "offer_labels", "parse_business", "resolve_region",
 ]
 
 # The topics a guide covers, in the order they are printed; a topic is "silent" when the
 # region's source says nothing about it.
 TOPICS: tuple[str, ...] = ("materials", "courier", "outlets", "timeframe", "steps", "medium", "forms", "upload",
                           "card_policy")  # their names: core.labels, "guide.topic.<topic>"
+# Every section of a rendered guide, in order; a Reading names one of them as its topic.
+SECTIONS: tuple[str, ...] = ("contacts", "channels", "what_you_do", "requirements", "materials", "forms",
+                             "courier", "outlets", "timeframe", "steps", "medium", "upload", "card_policy")
 
 
 @frozen
@@ -50,15 +61,27 @@ class GuideMaterial:
     material: Material
     condition: Text  # when it is needed, in words
     form_title: Text | None = None  # the template form's title, when it names one
+    channels: tuple[Text, ...] = ()  # the names of the channels it is needed for; () = every channel
+
+
+@frozen
+class MaterialGroup:
+    """The materials needed for some of the business's channels (``kinds == ()``: for every channel)."""
+
+    kinds: tuple[ChannelKind, ...]
+    channels: tuple[Text, ...]  # the channels' names
+    materials: tuple[GuideMaterial, ...]
 
 
 @frozen
 class DueDate:
-    """A milestone with its date if the counted-from event happened on ``Guide.today``."""
+    """A milestone with its date if the counted-from event happened on ``Guide.today``; ``due`` is None
+    when it counts from a region step (``after_step``), whose day nobody can foresee."""
 
     deadline: Deadline
-    due: date
+    due: date | None
     earliest: date | None = None  # for ranges such as 1-2 working days
+    after_step: Text | None = None  # the name of the region step it counts from
 
 
 @frozen
@@ -69,6 +92,9 @@ class Guide:
     offer: BusinessOffer
     today: date
     materials: tuple[GuideMaterial, ...]
+    material_groups: tuple[MaterialGroup, ...]  # the same materials, by the channels that need them
+    requirements: tuple[Requirement, ...]  # what the region checks before it accepts the application
+    readings: tuple[Reading, ...]  # how the encoding reads its source, printed beside each topic
     courier: CourierPolicy
     outlets: tuple[Outlet, ...]
     timeframe: Timeframe
@@ -107,34 +133,71 @@ def parse_business(rulebook: Rulebook, region: str, code: str) -> Business:
     return business
 
 
+def _foreseeable(start: date) -> dict[str, date]:
+    """Every milestone on ``start``; a region step (``Milestone.STEP``) is left out: it waits on someone
+    (an outside authority, the enterprise) for a time the source does not state."""
+    return {m: start for m in Milestone if m is not Milestone.STEP}
+
+
 def deadline(rulebook: Rulebook, calendar: WorkCalendar, region: str, business: Business,
-             start: date) -> list[tuple[Deadline, date]]:
-    """Each milestone's date when every event it counts from happens on ``start``."""
+             start: date) -> list[tuple[Deadline, date | None]]:
+    """Each milestone's date when every event it counts from happens on ``start``; None for one that
+    counts from a region step (its day cannot be foreseen)."""
     timeframe = rulebook.timeframe(region, business)
-    dates = calendar.due_dates(timeframe, {m: start for m in Milestone})
-    return [(d, dates[d.code]) for d in timeframe.deadlines if d.code in dates]
+    dates = calendar.due_dates(timeframe, _foreseeable(start))
+    return [(d, dates.get(d.code)) for d in timeframe.deadlines]
 
 
-def _due(calendar: WorkCalendar, timeframe: Timeframe, today: date) -> list[DueDate]:
-    dates = calendar.due_dates(timeframe, {m: today for m in Milestone})
+def _due(calendar: WorkCalendar, timeframe: Timeframe, steps: list[Step], today: date) -> list[DueDate]:
+    dates = calendar.due_dates(timeframe, _foreseeable(today))
+    names = {s.code: s.name for s in steps}
     result: list[DueDate] = []
-    origin = today
+    origin: date | None = today
     for d in timeframe.deadlines:
-        if d.code not in dates:
-            continue
+        due = dates.get(d.code)
         earliest = None
-        if d.min_days is not None:
+        if d.min_days is not None and due is not None:
             # the range starts from the same origin the deadline counts from
             base = origin if d.counted_from == Milestone.PREVIOUS else today
-            earliest = calendar.add_working_days(base, d.min_days)
-        result.append(DueDate(d, dates[d.code], earliest))
-        origin = dates[d.code]
+            earliest = calendar.add_working_days(base, d.min_days) if base else None
+        step = names.get(d.step, Text(d.step)) if d.counted_from == Milestone.STEP else None
+        result.append(DueDate(d, due, earliest, step))
+        origin = due
     return result
+
+
+def offer_labels(offers: list[BusinessOffer]) -> dict[Business, Text]:
+    """Each offer's name as lists show it: the region's own name, and where two businesses share it
+    (Shenzhen's one item 新增/补办卡 covers two), the business named beside it, so no label repeats."""
+    names = {o.business: o.name if o.name.zh else Text(*pair(o.business)) for o in offers}
+    result: dict[Business, Text] = {}
+    for business, name in names.items():
+        shared_zh = sum(n.zh == name.zh for n in names.values()) > 1
+        shared_en = sum(n.get("en") == name.get("en") for n in names.values()) > 1
+        zh, en = pair(business)
+        result[business] = Text(f"{name.zh}（{zh}）" if shared_zh else name.zh,
+                                f"{name.get('en')} ({en})" if shared_en else name.get("en"))
+    return result
+
+
+def _channel_names(offer: BusinessOffer, kinds: tuple[ChannelKind, ...]) -> tuple[Text, ...]:
+    return tuple(c.name for c in offer.channels if not kinds or c.kind in kinds)
+
+
+def _groups(offer: BusinessOffer, materials: list[GuideMaterial]) -> list[MaterialGroup]:
+    """Materials every channel needs first, then those of particular channels, in the channels' order."""
+    groups: dict[tuple[ChannelKind, ...], list[GuideMaterial]] = {}
+    for item in materials:
+        wanted = item.material.channels
+        kinds = tuple(k for k in dict.fromkeys(c.kind for c in offer.channels) if k in wanted) or wanted
+        groups.setdefault(kinds, []).append(item)
+    return [MaterialGroup(kinds, _channel_names(offer, kinds), tuple(items))
+            for kinds, items in sorted(groups.items(), key=lambda group: len(group[0]) > 0)]
 
 
 def _what_you_do(offer: BusinessOffer, materials: list[GuideMaterial], courier: CourierPolicy,
                  steps: list[Step], forms: list[Form]) -> list[Text]:
-    """The enterprise's part, in order, assembled from the region's rules."""
+    """The enterprise's part, in order, assembled from the region's rules (nothing the rules do not say)."""
     todo: list[Text] = []
     names_zh = "、".join(c.name.zh for c in offer.channels)
     names_en = "; ".join(c.name.get("en") for c in offer.channels)
@@ -143,10 +206,15 @@ def _what_you_do(offer: BusinessOffer, materials: list[GuideMaterial], courier: 
     if forms:
         todo.append(Text("填写表格：" + "、".join(f"{f.code}《{f.title.zh}》" for f in forms) + "。",
                          "Fill in the forms: " + "; ".join(f"{f.code} {f.title.get('en')}" for f in forms) + "."))
+    common = [m for m in materials if not m.channels]
     if materials:
-        todo.append(Text("准备材料（见“所需材料”）：" + "、".join(m.material.name.zh for m in materials) + "。",
+        some = len(common) < len(materials)
+        todo.append(Text("准备材料（见“所需材料”）：" + "、".join(m.material.name.zh for m in common)
+                         + ("，以及所选渠道另需的材料" if some and common else "所选渠道需要的材料" if some else "") + "。",
                          "Prepare the materials (see Materials): "
-                         + "; ".join(m.material.name.get("en") for m in materials) + "."))
+                         + "; ".join(m.material.name.get("en") for m in common)
+                         + ("; and those the chosen channel adds" if some and common
+                            else "those the chosen channel needs" if some else "") + "."))
     todo.append(Text(f"按所选渠道的步骤提交申请（渠道：{names_zh}）。",
                      f"Lodge the application following the steps of the chosen channel ({names_en})."))
     if courier.inbound.accepted:
@@ -163,10 +231,14 @@ def _what_you_do(offer: BusinessOffer, materials: list[GuideMaterial], courier: 
             todo.append(Text(f"{step.name.zh}" + (f"：{step.description.zh}" if step.description else ""),
                              step.name.get("en") + (f": {step.description.get('en')}" if step.description else "")))
     out = courier.outbound
-    if out.mail:
-        todo.append(Text("领取：可选择邮寄领卡" + ("（到付）" if out.cod else "") + "，或到窗口领取。",
-                         "Collect: have the cards mailed" + (" (cash on delivery)" if out.cod else "")
-                         + " or collect them at the counter."))
+    if courier.source is None:
+        return todo  # the region does not say how cards come back: the courier section says so
+    cod_zh, cod_en = ("（到付）", " (cash on delivery)") if out.cod else ("", "")
+    if out.mail and out.counter_pickup:
+        todo.append(Text(f"领取：可选择邮寄领卡{cod_zh}，或到窗口领取。",
+                         f"Collect: have the cards mailed{cod_en} or collect them at the counter."))
+    elif out.mail:  # the source describes mailing only: no counter is offered
+        todo.append(Text(f"领取：卡片邮寄给企业{cod_zh}。", f"Collect: the cards are mailed to you{cod_en}."))
     else:
         todo.append(Text("领取：到窗口领取。", "Collect: at the counter."))
     if out.counter_pickup:
@@ -182,7 +254,8 @@ def build_guide(rulebook: Rulebook, calendar: WorkCalendar, region: str, busines
     offer = rulebook.offer(region, business)
     forms = rulebook.forms(region, business)
     titles = {f.code: f.title for f in forms}
-    materials = [GuideMaterial(m, Text(*pair(m.condition)), titles.get(m.template))
+    materials = [GuideMaterial(m, Text(*pair(m.condition)), titles.get(m.template),
+                               _channel_names(offer, m.channels) if m.channels else ())
                  for m in rulebook.materials(region, business)]
     courier = rulebook.courier(region, business)
     outlets = rulebook.outlets(region)
@@ -202,11 +275,13 @@ def build_guide(rulebook: Rulebook, calendar: WorkCalendar, region: str, busines
         "upload": upload.source is not None,
         "card_policy": card_policy.source is not None,
     }
-    zh, en = pair(business)
     return Guide(
-        region=info, business=business, business_name=offer.name if offer.name.zh else Text(zh, en),
-        offer=offer, today=today, materials=tuple(materials), courier=courier, outlets=tuple(outlets),
-        timeframe=timeframe, due=tuple(_due(calendar, timeframe, today)), steps=tuple(steps), medium=medium,
+        region=info, business=business, business_name=offer_labels(rulebook.offers(region))[business],
+        offer=offer, today=today, materials=tuple(materials), material_groups=tuple(_groups(offer, materials)),
+        requirements=tuple(r for r in info.requirements if r.applies_to(business)),
+        readings=tuple(r for r in info.readings if r.applies_to(business)), courier=courier,
+        outlets=tuple(outlets), timeframe=timeframe, due=tuple(_due(calendar, timeframe, steps, today)),
+        steps=tuple(steps), medium=medium,
         forms=tuple(forms), upload=upload, card_policy=card_policy,
         what_you_do=tuple(_what_you_do(offer, materials, courier, steps, forms)),
         silent=tuple(topic for topic in TOPICS if not said[topic]),

@@ -92,11 +92,13 @@ def deadline(region: str, business: str, start: str, lang: str, as_json: bool, p
     code = parse_business(rulebook, region, business)
     rows = milestone_dates(rulebook, calendar, region, code, _parse_date(start, "--from"))
     if as_json:
+        # "due" is null for a milestone counted from a region step ("step"): its day cannot be foreseen
         _echo_json([{"code": d.code, "name": {"zh": d.name.zh, "en": d.name.en}, "days": d.days,
-                     "min_days": d.min_days, "counted_from": d.counted_from.value, "due": due.isoformat()}
+                     "min_days": d.min_days, "counted_from": d.counted_from.value, "step": d.step or None,
+                     "not_before": d.not_before, "due": due.isoformat() if due else None}
                     for d, due in rows])
     elif rows:
-        click.echo(render_deadlines(rows, lang))
+        click.echo(render_deadlines(rows, lang, {s.code: s.name for s in rulebook.steps(region, code)}))
     else:
         click.echo("本分中心指引未说明办理时限，适用系统默认规则（无固定时限）。" if lang == "zh"
                    else "The region's guide does not say the timeframe; the core default applies (no fixed limit).")

@@ -113,7 +113,7 @@ def tar_stream(path: Path, opening: Opening) -> Iterator[tarfile.TarFile]:
     """The archive inside the envelope, read as a stream (each member once, in order)."""
     with EnvelopeReader(path, opening) as reader:
         try:
-            tar = tarfile.open(fileobj=reader, mode="r|gz")  # type: ignore[call-overload]
+            tar = tarfile.open(fileobj=reader, mode="r|gz")  # type: ignore[call-overload]  # noqa: SIM115  (entered below)
         except _BROKEN as exc:
             raise _broken(path, exc) from None
         with tar:

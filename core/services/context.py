@@ -22,6 +22,7 @@ from core.testing import startup_check
 
 if TYPE_CHECKING:
     from core.services.applications import ApplicationService
+    from core.services.forms import FormService
     from core.services.notify import Notifications
 
 
@@ -105,6 +106,12 @@ class Services:
         from core.services.notify_events import listen  # imported here: it imports this module
 
         listen(self)  # committed events become queued notices (core/services/notify.py)
+
+    @property
+    def forms(self) -> FormService:
+        from core.services.forms import FormService  # imported here: it imports core.services
+
+        return FormService(self)
 
     @property
     def notifications(self) -> Notifications:

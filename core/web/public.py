@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.errors import EportError, InvalidInput, NotFound
-from core.guide import build_guide, deadline, render_text
-from core.guide.build import parse_business, resolve_region
+from core.guide import build_guide, deadline
+from core.guide.build import SECTIONS, offer_labels, parse_business, resolve_region
+from core.guide.render import (
+    card_policy_words,
+    deadline_words,
+    inbound_words,
+    medium_words,
+    outbound_words,
+    silent_line,
+    upload_words,
+)
+from core.labels import label
+from core.rulebook import Rulebook
 from core.services import sms
+from core.web.auth import current_user
+from core.web.form_pdf import form_pdf
 from core.web.handlers import blocking
+from core.web.portal import content_disposition
 from core.web.render import error_lines, lang_of, outbox_open, render, web
 
 
@@ -27,19 +42,58 @@ def home(request: Request) -> Response:
 def region_page(request: Request) -> Response:
     rulebook = web(request).services.rulebook
     region = resolve_region(rulebook, request.path_params["region"])
+    offers = rulebook.offers(region.code)
     return render(request, "public/region.html", {
-        "region": region, "offers": rulebook.offers(region.code), "outlets": rulebook.outlets(region.code)})
+        "region": region, "offers": offers, "names": offer_labels(offers), "outlets": rulebook.outlets(region.code)})
+
+
+def _calculator(rulebook: Rulebook) -> dict:
+    """The due-date calculator's choices: every region, and each region's businesses under the names its
+    lists use (site.js swaps the business list when another region is chosen)."""
+    regions = sorted(rulebook.regions().values(), key=lambda r: r.code)
+    businesses = {r.code: [(b.value, name.zh, name.get("en")) for b, name in offer_labels(rulebook.offers(r.code)).items()]
+                  for r in regions}
+    return {"regions": regions, "businesses": businesses}
 
 
 @blocking
 def guide_page(request: Request) -> Response:
-    """The same guide as ``eportcard guide <region> <business>``, in the page's language."""
+    """The guide of ``eportcard guide <region> <business>`` (the same structured value) as a page: headings,
+    lists and tables, links, the forms to download, and due dates counted from ``?start=`` (else today)."""
     services = web(request).services
-    region = resolve_region(services.rulebook, request.path_params["region"])
-    business = parse_business(services.rulebook, region.code, request.path_params["business"])
-    guide = build_guide(services.rulebook, services.calendar, region.code, business, services.today())
-    return render(request, "public/guide.html", {
-        "region": region, "guide": guide, "text": render_text(guide, lang_of(request))})
+    rulebook = services.rulebook
+    region = resolve_region(rulebook, request.path_params["region"])
+    business = parse_business(rulebook, region.code, request.path_params["business"])
+    start = _parse_date(request.query_params["start"]) if request.query_params.get("start") else None
+    guide = build_guide(rulebook, services.calendar, region.code, business, start or services.today())
+    lang = lang_of(request)
+    apply = "/portal/apps/new?" + urlencode({"region": region.code, "business": business.value})
+    forms = [(f, f"/regions/{region.code}/{business.value}/forms/{quote(f.code, safe='')}.pdf") for f in guide.forms]
+    user = current_user(request)
+    return render(request, "public/guide.html", _calculator(rulebook) | {
+        "region": region, "guide": guide, "start": start, "chosen": region.code, "business": business.value,
+        "sections": [s for s in SECTIONS if s != "what_you_do"], "apply_url": apply, "forms": forms,
+        "prefilled": user is not None and user.kind == "enterprise",
+        "silent": {topic: silent_line(topic, lang) for topic in guide.silent},
+        "readings": {topic: [r for r in guide.readings if r.topic == topic] for topic in SECTIONS},
+        "label": lambda key: label(key, lang), "deadline_words": lambda d, step=None: deadline_words(d, lang, step),
+        "inbound": inbound_words(guide.courier, lang), "outbound": outbound_words(guide.courier, lang),
+        "medium_words": medium_words(guide.medium, lang), "upload_words": upload_words(guide.upload, lang),
+        "card_policy_words": card_policy_words(guide.card_policy, "card_policy" in guide.silent, lang)})
+
+
+@blocking
+def form_download(request: Request) -> Response:
+    """A form of the guide as PDF: pre-filled with the enterprise's registered data when an enterprise is
+    logged in, blank for anyone else."""
+    user = current_user(request)
+    filled = web(request).services.forms.filled(
+        request.path_params["region"], request.path_params["business"], request.path_params["code"],
+        user.actor() if user is not None else None)
+    private = "private, no-store" if filled.prefilled_for else "public, max-age=300"
+    return Response(form_pdf(filled), media_type="application/pdf", headers={
+        "Content-Disposition": content_disposition(f"{filled.form.code}.pdf"), "Cache-Control": private,
+        "X-Content-Type-Options": "nosniff"})
 
 
 def _parse_date(value: str) -> date:
@@ -51,21 +105,30 @@ def _parse_date(value: str) -> date:
 
 @blocking
 def due_page(request: Request) -> Response:
-    """Milestone dates for a region's business counted from a start date (working-day calendar)."""
+    """Milestone dates for a region's business counted from a start date (working-day calendar). From a
+    guide page's calculator (``view=guide``) a valid choice goes back to that region's guide for the business,
+    dated from the start."""
     services = web(request).services
     rulebook = services.rulebook
-    regions = sorted(rulebook.regions().values(), key=lambda r: r.code)
     query = request.query_params
+    calculator = _calculator(rulebook)
+    regions = calculator["regions"]
     chosen = query.get("region") or services.settings.regions.default or (regions[0].code if regions else "")
     offers = rulebook.offers(chosen) if chosen in rulebook.regions() else []
-    context: dict = {"regions": regions, "offers": offers, "chosen": chosen, "business": query.get("business", ""),
-                     "start": query.get("start") or services.today().isoformat(), "rows": None}
+    context: dict = calculator | {"offers": offers, "names": offer_labels(offers), "chosen": chosen,
+                                  "business": query.get("business", ""),
+                                  "start": query.get("start") or services.today().isoformat(), "rows": None}
     if query.get("business"):
         try:
             region = resolve_region(rulebook, chosen)
             business = parse_business(rulebook, region.code, query["business"])
             start = _parse_date(query.get("start") or services.today().isoformat())
+            if query.get("view") == "guide":
+                target = urlencode({"start": start.isoformat(), "lang": lang_of(request)})
+                return RedirectResponse(f"/regions/{region.code}/{business.value}?{target}#timeframe", 303)
             context["rows"] = deadline(rulebook, services.calendar, region.code, business, start)
+            context["steps"] = {s.code: s.name for s in rulebook.steps(region.code, business)}
+            context["deadline_words"] = lambda d, step=None: deadline_words(d, lang_of(request), step)
         except EportError as exc:
             return render(request, "public/due.html", context | {"errors": error_lines(exc)}, status=400)
     return render(request, "public/due.html", context)
@@ -101,6 +164,7 @@ routes: list[BaseRoute] = [
     Route("/", home, name="home"),
     Route("/regions/{region}", region_page, name="region"),
     Route("/regions/{region}/{business}", guide_page, name="guide"),
+    Route("/regions/{region}/{business}/forms/{code}.pdf", form_download, name="guide_form"),
     Route("/due", due_page, name="due"),
     Route("/progress", progress_page, name="progress"),
     Route("/dev/outbox", outbox_page, name="outbox"),

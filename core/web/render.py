@@ -11,10 +11,12 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from core.errors import EportError, Problems
+from core.guide.build import offer_labels
 from core.labels import enum_label
 from core.loopback import is_loopback
 from core.model import AppState, Business, RejectionReason
 from core.privacy import mask_id, mask_phone
+from core.rules import Text
 from core.services import Services
 from core.services.accounts import SessionCheck
 from core.services.sms import SmsGateway
@@ -67,6 +69,11 @@ def error_lines(exc: EportError) -> list[EportError]:
     return list(exc.problems) if isinstance(exc, Problems) else [exc]
 
 
+def _offer_names(offers: list[Any]) -> dict[Business, Text]:
+    """The names a list of offers (or of (offer, reason) pairs) shows: no two alike (core.guide.build.offer_labels)."""
+    return offer_labels([o[0] if isinstance(o, tuple) else o for o in offers])
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
            ) -> HTMLResponse:
     lang = lang_of(request)
@@ -79,6 +86,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "t": lambda key, **values: t(key, lang, **values), "pick": lambda text: pick(text, lang),
         "state_name": lambda s: enum_label(AppState, s, lang),
         "business_name": lambda b: enum_label(Business, b, lang),
+        "offer_names": _offer_names,
         "reason_name": lambda r: enum_label(RejectionReason, r, lang),
         "mask_id": mask_id, "mask_phone": mask_phone,
         "msg": lambda e: e.en if lang == "en" else e.zh,

@@ -26,8 +26,9 @@ ADDRESS_UNIT = re.compile(r"[省市区县旗镇乡村路街道巷号楼室]")
 NAME = re.compile(r"[\u4e00-\u9fff]{2,}|[A-Za-z]{2,}")
 
 
-def _problem(field: str, zh: str, en: str) -> Problem:
-    return Problem(field=field, zh=zh, en=en, source=SOURCE)
+def _problem(rule: str, field: str, zh: str, en: str) -> Problem:
+    """A problem naming the requirement it breaks (declared in region.toml, printed in the guide)."""
+    return plugin.data.region.requirement(rule).problem(field, zh, en)
 
 
 def remarks_problems(app: Application) -> list[Problem]:
@@ -37,7 +38,7 @@ def remarks_problems(app: Application) -> list[Problem]:
     if not remarks:
         return [
             _problem(
-                "remarks",
+                "remarks_required", "remarks",
                 "领卡机构为长春制卡中心的，申请单备注必须填写（邮寄：企业收件地址+联系人+联系电话；自取：自取+联系人+电话），"
                 "否则会退单处理",
                 "remarks are mandatory with the Changchun centre (mail: delivery address + contact + phone; "
@@ -55,7 +56,7 @@ def remarks_problems(app: Application) -> list[Problem]:
         if not (PHONE.search(remarks) and ADDRESS_UNIT.search(without_phone) and contact_ok):
             problems.append(
                 _problem(
-                    "remarks",
+                    "remarks_mail", "remarks",
                     "选择邮寄的，备注须填写：企业收件地址+联系人+联系电话",
                     "for mail delivery the remarks must give: delivery address + contact person + phone",
                 )
@@ -65,7 +66,7 @@ def remarks_problems(app: Application) -> list[Problem]:
         if not (SELF_PICKUP in remarks and PHONE.search(remarks) and NAME.search(rest)):
             problems.append(
                 _problem(
-                    "remarks",
+                    "remarks_pickup", "remarks",
                     "选择自取的，备注须填写：自取+联系人+电话",
                     "for self-pickup the remarks must give: 自取 (self-pickup) + contact person + phone",
                 )
@@ -73,7 +74,7 @@ def remarks_problems(app: Application) -> list[Problem]:
     if not app.operators and LEGAL_ONLY not in remarks:
         problems.append(
             _problem(
-                "remarks",
+                "remarks_legal_only", "remarks",
                 "只要一张法人卡、不要操作员卡的，请在备注中写上（只要一张法人卡）",
                 "when only the legal card is wanted, write 只要一张法人卡 (legal card only) in the remarks",
             )
@@ -92,7 +93,7 @@ class Changchun(DataRegion):
         if not app.making_centre:
             return [
                 _problem(
-                    "making_centre",
+                    "making_centre", "making_centre",
                     "请选择制卡机构（长春制卡中心或省内建行制卡代理点）",
                     "choose the card-making centre (Changchun centre or a CCB agent outlet)",
                 )
@@ -102,7 +103,7 @@ class Changchun(DataRegion):
         if app.making_centre == CCB and app.pickup.method is Pickup.MAIL:
             return [
                 _problem(
-                    "pickup.method",
+                    "ccb_on_site", "pickup.method",
                     "选择建行制卡代理点的，必须到现场办理业务、现场领卡，不能邮寄",
                     "CCB agent outlets are in person only: cards are collected there, not mailed",
                 )

@@ -91,12 +91,13 @@ def remarks_note_forgotten(remarks: str) -> bool:
     return "设备编号" in text and ("忘记" in text or "遗失" in text)
 
 
-def _problem(field: str, zh: str, en: str) -> Problem:
-    return Problem(field=field, zh=zh, en=en, source=SOURCE)
+def _problem(rule: str, field: str, zh: str, en: str) -> Problem:
+    """A problem naming the requirement it breaks (declared in region.toml, printed in the guide)."""
+    return plugin.data.region.requirement(rule).problem(field, zh, en)
 
 
-def _known(field: str, message: tuple[str, str]) -> Problem:
-    return _problem(field, *message)
+def _known(rule: str, field: str, message: tuple[str, str]) -> Problem:
+    return _problem(rule, field, *message)
 
 
 class Hangzhou(DataRegion):
@@ -116,25 +117,25 @@ class Hangzhou(DataRegion):
             field = f"items[{n}].device_no"
             if not item.device_no:
                 if required:
-                    problems.append(_known(field, MSG_DEVICE_REQUIRED))
+                    problems.append(_known("device_no", field, MSG_DEVICE_REQUIRED))
                 continue
             if not DEVICE_NO.fullmatch(item.device_no):
                 problems.append(_problem(
-                    field, f"设备编号应为13位数字（证书背面条码对应的数字），当前为“{item.device_no}”",
+                    "device_no", field, f"设备编号应为13位数字（证书背面条码对应的数字），当前为“{item.device_no}”",
                     f"The device number must be 13 digits (the number under the barcode on the back of the "
                     f"certificate), not “{item.device_no}”"))
                 continue
             operator_stand_in = is_stand_in(item.device_no) and item.kind is not CardKind.LEGAL
             if operator_stand_in and item.device_no in legal_nos:
-                problems.append(_known(field, MSG_STAND_IN_IS_LEGAL))
+                problems.append(_known("stand_in_not_legal", field, MSG_STAND_IN_IS_LEGAL))
         if any(is_stand_in(i.device_no) for i in app.items) and not remarks_note_forgotten(app.remarks):
-            problems.append(_known("remarks", MSG_STAND_IN_REMARKS))
+            problems.append(_known("stand_in_remarks", "remarks", MSG_STAND_IN_REMARKS))
         return problems
 
     def _holder_problems(self, app: Application) -> list[Problem]:
         # "* 身份证有效起始日期" is required on both card pages; the end date may be "长期" (None).
         return [
-            _problem(f"items[{n}].holder.id_valid_from",
+            _problem("id_valid_from", f"items[{n}].holder.id_valid_from",
                      f"请填写{item.holder.name}的身份证有效起始日期（须与身份证一致）",
                      f"Enter the start date of {item.holder.name}'s ID validity (as on the ID card)")
             for n, item in enumerate(app.items) if item.holder.id_valid_from is None
@@ -143,10 +144,10 @@ class Hangzhou(DataRegion):
     def _channel_problems(self, app: Application) -> list[Problem]:
         pickup = app.pickup
         if pickup.method is Pickup.MAIL:
-            return [_known("pickup.mail_to", MSG_MAIL_TO)] if pickup.missing_mail_details() else []
+            return [_known("channel_details", "pickup.mail_to", MSG_MAIL_TO)] if pickup.missing_mail_details() else []
         outlets = {o.code for o in self.data.outlets}
         if pickup.outlet not in outlets:
-            return [_known("pickup.outlet", MSG_OUTLET)]
+            return [_known("channel_details", "pickup.outlet", MSG_OUTLET)]
         return []
 
     def _menu_problems(self, app: Application) -> list[Problem]:
@@ -155,10 +156,10 @@ class Hangzhou(DataRegion):
         seen = {app.business}
         for n, business in enumerate(app.also):
             if business not in offered:
-                problems.append(_problem(f"also[{n}]", f"杭州分中心业务菜单中没有此业务：{business}",
+                problems.append(_problem("menu", f"also[{n}]", f"杭州分中心业务菜单中没有此业务：{business}",
                                          f"The Hangzhou business menu has no business {business}"))
             elif business in seen:
-                problems.append(_problem(f"also[{n}]", f"业务重复勾选：{business}",
+                problems.append(_problem("menu", f"also[{n}]", f"业务重复勾选：{business}",
                                          f"Business ticked twice: {business}"))
             seen.add(business)
         return problems

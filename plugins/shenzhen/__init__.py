@@ -13,11 +13,15 @@ from core.rules import Problem
 CODE = "shenzhen"
 SOURCE = "000_acc9b246733ddaa2.txt"
 
-# The guide's query screen lists both forms: WSZ0000988 and SZ0001127 (prefix + 7 digits).
-# The "W" (网上) numbers are the ones lodged online; counter applications carry "SZ".
-ONLINE_PREFIX = "WSZ"
-COUNTER_PREFIX = "SZ"
-ONLINE_CHANNELS = frozenset({"web", "mobile_app"})
+# Two independent series (prefix + 7 digits): the guide's query screen shows WSZ0000987-988 and
+# SZ0001049-1127 on the same day, so each counts on its own (core keeps one counter per series), and an
+# SZ number sits in the online review state 已提交待审核, so SZ is not "the counter". The guide never says
+# which applications get which; read here as W = 网上 (the portal, www.szcpport.cn) and SZ for every
+# other channel (the apps, the window, self-service). The guide prints this as an interpretation
+# (region.toml, [[region.readings]] topic "channels").
+PORTAL_PREFIX = "WSZ"
+OTHER_PREFIX = "SZ"
+PORTAL_CHANNEL = "web"
 
 
 class Shenzhen(DataRegion):
@@ -25,7 +29,7 @@ class Shenzhen(DataRegion):
 
     @hookimpl
     def acceptance_number(self, region: str, application: Application, seq: int) -> str | None:
-        prefix = ONLINE_PREFIX if application.channel in ONLINE_CHANNELS else COUNTER_PREFIX
+        prefix = PORTAL_PREFIX if application.channel == PORTAL_CHANNEL else OTHER_PREFIX
         return f"{prefix}{seq:07d}"
 
     @hookimpl
@@ -39,15 +43,11 @@ class Shenzhen(DataRegion):
                     rep.id_number,
                     rep.name,
                 ):
-                    problems.append(
-                        Problem(
-                            field=f"items[{n}].holder",
-                            zh="新入网的法人卡信息不可修改，须为营业执照登记的法定代表人",
-                            en="the legal card of a new enrolment cannot be changed: it must be the "
-                            "legal representative on the business licence",
-                            source=SOURCE,
-                        )
-                    )
+                    problems.append(self.data.region.requirement("enrol_legal_card_fixed").problem(
+                        f"items[{n}].holder",
+                        "新入网的法人卡信息不可修改，须为营业执照登记的法定代表人",
+                        "the legal card of a new enrolment cannot be changed: it must be the "
+                        "legal representative on the business licence"))
         return problems
 
 

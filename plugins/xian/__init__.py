@@ -61,8 +61,9 @@ def email_subject(application: Application) -> str:
     return f"{application.enterprise.name}办理电子口岸的{business_label(application)}业务"
 
 
-def _problem(field: str, message: tuple[str, str]) -> Problem:
-    return Problem(field=field, zh=message[0], en=message[1], source=SOURCE)
+def _problem(rule: str, field: str, message: tuple[str, str]) -> Problem:
+    """A problem naming the requirement it breaks (declared in region.toml, printed in the guide)."""
+    return plugin.data.region.requirement(rule).problem(field, *message)
 
 
 def _needs_mail_address(app: Application) -> bool:
@@ -84,12 +85,12 @@ class Xian(DataRegion):
         legal_rep_id = app.enterprise.legal_rep.id_number
         for n, item in enumerate(app.items):
             if item.kind is not CardKind.LEGAL and item.holder.id_number == legal_rep_id:
-                problems.append(_problem(f"items[{n}].holder.id_number", MSG_SAME_PERSON))
+                problems.append(_problem("not_legal_rep", f"items[{n}].holder.id_number", MSG_SAME_PERSON))
             if app.business is Business.UNLOCK and item.kind is not CardKind.LEGAL:
-                problems.append(_problem(f"items[{n}].kind", MSG_OPERATOR_UNLOCK))
+                problems.append(_problem("operator_unlock_self_service", f"items[{n}].kind", MSG_OPERATOR_UNLOCK))
         if _needs_mail_address(app) and (app.pickup.method is not Pickup.MAIL
                                          or app.pickup.missing_mail_details()):
-            problems.append(_problem("pickup.mail_to", MSG_MAIL_TO))
+            problems.append(_problem("card_address", "pickup.mail_to", MSG_MAIL_TO))
         return problems
 
 

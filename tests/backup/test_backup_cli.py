@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from backupkit import deployment, open_services, populate, write_config
@@ -123,3 +126,27 @@ def test_the_daily_backup_job_does_nothing_until_a_folder_is_set(tmp_path):
         assert [(r.ran, r.ok, r.summary) for r in ran] == [(True, True, "skipped: [backup] dir is not set")]
     finally:
         services.store.dispose()
+
+
+def test_progress_is_shown_on_a_terminal_only(source, tmp_path):
+    """On a terminal (here a pseudo-terminal as standard error) a progress bar; in a log, nothing."""
+    command = [sys.executable, "-c", "from core.cli import main; main()", "-c", str(source), "backup"]
+    main_fd, terminal = os.openpty()
+    try:
+        done = subprocess.run([*command, str(tmp_path / "tty.epbak")], stderr=terminal, stdout=subprocess.PIPE,
+                              check=False, timeout=120)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main_fd)
+    assert done.returncode == 0 and b"backup" in shown and b"%" in shown
+    logged = subprocess.run([*command, str(tmp_path / "log.epbak")], capture_output=True, check=False, timeout=120)
+    assert logged.returncode == 0 and b"%" not in logged.stderr

@@ -5,6 +5,7 @@ migrated forward; the audit trail and every blob are checked and reported."""
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from backupkit import (
 from core.config import load_settings
 from core.errors import ConfigError, InvalidInput
 from core.pki.ca import CertificateAuthority
+from core.samples import make_enrol
+from core.services import Actor
 from core.services.backup import make_backup, restore_backup, verify_backup
 from core.store.store import MIGRATIONS
 
@@ -92,6 +95,8 @@ def test_a_restore_without_a_config_writes_the_archived_one_with_a_new_session_k
 
 
 def test_an_archive_of_an_older_schema_is_migrated_forward(tmp_path, source_backend, target_backend):
+    """An archive at revision 0009 restores to this eportcard's schema with exactly the rows the old
+    database itself has once migrated forward."""
     oldest_kept = "0009"
     with deployment(tmp_path / "source", source_backend) as source:
         (source.parent / "audit.key").unlink()  # the audit key came with 0010: an older trail is unkeyed
@@ -99,10 +104,10 @@ def test_an_archive_of_an_older_schema_is_migrated_forward(tmp_path, source_back
         populate(services)
         services.store.downgrade(oldest_kept)
         archive = make_backup(services, source, tmp_path / "b.epbak").path
+        services.store.upgrade()  # the old database migrated in place: what the restore must match
         services.store.dispose()
-        manifest = verify_backup(archive)
-        assert manifest["database"]["schema_revision"] == oldest_kept
-        rows_then = table_rows_at(source, tmp_path / "rows-a")
+        assert verify_backup(archive)["database"]["schema_revision"] == oldest_kept
+        rows_then = table_rows(source, tmp_path / "rows-a")
         target_folder = tmp_path / "restored"
         target_folder.mkdir()
         if target_backend == "postgres":
@@ -116,24 +121,7 @@ def test_an_archive_of_an_older_schema_is_migrated_forward(tmp_path, source_back
             rows_now = table_rows(target, tmp_path / "rows-b")
     assert report.revision == _head() and report.audit.ok and report.audit_head_matches
     assert report.audit.warnings  # unkeyed: said so
-    for table in ("applications", "attachments", "enterprises", "audit"):
-        assert len(rows_now[table]) == len(rows_then[table])
-    assert rows_now["applications"] == rows_then["applications"]
-
-
-def table_rows_at(config: Path, scratch: Path) -> dict[str, list[str]]:
-    """The rows of a deployment whose schema is older than this eportcard's, read without migrating it."""
-    from core.store import open_store
-    from core.store.dump import snapshot
-
-    settings = load_settings(config)
-    store = open_store(settings.database_url, settings.blob_dir)
-    try:
-        scratch.mkdir()
-        taken = snapshot(store, scratch)
-    finally:
-        store.dispose()
-    return {t: sorted(p.read_text(encoding="utf-8").splitlines()[1:]) for t, p in taken.rows.items()}
+    assert rows_now == rows_then and len(rows_now["applications"]) == 4
 
 
 def _plain_target(folder: Path, url: str) -> Path:
@@ -240,3 +228,41 @@ def test_the_archived_config_loses_its_password_and_session_key_but_keeps_the_re
     import tomllib
 
     assert tomllib.loads(archived)["web"]["secret_key"] == ""
+
+
+def test_a_backup_taken_while_applications_are_written_is_of_one_moment(tmp_path, source_backend):
+    """A writer keeps creating applications (each one row and one audit row in one transaction) all through
+    the backup: the archive's rows and its audit trail are of one moment, so the restore's chain ends where
+    the manifest says and holds one ``create`` row per application, neither more nor fewer."""
+    with deployment(tmp_path / "source", source_backend) as source:
+        services = open_services(source)
+        writer = open_services(source)  # another process's worth of connections: the running server
+        started, done, made = threading.Event(), threading.Event(), [0]
+
+        def write() -> None:
+            while not done.is_set():
+                made[0] += 1
+                writer.applications.create(make_enrol(500 + made[0], "shenzhen"), Actor.system("writer"))
+                started.set()
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        try:
+            assert started.wait(60)
+            archive = make_backup(services, source, tmp_path / "b.epbak").path
+        finally:
+            done.set()
+            thread.join()
+            writer.store.dispose()
+            services.store.dispose()
+        target = _target(tmp_path / "restored", source, "")
+        report = restore_backup(target, archive)
+    assert report.ok and report.audit_head_matches
+    restored = open_services(target)
+    try:
+        with restored.store.transaction(readonly=True) as tx:
+            creates = [e for e in tx.audit.all(limit=100000) if e.action == "create"]
+        apps = restored.applications.list_for(Actor.system(), limit=100000)
+    finally:
+        restored.store.dispose()
+    assert 1 <= len(apps) <= made[0] and sorted(e.entity_id for e in creates) == sorted(a.id for a in apps)

@@ -13,10 +13,19 @@ import pytest
 
 from core import cards, labels
 from core.guide import render as guide_render
-from core.guide.build import TOPICS
+from core.guide.build import SECTIONS, TOPICS
 from core.labels import ENUM_LABELS, TEXTS, enum_label, label, pair
 from core.model import AppState, Business, CardKind, CardState, Pickup, RejectionReason
-from core.rules import ChannelKind, Condition, MaterialForm, Milestone, Payer, StepActor
+from core.rules import (
+    ChannelKind,
+    Condition,
+    MaterialForm,
+    Milestone,
+    OutletKind,
+    Payer,
+    ReadingKind,
+    StepActor,
+)
 from core.services.actors import STAFF_ROLES
 from core.web import portal, staff
 from core.web.cards import script_texts
@@ -24,8 +33,8 @@ from core.web.i18n import t
 
 CORE = Path(labels.__file__).resolve().parent
 TEMPLATES = CORE / "web" / "templates"
-LABELLED = (Business, AppState, RejectionReason, CardKind, CardState, ChannelKind, Condition, MaterialForm,
-            Milestone, Payer, StepActor)
+LABELLED = (Business, AppState, RejectionReason, CardKind, CardState, ChannelKind, Condition, MaterialForm, OutletKind,
+            Milestone, Payer, ReadingKind, StepActor)
 
 
 def _complete(value: tuple[str, str]) -> bool:
@@ -122,7 +131,8 @@ def test_every_text_the_card_script_asks_for_is_handed_to_it():
 def test_every_built_key_a_template_uses_exists():
     _, prefixes = _template_keys()
     # t('prefix.' ~ value): the values each template joins on.
-    values = {"step.": portal.STEPS, "pickup.": [p.value for p in Pickup], "staff.action.": staff.STAFF_ACTIONS}
+    values = {"step.": portal.STEPS, "pickup.": [p.value for p in Pickup], "staff.action.": staff.STAFF_ACTIONS,
+              "guide.text.": SECTIONS}
     assert prefixes == set(values), "a new built key: say here which values it is built from"
     assert sorted(f"{prefix}{v}" for prefix, vs in values.items() for v in vs if f"{prefix}{v}" not in TEXTS) == []
 

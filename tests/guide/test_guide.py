@@ -99,10 +99,14 @@ def test_due_dates_skip_national_day_on_every_region(rulebook, working_day):
     for code in REGIONS:
         for offer in rulebook.offers(code):
             rows = deadline(rulebook, calendar, code, offer.business, EVE_OF_NATIONAL_DAY)
-            previous = EVE_OF_NATIONAL_DAY
+            previous: date | None = EVE_OF_NATIONAL_DAY
             for d, due in rows:
+                if d.counted_from == "step":  # waits on a region step nobody can date ahead: no date
+                    assert due is None, (code, offer.business, d.code)
+                    previous = None
+                    continue
                 origin = previous if d.counted_from == "previous" else EVE_OF_NATIONAL_DAY
-                assert due == working_day(origin, d.days), (code, offer.business, d.code)
+                assert origin is not None and due == working_day(origin, d.days), (code, offer.business, d.code)
                 assert not date(2026, 10, 1) <= due <= date(2026, 10, 7)
                 previous = due
                 seen += 1
@@ -123,6 +127,6 @@ def test_scaffolded_timeframe_counts_the_adjusted_saturday(testland, working_day
 def test_a_range_shows_its_earliest_and_latest_date(testland, rulebook):
     for guide in all_guides(rulebook):
         for item in guide.due:
-            if item.deadline.min_days is not None:
+            if item.deadline.min_days is not None and item.due is not None:
                 assert item.earliest is not None and item.earliest <= item.due
                 assert f"{item.earliest.isoformat()} ~ {item.due.isoformat()}" in render_text(guide, "en")

@@ -318,9 +318,9 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
     ),
     # medium ----------------------------------------------------------------------------------------
     (
-        "medium",
-        lambda rb: (rb.medium(CC, B.ENROL).free, "需提供介质" in rb.medium(CC, B.ENROL).note.zh),
-        (False, True),
+        "medium: only users not qualifying for free issue provide one",
+        lambda rb: (rb.medium(CC, B.ENROL).condition.zh, "需提供介质" in rb.medium(CC, B.ENROL).note.zh),
+        ("不满足免费配发条件的用户", True),
         "表示用户需要向制卡机构提供卡介质（不满足免费配发条件的用户）",
     ),
     # card policy -----------------------------------------------------------------------------------
@@ -571,3 +571,42 @@ def test_card_policy_drives_core_checks(rulebook: Rulebook) -> None:
         (*app.items, app.operators[0]),
     ):
         assert lifecycle.check_content(attrs.evolve(app, items=items), ctx, policy)
+
+
+# the guide states what the plugin enforces, and the medium's condition ----------------------------------------
+
+
+def _guide_text(rb: Rulebook, lang: str) -> str:
+    from datetime import date
+
+    from core.calendar import WorkCalendar
+    from core.guide.build import build_guide
+    from core.guide.render import render_text
+
+    return render_text(build_guide(rb, WorkCalendar(), CC, B.ENROL, date(2026, 9, 30)), lang)
+
+
+def test_the_guide_states_who_provides_the_medium_not_that_everyone_buys_it(rulebook: Rulebook) -> None:
+    assert_cited(SOURCE, "表示用户需要向制卡机构提供卡介质（不满足免费配发条件的用户）")
+    zh, en = _guide_text(rulebook, "zh"), _guide_text(rulebook, "en")
+    assert "不满足免费配发条件的用户须自行提供介质" in zh and "介质需企业自行购买" not in zh
+    assert "Enterprises that do not qualify for a free medium must provide the medium themselves" in en
+    assert "must buy the medium" not in en
+
+
+@pytest.mark.parametrize(("passage", "zh", "en"), [
+    ("选择邮寄企业请填写：企业收件地址+联系人+联系电话", "企业收件地址+联系人+联系电话",
+     "the enterprise's delivery address + contact person + phone"),
+    ("选择自取企业，请填写：**自取+联系人+电话", "自取+联系人+电话", "自取 (self-pickup) + contact person + phone"),
+    ("如果只要一张法人卡不要操作员卡，请在备注中写上（只要一张法人卡）", "请在备注中写上（只要一张法人卡）",
+     "write 只要一张法人卡 (legal card only) in the remarks"),
+    ("备注必须按要求填写，否则会退单处理。", "备注未填写或未按要求填写的，申请单会被退单", "is rejected (退单)"),
+    ("如果选择建行制卡代理点，必须到现场办理业务。", "必须到现场办理业务、现场领卡，不能邮寄",
+     "the cards are collected there, not mailed"),
+])
+def test_the_remark_rules_are_in_the_guide_before_anyone_is_rejected(rulebook: Rulebook, passage: str, zh: str,
+                                                                      en: str) -> None:
+    assert_cited(SOURCE, passage)
+    requirements = _guide_text(rulebook, "zh").split("【办理要求（提交时检查）】")[1].split("【")[0]
+    assert zh in requirements
+    assert en in _guide_text(rulebook, "en").split("== Requirements (checked when you submit) ==")[1]

@@ -394,12 +394,12 @@ def test_an_unknown_payer_lists_the_payers(tmp_path):
 def test_one_of_anything_is_singular_in_english(tmp_path):
     unlock = guide(tmp_path, Business.UNLOCK)
     en, zh = render_text(unlock, "en"), render_text(unlock, "zh")
-    assert "dispatched within 1 working day of receipt of the materials/cards\n" in en
+    assert "mailed no earlier than 1 working day after receipt of the materials/cards\n" in en
     assert "- Handling: 1 working day after receipt of the materials/cards → 2026-10-08\n" in en
     assert "locked after 1 wrong PIN; valid 1 year; self-service renewal within 1 day before expiry" in en
     assert not re.search(r"\b1 (working days|copies|days|years|wrong PINs)\b", en)
     # Chinese has no plural: the same sentences as always
-    assert "收到材料/卡后1个工作日内寄出" in zh and "- 办理：收到材料/卡后1个工作日 → 2026-10-08" in zh
+    assert "收到材料/卡1个工作日后寄出" in zh and "- 办理：收到材料/卡后1个工作日 → 2026-10-08" in zh
     assert "连续输错 1 次锁卡；有效期 1 年；到期前 1 天内可自助延期" in zh
     rows = deadline(rulebook_of(tmp_path), WorkCalendar(), "testland", Business.UNLOCK, TODAY)
     assert render_deadlines(rows, "en") == "2026-10-08  Handling (1 working day after receipt of the materials/cards)"

@@ -193,22 +193,22 @@ def test_the_built_in_regions_do_not_overlap(rulebook):
 
 def test_startup_check_disables_a_region_overlapping_a_built_in_one_and_keeps_the_rest(caplog):
     pm = get_plugin_manager()
-    pm.register(Tidy("minnan", provinces=("福建省",)), name="minnan")  # as an installed plugin would be
-    pm.origins["minnan"] = Origin.distribution("eportcard-region-minnan", "0.2")
+    pm.register(Tidy("jilin", provinces=("吉林省",)), name="jilin")  # as an installed plugin would be
+    pm.origins["jilin"] = Origin.distribution("eportcard-region-jilin", "0.2")
     with caplog.at_level(logging.WARNING):
         startup_check(pm)
     assert sorted(Rulebook(pm).regions()) == BUILT_IN
     [fault] = pm.disabled
-    assert fault.en.startswith("region plugin minnan (distribution eportcard-region-minnan 0.2) covers addresses "
-                               "region xiamen covers too (厦门市 (福建省)): the home branch would be ambiguous")
+    assert fault.en.startswith("region plugin jilin (distribution eportcard-region-jilin 0.2) covers addresses "
+                               "region changchun covers too (吉林省): the home branch would be ambiguous")
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [fault.line]
 
 
 def test_startup_check_refuses_an_overlap_between_regions_the_deployment_enables():
-    pm = get_plugin_manager(enabled=["xiamen", "minnan"], extra=[("minnan", Tidy("minnan", provinces=("福建省",)))])
+    pm = get_plugin_manager(enabled=["changchun", "jilin"], extra=[("jilin", Tidy("jilin", provinces=("吉林省",)))])
     with pytest.raises(ConfigError) as caught:
         startup_check(pm)
-    assert "covers addresses region xiamen covers too" in caught.value.en and "辖区重叠" in caught.value.zh
+    assert "covers addresses region changchun covers too" in caught.value.en and "辖区重叠" in caught.value.zh
     assert "\n" not in str(caught.value)
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import attrs
 import pytest
 from citations import assert_cited
 
+from core.calendar import WorkCalendar
+from core.guide.build import build_guide
+from core.guide.render import render_text
 from core.model import Business, CardKind, CardRequest, Pickup
 from core.plugins import get_plugin_manager
 from core.rulebook import Rulebook
@@ -75,9 +79,9 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
     ),
     # OCR: the text spells the portal szcpport / szcpot; the portal is www.szcport.cn
     (
-        "portal",
+        "portal (as written)",
         lambda rb: rb.region(SZ).website,
-        "https://www.szcport.cn",
+        "www.szcpport.cn",
         "登录深圳海关数据分中心门户网站（www.szcpport.cn），选择网上办理一制卡业务",
     ),
     (
@@ -670,8 +674,7 @@ def test_counter_enrol_with_declarant_and_other_agent(rulebook: Rulebook) -> Non
         "power_of_attorney",
         "agent_id",
         "declarant_record_no",
-        "licence_photo",
-    }
+    }  # the licence photo is the online flow's (一、网上办理 step 5), not the counter's
 
 
 # validation and acceptance numbers ---------------------------------------------------------------------
@@ -699,9 +702,51 @@ def test_legal_rep_operator_card_is_fine_in_shenzhen(rulebook: Rulebook) -> None
 
 @pytest.mark.parametrize(
     ("channel", "seq", "expected"),
-    [("web", 988, "WSZ0000988"), ("mobile_app", 987, "WSZ0000987"), ("on_site", 1127, "SZ0001127")],
+    [("web", 988, "WSZ0000988"), ("mobile_app", 1067, "SZ0001067"), ("on_site", 1127, "SZ0001127"),
+     ("self_service", 1049, "SZ0001049")],
 )
 def test_acceptance_numbers(rulebook: Rulebook, channel: str, seq: int, expected: str) -> None:
+    """Two series: W for the portal (网上), SZ for the rest. The query screen shows both series on one day and
+    an SZ number in the online review state, so SZ is not "the counter"; which series is which is not stated,
+    and the guide prints this reading as an interpretation."""
     assert_cited(SOURCE, expected)
+    assert_cited(SOURCE, "SZ0001067 已提交待审核 张帆 2018年07月10日 11:44:23")
+    assert_cited(SOURCE, "WSZ0000988 已提交待审核 54544 2018年07月10日 08:31:16")
     app = attrs.evolve(make_enrol(7, SZ), channel=channel)
     assert rulebook.acceptance_number(SZ, app, seq) == expected
+    (reading,) = [r for r in rulebook.region(SZ).readings if "WSZ" in r.text.zh]
+    assert reading.topic == "channels" and reading.kind == "interpretation"
+    assert_cited(SOURCE, reading.passage)
+    guide = build_guide(rulebook, WorkCalendar(), SZ, B.ENROL, date(2026, 9, 30))
+    assert "〔解读〕受理编号分两个独立序列" in render_text(guide, "zh")
+    assert "[Interpretation] Acceptance numbers run in two independent series" in render_text(guide, "en")
+
+
+def test_materials_of_the_counter_list_are_shown_for_the_counter_only(rulebook: Rulebook) -> None:
+    """办理资料清单 is the on-site page's list: the original licence and the power of attorney belong to it."""
+    assert_cited(SOURCE, "三、现场办理")
+    assert_cited(SOURCE, "1 多证合一《营业执照》原件；")
+    assert_cited(SOURCE, "3 法人授权委托书原件（经办人是企业法人的无需提供）；")
+    for code in ("business_licence", "holder_id", "power_of_attorney", "agent_id"):
+        (found,) = [m for m in rulebook.materials(SZ, B.ENROL) if m.code == code]
+        assert found.channels == ("on_site",), code
+    web = attrs.evolve(make_enrol(4, SZ), channel="web", agent=make_person(78))
+    assert "power_of_attorney" not in {m.code for m in rulebook.materials(SZ, B.ENROL, web)}
+    guide = build_guide(rulebook, WorkCalendar(), SZ, B.ENROL, date(2026, 9, 30))
+    groups = {g.kinds: [i.material.code for i in g.materials] for g in guide.material_groups}
+    assert groups[("on_site",)] == ["business_licence", "holder_id", "power_of_attorney", "agent_id"]
+    assert "declarant_record_no" in groups[()] and "licence_photo" in groups[("web",)]
+    zh = render_text(guide, "zh")
+    assert "仅以下渠道需要（现场办理（市民中心行政服务大厅东厅））：" in zh
+    assert zh.index("仅以下渠道需要（现场办理") < zh.index("多证合一《营业执照》")
+
+
+def test_the_portal_address_is_kept_as_written_and_said_to_disagree(rulebook: Rulebook) -> None:
+    assert_cited(SOURCE, "登录深圳海关数据分中心门户网站（www.szcpport.cn）")
+    assert_cited(SOURCE, "深圳海关数据分中心门户网站(www.szcpot.cn)")
+    channels = [c for o in rulebook.offers(SZ) for c in o.channels]
+    assert {c.url for c in channels if c.kind == "web"} == {"www.szcpport.cn"}
+    assert not any("szcport.cn" in step.zh for c in channels for step in c.steps)
+    guide = build_guide(rulebook, WorkCalendar(), SZ, B.RENEW, date(2026, 9, 30))
+    contacts = render_text(guide, "zh").split("【办理渠道】")[0]
+    assert "网站：www.szcpport.cn" in contacts and "〔原文如此〕门户网站地址按原文保留" in contacts

@@ -6,11 +6,15 @@ whose passage does not stand in the document fails.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import attrs
 import pytest
 
+from core.calendar import WorkCalendar
+from core.guide.build import build_guide
+from core.guide.render import render_text
 from core.model import (
     Address,
     Application,
@@ -145,12 +149,15 @@ def test_region(rulebook, rule, path, expected, passage):
 
 
 def test_silent_rules_fall_back_to_core_defaults(rulebook):
-    """The guide states no card policy or acceptance-number format: core answers.
-
-    Coverage is not stated either; the Xiamen branch is the home branch of Xiamen addresses.
-    """
+    """The guide states no card policy, acceptance-number format or coverage: core answers, and the guide
+    says so (no place is given to Xiamen as its home branch: 泉州 and 厦门 alike wait for a deployment's region)."""
     region = rulebook.region(XM)
-    assert region.acceptance_prefix == "" and region.cities == ("厦门市",)
+    assert region.acceptance_prefix == "" and region.cities == () and region.provinces == ()
+    assert not region.covers("福建省", "厦门市") and not region.covers("福建省", "泉州市")
+    (silence,) = [r for r in region.readings if r.topic == "contacts"]
+    assert_cited(SRC, silence.passage)
+    guide = build_guide(rulebook, WorkCalendar(), XM, B.ENROL, date(2026, 9, 30))
+    assert "〔解读〕指引未写明本分中心服务哪些地区的企业，因此未设定属地范围" in render_text(guide, "zh")
     assert rulebook.card_policy(XM).source is None
     assert rulebook.medium(XM, B.ENROL).source is None
     assert rulebook.timeframe(XM, B.BUY_READER).source is None  # no delay stated for readers
@@ -1073,3 +1080,39 @@ def test_every_rule_object_cites_the_seed():
         objects += [b, *b.channels, *b.materials, *b.steps]
         objects += [x for x in (b.courier, b.timeframe, b.medium, b.upload) if x is not None]
     assert all(o.source == SRC for o in objects)
+
+
+# --- the guide shows materials per channel and mailing "after", as the source does ---
+
+
+def test_enrolment_materials_are_grouped_by_the_channel_that_needs_them(rulebook):
+    """附件1/附件2 are the paper (非无纸化) route's, 附件5 the paperless route's; the rest both need."""
+    assert_cited(SRC, "(2) [bookmark: _Toc150352290]非无纸化入网企业制卡流程 1. 证件材料（请逐份加盖单位公章） 1) 营业执照复印件 "
+                      "2) 《中国电子口岸数据中心厦门分中心制卡业务受理登记表》（附件1）")
+    assert_cited(SRC, "2) 《授权委托书》（附件5）")
+    guide = build_guide(rulebook, WorkCalendar(), XM, B.ENROL, date(2026, 9, 30))
+    groups = {g.kinds: {i.material.template or i.material.code for i in g.materials} for g in guide.material_groups}
+    assert groups[(ChannelKind.WEB,)] == {"附件5"}
+    assert groups[(ChannelKind.POST,)] == {"附件1", "附件2"}
+    assert "附件1" not in groups[()] and "附件5" not in groups[()]
+    zh, en = render_text(guide, "zh"), render_text(guide, "en")
+    paper = zh.split("仅以下渠道需要（非无纸化入网（邮寄纸质材料））：")[1]
+    assert "模板：附件1" in paper and "模板：附件5" not in paper
+    online = zh.split("仅以下渠道需要（无纸化入网）：")[1].split("仅以下渠道需要")[0]
+    assert "模板：附件5" in online and "模板：附件1" not in online
+    assert "Only for Paper enrolment (documents by post):" in en
+
+
+@pytest.mark.parametrize(("business", "days", "passage"), [
+    (B.ENROL, 3, "在审核通过三个工作日后代为办理邮寄业务"),
+    (B.CHANGE_HOLDER, 2, "在业务受理后第二个工作日后代为办理邮寄业务"),
+])
+def test_mailing_happens_after_the_working_days_not_within(rulebook, business, days, passage):
+    assert_cited(SRC, passage)
+    guide = build_guide(rulebook, WorkCalendar(), XM, business, date(2026, 9, 30))
+    dispatch = next(d for d in guide.due if d.deadline.code == "dispatch")
+    assert dispatch.deadline.not_before and dispatch.deadline.days == days
+    zh, en = render_text(guide, "zh"), render_text(guide, "en")
+    assert f"{days}个工作日后寄出" in zh and "工作日内寄出" not in zh
+    assert f"mailed no earlier than {days} working days after" in en and "dispatched within" not in en
+    assert f"→ {dispatch.due.isoformat()} 起" in zh and f"→ from {dispatch.due.isoformat()}" in en

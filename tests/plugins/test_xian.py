@@ -79,8 +79,10 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
     ("no hours or appointment stated", lambda rb: (rb.outlets(XA)[0].hours, rb.outlets(XA)[0].appointment),
      (None, None), "收货人：服务台"),
     # card policy ---------------------------------------------------------------------------------------
-    ("five wrong PINs in a day lock the card", lambda rb: rb.card_policy(XA).pin_retry_limit, 5,
-     "请尽量不要当天输入5次错误密码，否则将被锁定"),
+    ("five wrong PINs in a day: advice in the seed's words, no retry limit stated",
+     lambda rb: ("友情提示：请尽量不要当天输入5次错误密码，否则将被锁定" in rb.card_policy(XA).note.zh,
+                 "pin_retry_limit" in rb.card_policy(XA).stated),
+     (True, False), "友情提示：请尽量不要当天输入5次错误密码，否则将被锁定。"),
     ("initial PIN", lambda rb: rb.card_policy(XA).initial_pin, "88888888", "IC卡的初始口令为8个8"),
     ("PIN may not stay eight 8s", lambda rb: "不得将密码设置为8个8" in rb.card_policy(XA).note.zh, True,
      "使用中不得将密码设置为8个8"),
@@ -88,7 +90,8 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
      "更新IC卡数字证书后，密码也会被重置为8个8"),
     ("legal rep is not an operator", lambda rb: rb.card_policy(XA).legal_rep_may_hold_operator, False,
      "（法人和操作员不能是同一个人）"),
-    ("validity and window are not stated", lambda rb: "未说明证书有效期与延期时间窗口" in rb.card_policy(XA).note.zh,
+    ("retry limit, validity and window are not stated",
+     lambda rb: "未说明连续输错几次锁卡、证书有效期与延期时间窗口" in rb.card_policy(XA).note.zh,
      True, "法人卡自主延期（未过期）"),
     # businesses --------------------------------------------------------------------------------------
     ("businesses", lambda rb: tuple(o.business for o in rb.offers(XA)), ALL, "电子口岸入网指南"),
@@ -115,8 +118,8 @@ ROWS: list[tuple[str, Getter, Any, str]] = [
     ("enrol: originals for the AIC", lambda rb: [(m.code, m.form) for m in rb.materials(XA, B.ENROL)],
      [("business_licence_duplicate", MaterialForm.ORIGINAL), ("agent_id", MaterialForm.ORIGINAL)],
      "请携带营业执照副本原件和经办人身份证原件前往陕西省工商局审核"),
-    ("enrol: review and making 1-2 working days", lambda rb: deadlines(rb, B.ENROL),
-     [("review", 1, 2, Milestone.SUBMITTED), ("making", 1, 2, Milestone.APPROVED)],
+    ("enrol: review 1-2 working days, making 1-2 after the mail request", lambda rb: deadlines(rb, B.ENROL),
+     [("review", 1, 2, Milestone.SUBMITTED), ("making", 1, 2, Milestone.STEP)],
      "电子口岸审核时限为1-2个工作日）4、 工商审核通过后，即可申请电子口岸卡邮寄；（详见邮寄方式，电子口岸制卡时限为1-2个工作日）"),
     ("enrol: cards by mail", lambda rb: (rb.courier(XA, B.ENROL).inbound.accepted, rb.courier(XA, B.ENROL).outbound.mail),
      (False, True), "工商审核通过后，即可申请电子口岸卡邮寄"),
@@ -376,3 +379,56 @@ def test_guide_output_in_both_languages(rulebook: Rulebook, business: Business, 
     assert all(c.name.get(lang) in text for c in offer.channels)
     assert all(m.name.get(lang) in text for m in rulebook.materials(XA, business))
     assert SOURCE in text
+
+
+# card making counts from the event the guide names; cards are mailed, never collected -------------------------
+
+
+def test_enrolment_card_making_counts_from_the_mail_request_after_the_aic_review(rulebook: Rulebook) -> None:
+    """办理流程: 企业录入信息 → 电子口岸审核 → 陕西省工商局审核 → 申请电子口岸卡邮寄; making (1-2 working days)
+    follows the mail request, so it cannot share the review's dates nor be dated before the request."""
+    from datetime import UTC, datetime
+
+    from core.deadlines import due_dates
+    from core.guide.build import deadline
+    from core.model import AppState, Transition
+
+    assert_cited(SOURCE, "办理流程: 企业录入信息 → 电子口岸审核 → 陕西省工商局审核 → 申请电子口岸卡邮寄")
+    assert_cited(SOURCE, "4、 工商审核通过后，即可申请电子口岸卡邮寄；（详见邮寄方式，电子口岸制卡时限为1-2个工作日）")
+    making = rulebook.timeframe(XA, B.ENROL).deadlines[1]
+    assert (making.counted_from, making.step) == (Milestone.STEP, "mail_request")
+    assert making.step in {s.code for s in rulebook.steps(XA, B.ENROL)}
+    start = date(2026, 9, 30)
+    (_, review_due), (_, making_due) = deadline(rulebook, WorkCalendar(), XA, B.ENROL, start)
+    assert review_due == date(2026, 10, 9) and making_due is None
+    guide = build_guide(rulebook, WorkCalendar(), XA, B.ENROL, start)
+    assert guide.due[1].due is None and guide.due[1].after_step.zh == "申请电子口岸卡邮寄"
+    zh = render_text(guide, "zh")
+    assert "电子口岸制卡：“申请电子口岸卡邮寄”后1-2个工作日 → 日期取决于该步骤何时完成" in zh
+    # An application: once the mail request is recorded, making is due 1-2 working days after it.
+    requested = datetime(2026, 10, 12, 2, tzinfo=UTC)  # a Monday in China
+    app = attrs.evolve(make_enrol(3, XA), state=AppState.ACCEPTED, history=(
+        Transition("submit", AppState.DRAFT, AppState.SUBMITTED, "ent", datetime(2026, 9, 30, 2, tzinfo=UTC)),
+        Transition("accept", AppState.SUBMITTED, AppState.ACCEPTED, "staff", datetime(2026, 10, 8, 2, tzinfo=UTC)),
+        Transition("step:mail_request", AppState.ACCEPTED, AppState.ACCEPTED, "ent", requested)))
+    dues = {d.code: d for d in due_dates(app, rulebook.timeframe(XA, B.ENROL), WorkCalendar(), date(2026, 10, 12))}
+    assert dues["review"].due == date(2026, 10, 9) and not dues["review"].projected
+    assert dues["making"].due == date(2026, 10, 14) and not dues["making"].projected
+
+
+@pytest.mark.parametrize("business", ALL)
+def test_no_guide_offers_a_counter_pickup_the_seed_does_not_describe(rulebook: Rulebook, business: Business) -> None:
+    """Xi'an describes mailing only (我们将卡邮寄后会将快递单号通过邮件回复给企业)."""
+    assert_cited(SOURCE, "我们将卡邮寄后会将快递单号通过邮件回复给企业")
+    courier = rulebook.courier(XA, business)
+    guide = build_guide(rulebook, WorkCalendar(), XA, business, date(2026, 9, 30))
+    zh, en = render_text(guide, "zh"), render_text(guide, "en")
+    if courier.source is None:  # the guide is silent: only the labelled core default may name a counter
+        assert "courier" in guide.silent
+        assert all(line.strip().startswith(("系统默认规则：", "窗口领取：")) for line in zh.splitlines()
+                   if "窗口领取" in line)
+        assert not any("领取" in t.zh for t in guide.what_you_do)
+        return
+    assert courier.outbound.counter_pickup is None and courier.outbound.mail
+    assert "窗口领取" not in zh and "at the counter" not in en.lower()
+    assert "领取：卡片邮寄给企业" in zh and "Collect: the cards are mailed to you" in en

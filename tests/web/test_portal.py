@@ -201,16 +201,18 @@ def test_new_application_offers_only_what_a_password_login_may_do(client, servic
     assert unknown.status_code == 400
 
 
-@pytest.mark.parametrize(("has_card", "method", "business", "allowed"), [
-    (False, "password", Business.ENROL, True),
-    (False, "password", Business.RENEW, False),
-    (True, "password", Business.ENROL, False),
-    (True, "password", Business.ADD_CARD, False),
-    (True, "card", Business.ADD_CARD, True),
-    (True, "card", Business.UNLOCK, True),
+@pytest.mark.parametrize(("has_card", "method", "business", "card_only", "allowed"), [
+    (False, "password", Business.ENROL, False, True),
+    (False, "password", Business.RENEW, False, False),
+    (True, "password", Business.ENROL, False, False),
+    # 001: a password login may apply for part of the businesses, a legal-card login for all
+    (True, "password", Business.ADD_CARD, False, True),
+    (True, "password", Business.UNLOCK, True, False),
+    (True, "card", Business.ADD_CARD, False, True),
+    (True, "card", Business.UNLOCK, True, True),
 ])
-def test_may_apply_keeps_the_card_login_seam(has_card, method, business, allowed):
-    reason = legal_card_refusal(business, has_card, card_login=method == "card")
+def test_may_apply_keeps_the_card_login_seam(has_card, method, business, card_only, allowed):
+    reason = legal_card_refusal(business, has_card, card_login=method == "card", card_login_required=card_only)
     assert (reason is None) is allowed
     if reason is not None:
         assert reason.zh and reason.en
