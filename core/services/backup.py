@@ -143,9 +143,17 @@ def _disk_full(where: Path) -> Unavailable:
 _PASSWORD_IN_URL = re.compile(r"^(?P<head>[^:/]+://[^:/@]+):[^@]*@")
 
 
+# A key holding a secret itself (``[mail.options] password``, a plugin gateway's ``token`` ...); the keys
+# naming where a secret is (``*_file``, ``*_env``) and identifiers (``secret_id``) stay.
+_SESSION_KEY_PLACEHOLDER = 'secret_key = ""   # not in the backup: `eportcard restore` makes a new one'
+_SECRET_KEY = re.compile(r"(\w+_)?(secret|secret_key|password|passphrase|token|auth_token|pin)")
+
+
 def config_without_secrets(text: str) -> str:
-    """The config's text with the session key emptied and the database URL's password removed; comments
-    and everything else kept as written."""
+    """The config's text with the session key and every other inline secret emptied and the database URL's
+    password removed; comments and everything else kept as written. (Line by line: a secret inside an
+    inline table, ``options = { password = "…" }``, is not seen; keep secrets in files, as
+    docs/deployment.md says.)"""
     section, out = "", []
     for line in text.splitlines(keepends=True):
         stripped = line.strip()
@@ -153,7 +161,9 @@ def config_without_secrets(text: str) -> str:
             section = stripped[1:].split("]", 1)[0].strip()
         key = stripped.split("=", 1)[0].strip() if "=" in stripped and not stripped.startswith("#") else ""
         if (section, key) == ("web", "secret_key"):
-            line = 'secret_key = ""   # not in the backup: `eportcard restore` makes a new one\n'
+            line = _SESSION_KEY_PLACEHOLDER + "\n"
+        elif _SECRET_KEY.fullmatch(key):
+            line = f'{key} = ""   # not in the backup: supply it\n'
         elif (section, key) == ("database", "url"):
             try:
                 url = str(tomllib.loads(stripped)["url"])
@@ -479,10 +489,9 @@ def _existing_parent(config: Path) -> Path:
 
 
 def _with_new_session_key(text: str) -> tuple[str, bool]:
-    placeholder = re.compile(r'^secret_key = ""[^\n]*$', re.MULTILINE)
-    if not placeholder.search(text):
+    if _SESSION_KEY_PLACEHOLDER not in text:
         return text, False
-    return placeholder.sub(f'secret_key = "{secrets.token_urlsafe(32)}"', text, count=1), True
+    return text.replace(_SESSION_KEY_PLACEHOLDER, f'secret_key = "{secrets.token_urlsafe(32)}"', 1), True
 
 
 def _extract_files(archive: Path, opening: Opening, progress: Progress, manifest: dict[str, Any], *,

@@ -22,11 +22,12 @@ from core.config import Settings
 from core.errors import ConfigError, InvalidInput
 from core.pki import revocation
 from core.pki.ca import CERT_FILE, CertificateAuthority, serial_hex
-from core.pki.crl import build_crl, write_crl
+from core.pki.crl import write_crl
 from core.pki.profiles import HolderSubject, ProfileSettings, profile_for
 from core.pki.signer import ALGORITHMS
 from core.services.actors import Actor
-from core.store import CertificateRecord, Transaction, open_store
+from core.services.crl_publication import CrlPublisher
+from core.store import CertificateRecord, Store, Transaction, open_store
 from core.store.audit import load_key
 
 REVOKE_REASONS: tuple[str, ...] = tuple(r.name for r in revocation.REVOKE_REASONS)
@@ -108,6 +109,11 @@ class CertificateAdmin:
 
     @contextmanager
     def _transaction(self, readonly: bool = False) -> Iterator[Transaction]:
+        with self._store() as store, store.transaction(readonly=readonly) as tx:
+            yield tx
+
+    @contextmanager
+    def _store(self) -> Iterator[Store]:
         if not self.database_url:
             raise ConfigError(f"没有配置文件 {self.config}，不知道用哪个数据库：请在部署目录执行 eportcard init，"
                               "用 -c 指定配置文件，或用 --db 指定数据库",
@@ -118,8 +124,7 @@ class CertificateAdmin:
                            audit_key=load_key(self.settings.path(self.settings.audit.key_file)))
         try:
             store.upgrade()
-            with store.transaction(readonly=readonly) as tx:
-                yield tx
+            yield store
         finally:
             store.dispose()
 
@@ -174,13 +179,13 @@ class CertificateAdmin:
         return expired
 
     def write_crl(self, out_path: Path, *, pem: bool = False, hours: int | None = None) -> Crl:
-        """A signed CRL of every held and revoked certificate, written to ``out_path``."""
+        """Sign and publish a new CRL of every held and revoked certificate (numbered after the newest
+        published; ``/pki/crl.der`` serves it from then on) and write it to ``out_path``."""
         authority = self._authority()
-        with self._transaction() as tx:
-            crl = build_crl(authority, tx.certificates, hours or self.settings.pki.crl_hours)
-        write_crl(crl, out_path, pem=pem)
-        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-        return Crl(number=number, entries=len(crl), path=out_path)
+        with self._store() as store:
+            published = CrlPublisher(store, authority, self.settings.pki.crl_hours).publish(hours)
+        write_crl(x509.load_der_x509_crl(published.der), out_path, pem=pem)
+        return Crl(number=published.number, entries=published.entries, path=out_path)
 
     def record(self, serial: str) -> CertificateRecord:
         """One certificate's record."""

@@ -220,14 +220,19 @@ def test_the_archived_config_loses_its_password_and_session_key_but_keeps_the_re
     from core.services.backup import config_without_secrets
 
     original = ('# the branch\n[database]\nurl = "postgresql+psycopg://branch:hunter2@db.example:5432/ep"\n'
-                '[web]\nsecret_key = "abc"  # signs sessions\nport = 8000\n[sms]\ngateway = "none"\n')
+                '[web]\nsecret_key = "abc"  # signs sessions\nport = 8000\n[sms]\ngateway = "none"\n'
+                '[mail.options]\npassword = "smtp-pass"\npassword_file = "/etc/eportcard/mail"\n'
+                '[sms.options]\nsecret_id = "AKID1"\nauth_token = "tok"\n')
     archived = config_without_secrets(original)
-    assert "hunter2" not in archived and '"abc"' not in archived
+    for secret in ("hunter2", '"abc"', "smtp-pass", '"tok"'):
+        assert secret not in archived
     assert 'url = "postgresql+psycopg://branch@db.example:5432/ep"' in archived
     assert "# the branch" in archived and "port = 8000" in archived and 'gateway = "none"' in archived
+    assert 'password_file = "/etc/eportcard/mail"' in archived and 'secret_id = "AKID1"' in archived
     import tomllib
 
-    assert tomllib.loads(archived)["web"]["secret_key"] == ""
+    parsed = tomllib.loads(archived)
+    assert parsed["web"]["secret_key"] == "" and parsed["mail"]["options"]["password"] == ""
 
 
 def test_a_backup_taken_while_applications_are_written_is_of_one_moment(tmp_path, source_backend):
