@@ -2,7 +2,10 @@
 
 The CA passphrase comes from an environment variable (``[pki] passphrase_env``, or
 ``--passphrase-env NAME``), the systemd credential ``ca_passphrase`` or ``[pki] passphrase_file``, or is
-prompted for; it is never a command-line argument (shell history).
+prompted for; it is never a command-line argument (shell history). A CA key on a PKCS#11 token
+(``ca init --pkcs11``) is unlocked with the token's PIN, from ``EPORTCARD_PKCS11_PIN`` (``[pki]
+pkcs11_pin_env``), the systemd credential ``pkcs11_pin`` or ``[pki] pkcs11_pin_file``, or prompted for:
+never an argument either, and never logged.
 Certificates are recorded in the deployment database (``[database] url`` or ``--db``), by
 ``services.certificates`` (one transaction and its audit row per command). The config is the one
 ``eportcard -c/--config`` names (core/cli_context.py).
@@ -21,7 +24,7 @@ from attrs import evolve, frozen
 
 from core.cli_context import cli_actor_id, config_path
 from core.cli_jobs import records_outcome
-from core.config import Settings, ca_passphrase, load_settings
+from core.config import Settings, ca_passphrase, load_settings, pkcs11_pin
 from core.errors import EportError
 from core.services.actors import Actor
 from core.services.certificates import ALGORITHMS, REVOKE_REASONS, CaSummary, CertificateAdmin
@@ -39,6 +42,10 @@ class _Env:
             return value
         return str(click.prompt("CA 私钥口令 / CA key passphrase", hide_input=True, confirmation_prompt=confirm,
                                 err=True))
+
+    def pin(self) -> str:
+        return pkcs11_pin(self.admin.settings) or \
+            str(click.prompt("CA 密钥令牌的 PIN / PIN of the CA key's token", hide_input=True, err=True))
 
 
 def _actor() -> Actor:
@@ -65,7 +72,7 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
             admin = CertificateAdmin(settings=settings, config=path,
                                      ca_dir=Path(ca_dir) if ca_dir else settings.path(settings.pki.ca_dir),
                                      database_url=db_url or (settings.database_url if found else ""),
-                                     passphrase=lambda: env.passphrase())
+                                     passphrase=lambda: env.passphrase(), pin=lambda: env.pin())
             env = _Env(admin=admin, passphrase_env=passphrase_env or settings.pki.passphrase_env)
             return command(env, **kwargs)
         except EportError as exc:
@@ -86,17 +93,36 @@ def ca() -> None:
 @click.option("--root-dir", default=None, help="make an issuing CA signed by the root CA in this directory")
 @click.option("--root-passphrase-env", default=None, metavar="NAME",
               help="environment variable with the root CA passphrase (default: same as --passphrase-env)")
+@click.option("--pkcs11", "module", default=None, metavar="MODULE",
+              help="make the key on a token of this PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so); "
+                   "PIN from EPORTCARD_PKCS11_PIN")
+@click.option("--token", default=None, metavar="LABEL", help="the token's label (with --pkcs11)")
+@click.option("--key-label", default=None, metavar="LABEL", help="the CA key's label on the token (with --pkcs11)")
+@click.option("--existing-key", is_flag=True, help="use the key already on the token under --key-label")
 @_common
 def init_command(env: _Env, name: str, algorithm: str | None, root_dir: str | None,
-                 root_passphrase_env: str | None) -> None:
-    """Create a CA key (encrypted, owner-only) and its certificate."""
+                 root_passphrase_env: str | None, module: str | None, token: str | None, key_label: str | None,
+                 existing_key: bool) -> None:
+    """Create a CA key (encrypted, owner-only; or on a PKCS#11 token, never extractable) and its certificate."""
 
     def root_passphrase() -> str:
         return os.environ.get(root_passphrase_env or env.passphrase_env) or \
             str(click.prompt("根 CA 口令 / root CA passphrase", hide_input=True, err=True))
 
-    _show_ca(env.admin.init(name, algorithm, lambda: env.passphrase(confirm=True),
-                            root_dir=Path(root_dir) if root_dir else None, root_passphrase=root_passphrase))
+    if module is None and (token or key_label or existing_key):
+        raise click.UsageError("--token、--key-label、--existing-key 须与 --pkcs11 一起使用 / --token, --key-label "
+                               "and --existing-key go with --pkcs11")
+    where = None
+    if module is not None:
+        if not (token and key_label):
+            raise click.UsageError("--pkcs11 须同时给出 --token 与 --key-label / --pkcs11 needs --token and --key-label")
+        where = env.admin.token_key(module, token, key_label)
+    authority = env.admin.init(name, algorithm, lambda: env.passphrase(confirm=True),
+                               root_dir=Path(root_dir) if root_dir else None, root_passphrase=root_passphrase,
+                               token=where, existing_key=existing_key)
+    _show_ca(authority)
+    if where is not None:
+        click.echo(f"key: {where.describe()}; [pki] of {env.admin.config} records it")
 
 
 @ca.command("issue")
@@ -200,6 +226,22 @@ def show_command(env: _Env, serial: str | None) -> None:
     click.echo(f"valid:     {record.not_before:%Y-%m-%d} .. {record.not_after:%Y-%m-%d}")
     click.echo(f"status:    {record.status}" + (f" ({record.reason}, {record.revoked_at:%Y-%m-%d %H:%M})"
                                                 if record.status != "good" and record.revoked_at else ""))
+
+
+@ca.command("status")
+@_common
+def status_command(env: _Env) -> None:
+    """Where the CA key lives (for a token: its label and serial) and whether it answers; exit 1 if not."""
+    status = env.admin.status()
+    click.echo(f"subject:   {status.ca.subject}")
+    click.echo(f"valid:     {status.ca.not_before:%Y-%m-%d} .. {status.ca.not_after:%Y-%m-%d}")
+    click.echo(f"key:       {status.key}")
+    if status.token is not None:
+        click.echo(f"token:     {status.token.label}    serial: {status.token.serial}    "
+                   f"({status.token.manufacturer}, {status.token.model})")
+    click.echo("answers:   yes" if status.answers else f"answers:   no: {status.problem}")
+    if not status.answers:
+        raise SystemExit(1)
 
 
 def _show_ca(authority: CaSummary) -> None:

@@ -6,6 +6,7 @@ Relative paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import tomllib
@@ -84,6 +85,16 @@ class PkiSettings:
     algorithm: str = "ec-p256"  # or rsa2048
     validity_years: int = 10
     crl_hours: int = 24
+    # The CA key on a PKCS#11 token instead of in ca_dir (`eportcard ca init --pkcs11` writes these three).
+    pkcs11_module: str = ""  # the module (shared library), e.g. /usr/lib/softhsm/libsofthsm2.so
+    pkcs11_token: str = ""  # the token's label
+    pkcs11_key_label: str = ""  # the CA key's label on the token
+    pkcs11_pin_env: str = "EPORTCARD_PKCS11_PIN"  # the token's user PIN (never in the config)
+    pkcs11_pin_file: str = ""  # a file holding the PIN (the environment variable wins)
+
+    @property
+    def on_token(self) -> bool:
+        return bool(self.pkcs11_module)
 
 
 @frozen
@@ -220,6 +231,13 @@ def check_choices(settings: Settings) -> None:
             raise ConfigError(f"配置有误：[{section}] {key} 不能是 {value!r}，可选：{'、'.join(choices)}",
                               f"invalid configuration: [{section}] {key} cannot be {value!r}; choose one of: "
                               f"{', '.join(choices)}", field=field)
+    pkcs11 = {"pkcs11_module": settings.pki.pkcs11_module, "pkcs11_token": settings.pki.pkcs11_token,
+              "pkcs11_key_label": settings.pki.pkcs11_key_label}
+    if any(pkcs11.values()) and not all(pkcs11.values()):
+        missing = ", ".join(key for key, value in pkcs11.items() if not value)
+        raise ConfigError(f"配置有误：[pki] 中 pkcs11_module、pkcs11_token、pkcs11_key_label 须同时设置（缺少 {missing}）",
+                          f"invalid configuration: [pki] pkcs11_module, pkcs11_token and pkcs11_key_label go together "
+                          f"(missing: {missing})", field="pki." + missing.split(",")[0])
     for key, values in (("metrics_allow", settings.web.metrics_allow),
                         ("trusted_proxies", settings.web.trusted_proxies)):
         for value in values:
@@ -281,22 +299,73 @@ def ca_passphrase(settings: Settings, environ: Mapping[str, str] = os.environ) -
                    "pki.passphrase_file")
 
 
+def pkcs11_pin(settings: Settings, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The CA token's user PIN: the environment variable ``[pki] pkcs11_pin_env``, else the systemd
+    credential ``pkcs11_pin``, else the file ``[pki] pkcs11_pin_file``; None when none is set."""
+    return _secret(settings, environ, settings.pki.pkcs11_pin_env, "pkcs11_pin", settings.pki.pkcs11_pin_file,
+                   "pki.pkcs11_pin_file")
+
+
+def ca_key_secret(settings: Settings, environ: Mapping[str, str] = os.environ) -> str | None:
+    """What unlocks the CA key: the token's PIN when the key is on a token, else the key file's passphrase."""
+    return pkcs11_pin(settings, environ) if settings.pki.on_token else ca_passphrase(settings, environ)
+
+
+def record_pki_keys(path: Path, values: Mapping[str, str]) -> None:
+    """Write ``values`` (string keys of ``[pki]``) into the config file at ``path``, replacing the lines that
+    set them or adding them under ``[pki]`` (the section is added when missing); everything else, comments
+    included, stays as it was. The result is read back before it replaces the file, which keeps its mode."""
+    import json
+
+    # A JSON string is a TOML basic string (https://toml.io/en/v1.0.0#string: the same escapes).
+    lines = {key: f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in values.items()}
+    text = path.read_text(encoding="utf-8")
+    out: list[str] = []
+    section, header, done = "", -1, set[str]()
+    for line in text.splitlines():
+        stripped = line.strip()
+        key = stripped.split("=", 1)[0].strip() if "=" in stripped else ""
+        if stripped.startswith("["):
+            section = stripped[1:].split("]", 1)[0].strip()
+            header = len(out) if section == "pki" and header < 0 else header
+        elif section == "pki" and key in lines:
+            out.append(lines[key])
+            done.add(key)
+            continue
+        out.append(line)
+    missing = [line for key, line in lines.items() if key not in done]
+    if header < 0:
+        out.extend(["", "[pki]", *missing])
+    else:
+        out[header + 1:header + 1] = missing
+    new_text = "\n".join(out) + "\n"
+    written = parse_settings(new_text, path.parent).pki
+    if any(getattr(written, key) != value for key, value in values.items()):
+        raise ConfigError(f"无法在 {path} 的 [pki] 中写入 {', '.join(values)}，请手工添加",
+                          f"cannot write {', '.join(values)} into [pki] of {path}; add them by hand",
+                          field="pki")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    os.chmod(tmp, path.stat().st_mode & 0o777)
+    os.replace(tmp, path)
+
+
 def secret_values(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
     """The deployment's secrets as they may appear in text (kept out of every log line): the session
-    key, the database password (as written in the URL and decoded), the CA passphrase, the notification
-    gateways' secrets."""
+    key, the database password (as written in the URL and decoded), the CA passphrase, the CA token's PIN,
+    the notification gateways' secrets."""
     from urllib.parse import unquote, urlsplit
 
     try:
         written = urlsplit(settings.database.url).password or ""
     except ValueError:  # not a URL at all: redact_url still hides what looks like a password
         written = ""
-    try:
-        passphrase = ca_passphrase(settings, environ)
-    except ConfigError:
-        passphrase = None
-    return [value for value in (settings.web.secret_key, written, unquote(written), passphrase,
-                                *gateway_secrets(settings, environ)) if value]
+    found = []
+    for secret in (ca_passphrase, pkcs11_pin):
+        with contextlib.suppress(ConfigError):  # an unreadable secret file holds nothing to hide
+            found.append(secret(settings, environ))
+    found += gateway_secrets(settings, environ)
+    return [value for value in (settings.web.secret_key, written, unquote(written), *found) if value]
 
 
 def gateway_secrets(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
@@ -425,6 +494,11 @@ ca_dir = "ca"
 passphrase_env = "EPORTCARD_CA_PASSPHRASE"
 algorithm = "ec-p256"
 validity_years = 10
+# The CA key on a PKCS#11 token (an HSM) instead of in ca_dir: `eportcard ca init --pkcs11` sets these,
+# and the PIN comes from EPORTCARD_PKCS11_PIN or the systemd credential pkcs11_pin (docs/deployment.md).
+# pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+# pkcs11_token = "ca"
+# pkcs11_key_label = "eportcard-ca"
 
 [card]
 master_key_file = "card-master.key"

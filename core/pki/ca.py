@@ -88,17 +88,18 @@ class CertificateAuthority:
     @classmethod
     def init(cls, directory: str | os.PathLike[str], subject_name: str, passphrase: str,
              algorithm: str = "rsa2048", root: CertificateAuthority | None = None,
-             validity_years: int | None = None) -> CertificateAuthority:
-        """A new self-signed root CA, or (with ``root``) an issuing CA signed by that root."""
+             validity_years: int | None = None, *, signer: Signer | None = None) -> CertificateAuthority:
+        """A new self-signed root CA, or (with ``root``) an issuing CA signed by that root. Its key is a
+        new encrypted file in ``directory``, or ``signer`` (a key made elsewhere, e.g. on a token;
+        ``passphrase`` and ``algorithm`` are then unused)."""
         check_algorithm(algorithm)
         if not subject_name.strip():
             raise InvalidInput("CA 名称不能为空", "the CA name is required", field="name")
         directory = Path(directory)
-        if (directory / CERT_FILE).exists() or (directory / KEY_FILE).exists():
-            raise InvalidInput(f"目录 {directory} 中已有 CA，不会覆盖",
-                               f"{directory} already holds a CA; it will not be overwritten", field="dir")
+        cls.check_free(directory)
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        signer = FileSigner.create(directory / KEY_FILE, passphrase, algorithm)
+        if signer is None:
+            signer = FileSigner.create(directory / KEY_FILE, passphrase, algorithm)
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
                           x509.NameAttribute(NameOID.COMMON_NAME, subject_name)])
         start = _now() - BACKDATE
@@ -132,18 +133,36 @@ class CertificateAuthority:
             b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
         return cls(directory=directory, certificate=certificate, signer=signer, chain=chain)
 
-    @classmethod
-    def load(cls, directory: str | os.PathLike[str], passphrase: str) -> CertificateAuthority:
-        directory = Path(directory)
+    @staticmethod
+    def check_free(directory: Path) -> None:
+        """Refuse a directory that already holds a CA (before any key is made for a new one)."""
+        if (directory / CERT_FILE).exists() or (directory / KEY_FILE).exists():
+            raise InvalidInput(f"目录 {directory} 中已有 CA，不会覆盖",
+                               f"{directory} already holds a CA; it will not be overwritten", field="dir")
+
+    @staticmethod
+    def read_certificate(directory: str | os.PathLike[str]) -> x509.Certificate:
+        """The CA certificate in ``directory`` (no key needed)."""
         try:
-            certificate = x509.load_pem_x509_certificate((directory / CERT_FILE).read_bytes())
+            return x509.load_pem_x509_certificate((Path(directory) / CERT_FILE).read_bytes())
         except FileNotFoundError:
             raise InvalidInput(f"目录 {directory} 中没有 CA，请先执行 eportcard ca init",
                                f"no CA in {directory}; run `eportcard ca init` first", field="dir") from None
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str], passphrase: str) -> CertificateAuthority:
+        """The CA in ``directory`` with its key file unlocked by ``passphrase``."""
+        cls.read_certificate(directory)  # no CA at all: say that, not "no key file"
+        return cls.open(directory, FileSigner.load(Path(directory) / KEY_FILE, passphrase))
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], signer: Signer) -> CertificateAuthority:
+        """The CA in ``directory`` with its key held by ``signer`` (which must be the certificate's key)."""
+        directory = Path(directory)
+        certificate = cls.read_certificate(directory)
         chain_path = directory / CHAIN_FILE
         chain = tuple(x509.load_pem_x509_certificates(chain_path.read_bytes())) \
             if chain_path.exists() and chain_path.stat().st_size else ()
-        signer = FileSigner.load(directory / KEY_FILE, passphrase)
         if _spki(signer.public_key()) != _spki(certificate.public_key()):
             raise InvalidInput("CA 私钥与 CA 证书不匹配", "the CA key does not match the CA certificate",
                                field="dir")

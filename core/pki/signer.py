@@ -2,25 +2,31 @@
 
 cryptography's builders (certificate, CRL, OCSP response) can only sign with its own private-key
 objects, so the Protocol takes the *builder* rather than bytes. ``FileSigner`` simply calls
-``builder.sign(key, hash)``. A PKCS#11 signer (HSM or token) plugs in by implementing the same
-methods: build once with a throw-away key of the same algorithm to get the TBS bytes
-(``tbs_certificate_bytes`` / ``tbs_certlist_bytes`` / ``tbs_response_bytes``), sign those on the
-token with ``sign_bytes``, and splice the token's signature into the DER. Nothing else changes.
+``builder.sign(key, hash)``. A key that never leaves its token (core.pki.pkcs11) is a
+``SplicingSigner``: the builder signs with a stand-in key of the same algorithm, which gives the DER
+with the right signature algorithm and the TBS bytes; the token signs the SHA-256 digest of those
+bytes, and its signature replaces the stand-in's (``splice_signature``). Nothing else changes.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509 import (
     Certificate,
     CertificateBuilder,
     CertificateRevocationList,
     CertificateRevocationListBuilder,
+    load_der_x509_certificate,
+    load_der_x509_crl,
     ocsp,
 )
 
@@ -166,5 +172,160 @@ class FileSigner:
 
     def sign_bytes(self, data: bytes) -> bytes:
         signed = sign_data(self._key, data)
+        ca_signed("data")
+        return signed
+
+
+# ---- a key held elsewhere: sign the digest there, splice the signature in ------------------------------------
+
+# DER tags of the elements rewritten below (X.690 8.1.2: one-byte identifiers).
+_SEQUENCE, _BIT_STRING, _OCTET_STRING, _EXPLICIT_0 = 0x30, 0x03, 0x04, 0xA0
+
+
+def _element(der: bytes, at: int) -> tuple[int, int]:
+    """(where the contents of the DER element at ``at`` start, where the element ends): X.690 8.1.3,
+    definite lengths only, as DER requires."""
+    first = der[at + 1]
+    if first < 0x80:
+        return at + 2, at + 2 + first
+    count = first & 0x7F
+    start = at + 2 + count
+    return start, start + int.from_bytes(der[at + 2:start], "big")
+
+
+def _children(der: bytes) -> list[bytes]:
+    """The encoded elements inside the constructed DER element ``der``."""
+    start, end = _element(der, 0)
+    children, at = [], start
+    while at < end:
+        _, child_end = _element(der, at)
+        children.append(der[at:child_end])
+        at = child_end
+    return children
+
+
+def _encode(tag: int, contents: bytes) -> bytes:
+    length = len(contents)
+    if length < 0x80:
+        return bytes([tag, length]) + contents
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + contents
+
+
+def splice_signature(signed: bytes, signature: bytes) -> bytes:
+    """``signed`` (DER of SEQUENCE {tbs, signatureAlgorithm, signatureValue BIT STRING, ...}: a certificate,
+    RFC 5280 4.1; a CRL, 5.1; a BasicOCSPResponse, RFC 6960 4.2.1) with ``signature`` in place of its own."""
+    tbs, algorithm, _old, *rest = _children(signed)
+    return _encode(_SEQUENCE, tbs + algorithm + _encode(_BIT_STRING, b"\x00" + signature) + b"".join(rest))
+
+
+def splice_ocsp_signature(response: bytes, signature: bytes) -> bytes:
+    """An OCSPResponse (RFC 6960 4.2.1: SEQUENCE {responseStatus, [0] EXPLICIT ResponseBytes {responseType,
+    response OCTET STRING (the BasicOCSPResponse)}}) with ``signature`` in its BasicOCSPResponse."""
+    status, explicit = _children(response)
+    (response_bytes,) = _children(explicit)
+    response_type, octets = _children(response_bytes)
+    start, _end = _element(octets, 0)
+    basic = splice_signature(octets[start:], signature)
+    response_bytes = _encode(_SEQUENCE, response_type + _encode(_OCTET_STRING, basic))
+    return _encode(_SEQUENCE, status + _encode(_EXPLICIT_0, response_bytes))
+
+
+# The signature of a digest, in the form X.509 carries (RFC 8017 9.2 for RSA; RFC 3279 2.2.3 for ECDSA).
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  # RFC 8017 9.2, note 1
+
+
+def ecdsa_der(raw: bytes) -> bytes:
+    """PKCS#11's ECDSA signature (r and s side by side, PKCS#11 v2.40 2.3.1) as the DER ECDSA-Sig-Value."""
+    half = len(raw) // 2
+    return utils.encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+
+
+@functools.cache
+def _stand_in(algorithm: Algorithm) -> PrivateKey:
+    # Made once per process: an RSA key takes tens of milliseconds. Its signatures are thrown away.
+    return generate_key(algorithm)
+
+
+@functools.lru_cache(maxsize=8)
+def _stand_in_certificate(subject: x509.Name, key: PrivateKey) -> Certificate:
+    """A throw-away certificate for ``key`` under the responder's name (the OCSP draft needs one)."""
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    return (CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(1).not_valid_before(start).not_valid_after(start.replace(year=2100))
+            .sign(key, hashes.SHA256()))
+
+
+def _digest(data: bytes) -> bytes:
+    h = hashes.Hash(hashes.SHA256())
+    h.update(data)
+    return h.finalize()
+
+
+class SplicingSigner:
+    """A CA key that signs SHA-256 digests elsewhere (``sign_digest``); certificates, CRLs and OCSP
+    responses are built by cryptography and get that signature spliced in. Every signature is checked
+    with the public key before it leaves, so a wrong key on the token is an error, not a bad CRL."""
+
+    algorithm: Algorithm
+
+    def public_key(self) -> PublicKey:
+        raise NotImplementedError
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """The signature of a SHA-256 ``digest`` as X.509 carries it (PKCS#1 v1.5 or DER ECDSA)."""
+        raise NotImplementedError
+
+    def _signed(self, tbs: bytes) -> bytes:
+        signature = self.sign_digest(_digest(tbs))
+        key = self.public_key()
+        try:
+            if isinstance(key, rsa.RSAPublicKey):
+                key.verify(signature, tbs, padding.PKCS1v15(), hashes.SHA256())
+            else:
+                key.verify(signature, tbs, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise InvalidInput("CA 签名无法用 CA 公钥验证：令牌上的密钥与 CA 证书不符",
+                               "a CA signature does not verify with the CA's public key: the key on the token "
+                               "is not the CA certificate's", field="pki.pkcs11_key_label") from None
+        return signature
+
+    def _spliced(self, draft: Certificate | CertificateRevocationList, tbs: bytes, signed: str) -> bytes:
+        der = splice_signature(draft.public_bytes(serialization.Encoding.DER), self._signed(tbs))
+        ca_signed(signed)
+        return der
+
+    def sign_certificate(self, builder: CertificateBuilder) -> Certificate:
+        draft = builder.sign(_stand_in(self.algorithm), hashes.SHA256())
+        return load_der_x509_certificate(self._spliced(draft, draft.tbs_certificate_bytes, "certificate"))
+
+    def sign_crl(self, builder: CertificateRevocationListBuilder) -> CertificateRevocationList:
+        draft = builder.sign(_stand_in(self.algorithm), hashes.SHA256())
+        return load_der_x509_crl(self._spliced(draft, draft.tbs_certlist_bytes, "crl"))
+
+    def sign_ocsp(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
+        # cryptography signs a response only with the responder certificate's own key, so the draft names
+        # a stand-in certificate (same subject, the stand-in key). By name that is already right; by key
+        # hash (RFC 6960 4.2.1 KeyHash: SHA-1 of the subjectPublicKey bits, as RFC 5280 4.2.1.2 method 1)
+        # the stand-in's 20 bytes are replaced with the real key's before the token signs the TBS.
+        responder, encoding = builder._responder_id or (None, None)  # no public accessor (cryptography 48)
+        if responder is None or encoding is None:
+            raise ValueError("the OCSP response names no responder")
+        stand_in = _stand_in(self.algorithm)
+        draft = ocsp.OCSPResponseBuilder(builder._response, (_stand_in_certificate(responder.subject, stand_in),
+                                                             encoding), builder._certs, builder._extensions)
+        der = draft.sign(stand_in, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        if encoding is ocsp.OCSPResponderEncoding.HASH:
+            fake = x509.SubjectKeyIdentifier.from_public_key(stand_in.public_key()).digest
+            real = x509.SubjectKeyIdentifier.from_public_key(self.public_key()).digest
+            assert der.count(fake) == 1, "the stand-in key hash must appear exactly once"
+            der = der.replace(fake, real)
+        response = ocsp.load_der_ocsp_response(der)
+        der = splice_ocsp_signature(der, self._signed(response.tbs_response_bytes))
+        ca_signed("ocsp")
+        return ocsp.load_der_ocsp_response(der)
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        signed = self._signed(data)
         ca_signed("data")
         return signed

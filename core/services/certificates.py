@@ -13,26 +13,31 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attrs import frozen
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from core.config import Settings
-from core.errors import ConfigError, InvalidInput
+from core.config import Settings, record_pki_keys
+from core.errors import ConfigError, EportError, InvalidInput
 from core.pki import revocation
-from core.pki.ca import CERT_FILE, CertificateAuthority, serial_hex
+from core.pki.ca import CERT_FILE, CHAIN_FILE, CertificateAuthority, serial_hex
 from core.pki.crl import write_crl
 from core.pki.profiles import HolderSubject, ProfileSettings, profile_for
 from core.pki.signer import ALGORITHMS
 from core.services.actors import Actor
+from core.services.authority import key_place, make_token_key, open_authority, pkcs11_layer, token_key
 from core.services.crl_publication import CrlPublisher
 from core.store import CertificateRecord, Store, Transaction, open_store
 from core.store.audit import load_key
 
+if TYPE_CHECKING:
+    from core.pki.pkcs11 import TokenInfo, TokenKey
+
 REVOKE_REASONS: tuple[str, ...] = tuple(r.name for r in revocation.REVOKE_REASONS)
 
-__all__ = ["ALGORITHMS", "REVOKE_REASONS", "CaSummary", "CertificateAdmin", "CertificateRecord", "Crl", "Issued"]
+__all__ = ["ALGORITHMS", "REVOKE_REASONS", "CaStatus", "CaSummary", "CertificateAdmin", "CertificateRecord", "Crl", "Issued"]
 
 
 @frozen
@@ -43,6 +48,15 @@ class CaSummary:
     not_before: datetime
     not_after: datetime
     directory: Path
+
+
+@frozen
+class CaStatus:
+    ca: CaSummary
+    key: str  # where the key lives
+    token: TokenInfo | None  # the token's label, serial, maker and model (a key on a token)
+    answers: bool  # unlocked, and on a token made to sign once
+    problem: str  # why not, when it does not
 
 
 @frozen
@@ -82,20 +96,72 @@ class CertificateAdmin:
     config: Path
     ca_dir: Path
     database_url: str
-    passphrase: Callable[[], str]
+    passphrase: Callable[[], str]  # the CA key file's passphrase
+    pin: Callable[[], str] = lambda: ""  # the token's PIN, when the CA key is on one ([pki] pkcs11_*)
 
     # ---- the CA's own files (no database) -------------------------------------------------------------------
 
     def init(self, name: str, algorithm: str | None, passphrase: Callable[[], str], *,
-             root_dir: Path | None = None, root_passphrase: Callable[[], str] | None = None) -> CaSummary:
-        """A new CA key (encrypted, owner-only) and certificate: a root, or an issuing CA signed by the
-        root CA in ``root_dir`` (unlocked first, with ``root_passphrase``)."""
-        root = None
-        if root_dir is not None:
-            root = CertificateAuthority.load(root_dir, (root_passphrase or self.passphrase)())
-        made = CertificateAuthority.init(self.ca_dir, name, passphrase(), algorithm or self.settings.pki.algorithm,
-                                         root=root)
+             root_dir: Path | None = None, root_passphrase: Callable[[], str] | None = None,
+             token: TokenKey | None = None, existing_key: bool = False) -> CaSummary:
+        """A new CA: a root, or an issuing CA signed by the root CA in ``root_dir`` (unlocked first, with
+        ``root_passphrase``). Its key is a new encrypted, owner-only file in ``ca_dir``; or, with ``token``,
+        a key made on that PKCS#11 token (``existing_key``: the one already there under that label), never
+        extractable, unlocked with ``pin``, and ``[pki]`` of the config then records the module, token and
+        key label (not the PIN). A failure after the key was made on the token removes it again."""
+        if token is None:
+            root = self._root(root_dir, root_passphrase)
+            made = CertificateAuthority.init(self.ca_dir, name, passphrase(),
+                                             algorithm or self.settings.pki.algorithm, root=root)
+            return _summary(made.certificate, made.directory)
+        if not self.config.is_file():
+            raise ConfigError(f"没有配置文件 {self.config}，无法记录令牌上的 CA 密钥：请先执行 eportcard init，或用 -c 指定配置文件",
+                              f"there is no config file {self.config} to record where the CA key is: run `eportcard "
+                              "init` first, or name the config with -c", field="config")
+        CertificateAuthority.check_free(self.ca_dir)
+        root = self._root(root_dir, root_passphrase)
+        signer, made_now = make_token_key(token, self.pin(), algorithm or self.settings.pki.algorithm,
+                                          existing=existing_key)
+        if algorithm and signer.algorithm != algorithm:
+            raise InvalidInput(f"令牌上的密钥是 {signer.algorithm}，不是 --algorithm 所说的 {algorithm}",
+                               f"the key on the token is {signer.algorithm}, not the {algorithm} --algorithm "
+                               "names", field="algorithm")
+        try:
+            made = CertificateAuthority.init(self.ca_dir, name, "", signer.algorithm, root=root, signer=signer)
+            record_pki_keys(self.config, {"pkcs11_module": token.module, "pkcs11_token": token.token,
+                                          "pkcs11_key_label": token.key_label})
+        except BaseException:
+            for written in (CERT_FILE, CHAIN_FILE):
+                (self.ca_dir / written).unlink(missing_ok=True)
+            if made_now:
+                signer.destroy()
+            raise
         return _summary(made.certificate, made.directory)
+
+    @staticmethod
+    def token_key(module: str, token: str, key_label: str) -> TokenKey:
+        """Where a key on a token is (for :meth:`init`)."""
+        return pkcs11_layer().TokenKey(module, token, key_label)
+
+    def _root(self, root_dir: Path | None, root_passphrase: Callable[[], str] | None) -> CertificateAuthority | None:
+        if root_dir is None:
+            return None
+        return CertificateAuthority.load(root_dir, (root_passphrase or self.passphrase)())
+
+    def status(self) -> CaStatus:
+        """The CA certificate, where its key lives (for a token: its label and serial) and whether the key
+        answers: unlocked (and on a token, made to sign once) with the deployment's secret."""
+        summary = self.ca_certificate()
+        try:
+            place = key_place(self.settings, self.ca_dir)
+        except EportError as exc:
+            where = token_key(self.settings)
+            return CaStatus(summary, where.describe() if where else str(self.ca_dir), None, False, str(exc))
+        try:
+            self._authority()
+        except EportError as exc:
+            return CaStatus(summary, place.description, place.token, False, str(exc))
+        return CaStatus(summary, place.description, place.token, True, "")
 
     def ca_certificate(self) -> CaSummary:
         """The CA certificate in ``ca_dir`` (no passphrase needed)."""
@@ -129,7 +195,8 @@ class CertificateAdmin:
             store.dispose()
 
     def _authority(self) -> CertificateAuthority:
-        return CertificateAuthority.load(self.ca_dir, self.passphrase())
+        secret = self.pin() if self.settings.pki.on_token else self.passphrase()
+        return open_authority(self.settings, self.ca_dir, secret)
 
     def issue(self, actor: Actor, csr_path: Path, kind: str, *, enterprise: str, uscc: str, holder: str,
               holder_id: str = "", card_id: str = "", algorithm: str | None = None) -> Issued:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from core.config import Settings, ca_passphrase
+from core.config import Settings, ca_key_secret
 from core.errors import ConfigError, InvalidInput
 from core.hardware.keys import MIN_MASTER_SECRET_LENGTH, derive_admin_key
 from core.pki.ca import CERT_FILE, CertificateAuthority
 from core.private_files import create_private_file
+from core.services.authority import open_authority, secret_sources
 
 log = logging.getLogger(__name__)
 
@@ -68,31 +69,32 @@ def load_card_keys(settings: Settings, passphrase: str | None = None, *,
                    required_with_ca: bool = False) -> CardKeys | None:
     """The deployment's card keys.
 
-    With ``passphrase`` (the card commands, which ask for it) they are required: a missing CA or master
-    secret is a clear error. Without it the passphrase comes from where the deployment keeps it
-    (:func:`core.config.ca_passphrase`: ``[pki] passphrase_env``, the systemd credential ``ca_passphrase``
-    or ``[pki] passphrase_file``), and card work is off (None) unless the CA, that passphrase and the
-    master secret are all there. ``required_with_ca`` (the web front): once a CA exists they are
-    required all the same, since its certificates name this server's CRL and OCSP addresses.
+    ``passphrase`` is what unlocks the CA key: the key file's passphrase, or the token's PIN when the key is
+    on a PKCS#11 token (core.services.authority). Given (the card commands, which ask for it) the keys
+    are required: a missing CA or master secret is a clear error. Without it the secret comes from where
+    the deployment keeps it (:func:`core.config.ca_key_secret`: ``[pki] passphrase_env``, the systemd
+    credential ``ca_passphrase`` or ``[pki] passphrase_file``; for a token ``[pki] pkcs11_pin_env``, the
+    credential ``pkcs11_pin`` or ``[pki] pkcs11_pin_file``), and card work is off (None) unless the CA,
+    that secret and the master secret are all there. ``required_with_ca`` (the web front): once a CA
+    exists they are required all the same, since its certificates name this server's CRL and OCSP addresses.
     """
     ca_dir = settings.path(settings.pki.ca_dir)
     master = settings.path(settings.card.master_key_file)
     if passphrase is None:
-        passphrase = ca_passphrase(settings)
+        passphrase = ca_key_secret(settings)
         has_ca = (ca_dir / CERT_FILE).exists()
         if not has_ca or not (required_with_ca or (passphrase and master.exists())):
-            log.info("card login and card management are off: no CA in %s, no CA passphrase (%s, the "
-                     "credential ca_passphrase or [pki] passphrase_file), or no master secret %s",
-                     ca_dir, settings.pki.passphrase_env, master)
+            log.info("card login and card management are off: no CA in %s, no secret to unlock its key (%s), "
+                     "or no master secret %s", ca_dir, secret_sources(settings)[1], master)
             return None
         if not passphrase:
-            raise ConfigError(
-                f"{ca_dir} 中有 CA，但没有它的私钥口令：请用环境变量 {settings.pki.passphrase_env}、systemd 凭据 "
-                "ca_passphrase 或 [pki] passphrase_file 提供（见 docs/deployment.md）",
-                f"there is a CA in {ca_dir} but no passphrase to unlock it: give it in the environment variable "
-                f"{settings.pki.passphrase_env}, the systemd credential ca_passphrase or [pki] passphrase_file "
-                "(see docs/deployment.md)", field="pki.passphrase_env")
-    return CardKeys(CertificateAuthority.load(ca_dir, passphrase), load_master_secret(master))
+            zh, en = secret_sources(settings)
+            raise ConfigError(f"{ca_dir} 中有 CA，但没有解锁其私钥的{zh}（见 docs/deployment.md）",
+                              f"there is a CA in {ca_dir} but no {'PIN' if settings.pki.on_token else 'passphrase'} "
+                              f"to unlock it: give {en} "
+                              "(see docs/deployment.md)",
+                              field="pki.pkcs11_pin_env" if settings.pki.on_token else "pki.passphrase_env")
+    return CardKeys(open_authority(settings, ca_dir, passphrase), load_master_secret(master))
 
 
 __all__ = ["CardKeys", "create_master_secret", "load_card_keys", "load_master_secret"]
