@@ -12,16 +12,21 @@ from cryptography.hazmat.primitives import serialization
 
 from core.errors import InvalidInput
 from core.pki.ca import CertificateAuthority, parse_serial
-from core.pki.registry import CertificateRecord, CertificateRegistry
+from core.pki.registry import CertificateRegistry, RevocationEntry
 
 CRL_NUMBER_FILE = "crl_number"
 
 
-def next_crl_number(directory: Path) -> int:
-    """Increase and return the CA's CRL number (RFC 5280: monotonically increasing)."""
+def last_crl_number(directory: Path) -> int:
+    """The number of the last CRL this CA signed by :func:`next_crl_number` (0: none)."""
     path = Path(directory) / CRL_NUMBER_FILE
-    current = int(path.read_text().strip()) if path.exists() else 0
-    number = current + 1
+    return int(path.read_text().strip()) if path.exists() else 0
+
+
+def next_crl_number(directory: Path) -> int:
+    """Increase and return the CA's CRL number (RFC 5280 §5.2.3: monotonically increasing)."""
+    path = Path(directory) / CRL_NUMBER_FILE
+    number = last_crl_number(directory) + 1
     tmp = path.with_suffix(".tmp")
     tmp.write_text(f"{number}\n")
     os.replace(tmp, path)
@@ -40,7 +45,7 @@ def _reason_extensions() -> dict[str | None, list[x509.Extension[x509.ExtensionT
     return table
 
 
-def revoked_entries(records: Iterable[CertificateRecord], now: datetime) -> list[x509.RevokedCertificate]:
+def revoked_entries(records: Iterable[RevocationEntry], now: datetime) -> list[x509.RevokedCertificate]:
     reasons = _reason_extensions()
     entries = []
     for record in records:
@@ -61,6 +66,12 @@ def build_crl(ca: CertificateAuthority, registry: CertificateRegistry, next_upda
                            field="next_update_hours")
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     number = crl_number if crl_number is not None else next_crl_number(ca.directory)
+    return sign_crl(ca, registry.revoked(), number, now, next_update_hours)
+
+
+def sign_crl(ca: CertificateAuthority, entries: Iterable[RevocationEntry], number: int, now: datetime,
+             next_update_hours: int) -> x509.CertificateRevocationList:
+    """The CRL numbered ``number`` listing ``entries``, valid from ``now`` for ``next_update_hours``."""
     # The list goes to the constructor in one go: add_revoked_certificate copies the list on every
     # call (quadratic in the number of entries).
     builder = x509.CertificateRevocationListBuilder(
@@ -72,7 +83,7 @@ def build_crl(ca: CertificateAuthority, registry: CertificateRegistry, next_upda
             x509.Extension(x509.AuthorityKeyIdentifier.oid, False,
                            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.signer.public_key())),
         ],
-        revoked_certificates=revoked_entries(registry.revoked(), now),
+        revoked_certificates=revoked_entries(entries, now),
     )
     return ca.signer.sign_crl(builder)
 

@@ -19,6 +19,22 @@ from core.store.records import CertificateRecord, CertStatus
 Status = CertStatus
 
 
+class RevocationEntry(Protocol):
+    """What a CRL entry needs of a certificate on hold or revoked (a CertificateRecord has it too)."""
+
+    @property
+    def serial(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def revoked_at(self) -> datetime | None: ...
+
+
 class CertificateRegistry(Protocol):
     def add(self, record: CertificateRecord) -> object: ...
 
@@ -27,8 +43,8 @@ class CertificateRegistry(Protocol):
     def set_status(self, serial_hex: str, status: str, reason: str | None = None,
                    at: datetime | None = None) -> object: ...
 
-    def revoked(self) -> Iterable[CertificateRecord]:
-        """Every record whose status is ``hold`` or ``revoked``."""
+    def revoked(self) -> Iterable[RevocationEntry]:
+        """Every certificate whose status is ``hold`` or ``revoked``."""
         ...
 
 
@@ -70,15 +86,16 @@ class MemoryRegistry:
         return session
 
 
-def store_registry_factory(store: object) -> RegistryFactory:
-    """A factory giving ``tx.certificates`` of a ``core.store.Store`` inside one transaction each."""
+def store_registry_factory(store: object, *, readonly: bool = False) -> RegistryFactory:
+    """A factory giving ``tx.certificates`` of a ``core.store.Store`` inside one transaction each.
+    ``readonly`` for readers (OCSP, CRLs): no write lock on SQLite, and no change token moves."""
 
     @contextmanager
     def session() -> Iterator[CertificateRegistry]:
-        with store.transaction() as tx:  # type: ignore[attr-defined]
+        with store.transaction(readonly=readonly) as tx:  # type: ignore[attr-defined]
             yield tx.certificates
     return session
 
 
-__all__ = ["CertificateRecord", "CertificateRegistry", "MemoryRegistry", "RegistryFactory", "Status",
+__all__ = ["CertificateRecord", "CertificateRegistry", "MemoryRegistry", "RegistryFactory", "RevocationEntry", "Status",
            "store_registry_factory"]

@@ -35,6 +35,7 @@ from core.privacy import mask_id
 from core.rules import BusinessOffer, Step
 from core.services import sms
 from core.services.actors import Actor, authorise, require_role
+from core.services.paging import decode_cursor, encode_cursor
 from core.store.blobs import check_upload, is_archived
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 

@@ -106,7 +106,15 @@ def _decoder(dialect: str) -> Any:
 def _data_tables(conn: Connection) -> list[Table]:
     metadata = MetaData()
     metadata.reflect(conn)
-    return [t for t in metadata.sorted_tables if t.name not in NOT_DATA]
+    return [t for t in metadata.sorted_tables if t.name not in NOT_DATA | _derived_tables(conn)]
+
+
+def _derived_tables(conn: Connection) -> frozenset[str]:
+    """SQLite's virtual tables and their shadow tables (the search index of migration 0014): triggers
+    fill them from the rows loaded, so they are not data (``PRAGMA table_list``, SQLite 3.37+)."""
+    if conn.dialect.name != "sqlite":
+        return frozenset()
+    return frozenset(row[1] for row in conn.exec_driver_sql("PRAGMA table_list") if row[2] in ("virtual", "shadow"))
 
 
 def _write_rows(conn: Connection, table: Table, out: IO[str]) -> int:

@@ -31,6 +31,29 @@ class CertificateRecord:
 
 
 @frozen
+class RevokedEntry:
+    """A certificate on hold or revoked as a CRL lists it: only what an entry needs (no PEM, no subject)."""
+
+    serial: str
+    status: CertStatus
+    reason: str | None
+    revoked_at: datetime | None
+
+
+@frozen
+class PublishedCrl:
+    """A CRL the CA published: served as it is until it is stale (``mark``: the certificate status
+    counter it was built at)."""
+
+    number: int
+    this_update: datetime  # aware UTC
+    next_update: datetime
+    entries: int
+    mark: int
+    der: bytes = field(repr=False, eq=False, default=b"")
+
+
+@frozen
 class AuditEntry:
     seq: int
     at: datetime

@@ -589,6 +589,13 @@ class CardRepo:
         return self._many(select(cards.c.data, cards.c.version).where(cards.c.state == CardState.BLANK.value)
                           .order_by(cards.c.id))
 
+    def blank_on_hold(self) -> list[Card]:
+        """The :meth:`blank` cards whose certificate is still on hold: found through the certificates'
+        status index (a card's every read asks, so it must not scan every card)."""
+        held = select(certificates.c.card_id).where(certificates.c.status == "hold")
+        return self._many(select(cards.c.data, cards.c.version)
+                          .where(cards.c.id.in_(held), cards.c.state == CardState.BLANK.value).order_by(cards.c.id))
+
     def by_device_no(self, no: str) -> Card | None:
         # A device number may be reused after a card is replaced: the most recent card wins.
         found = self._many(select(cards.c.data, cards.c.version)

@@ -16,7 +16,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -32,11 +31,13 @@ from core.store.repos import (
     AttachmentRepo,
     CardRepo,
     CertificateRepo,
+    CrlRepo,
     EnterpriseRepo,
     QuickReads,
+    next_value,
 )
 from core.store.space import is_disk_full, storage_full
-from core.store.tables import audit, audit_head, sequences
+from core.store.tables import audit, audit_head
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -77,14 +78,13 @@ class Transaction:
     def audit(self) -> AuditLog:
         return AuditLog(self.connection, self._audit_key)
 
+    @cached_property
+    def crls(self) -> CrlRepo:
+        return CrlRepo(self.connection)
+
     def next_sequence(self, name: str) -> int:
         """The next value of a named counter, starting at 1; atomic under concurrent callers."""
-        dialect = self.connection.dialect.name
-        insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (insert_fn(sequences).values(name=name, value=1)
-                .on_conflict_do_update(index_elements=["name"], set_={"value": sequences.c.value + 1})
-                .returning(sequences.c.value))
-        return int(self.connection.execute(stmt).scalar_one())
+        return next_value(self.connection, name)
 
 
 class Store:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -50,6 +51,7 @@ applications = Table(
     Column("data", Text, nullable=False),
     Column("summary", Text, nullable=True),  # list-row JSON (agent, holders); NULL only on rows written before 0005
     Column("delivery", String(32), nullable=True),  # core.model.Delivery once completed (0013); NULL: not yet / to mail
+    Column("search", Text, nullable=True),  # what staff search, trigram-indexed (0014; repos.search_text)
     UniqueConstraint("acceptance_no", name="uq_applications_acceptance_no"),
     Index("ix_applications_state_due", "state", "due"),
     Index("ix_applications_region_state_due", "region", "state", "due"),
@@ -57,6 +59,9 @@ applications = Table(
     Index("ix_applications_queue_order", "region", "due", "created_at", "id", "state"),  # ... over several states
     Index("ix_applications_enterprise", "enterprise_uscc"),
     Index("ix_applications_delivery", "region", "state", "delivery", "due", "created_at", "id"),  # clerk's queues
+    # PostgreSQL: pg_trgm's GIN index on search (0014); SQLite has the FTS5 table application_search instead.
+    Index("ix_applications_search", "search", postgresql_using="gin",
+          postgresql_ops={"search": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
 )
 
 cards = Table(
@@ -92,6 +97,18 @@ certificates = Table(
     CheckConstraint("status IN ('good', 'hold', 'revoked')", name="ck_certificates_status"),
     Index("ix_certificates_status", "status"),
     Index("ix_certificates_card", "card_id"),
+    Index("ix_certificates_revoked", "status", "revoked_at", "serial", "reason"),  # a CRL from the index (0014)
+)
+
+# Every CRL the CA published (0014): served as published, re-signed only when stale.
+crls = Table(
+    "crls", metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("this_update", UTCDateTime, nullable=False),
+    Column("next_update", UTCDateTime, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("mark", Integer, nullable=False),  # the certificate status counter it was built at
+    Column("der", LargeBinary, nullable=False),
 )
 
 attachments = Table(

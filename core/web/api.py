@@ -342,7 +342,8 @@ def deadlines_calc(request: Request) -> Response:
                            "No due date can be computed for that start date (outside the calendar).",
                            field="start") from None
     return JSONResponse({"region": region.code, "business": business.value, "start": start.isoformat(),
-                         "deadlines": [{"code": d.code, "zh": d.name.zh, "en": d.name.en, "due": due.isoformat()}
+                         "deadlines": [{"code": d.code, "zh": d.name.zh, "en": d.name.en,
+                                        "due": due.isoformat() if due else None}  # None: after a region step
                                        for d, due in rows]})
 
 

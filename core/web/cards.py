@@ -27,7 +27,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -44,23 +45,62 @@ from core.pki.ocsp import ocsp_routes
 from core.privacy import mask_id
 from core.services import Services
 from core.services.cards import login_message
+from core.services.crl_publication import PublishedCrl, refresh_at
 from core.web.auth import SessionUser, current_user, login, require_user
 from core.web.handlers import blocking
 from core.web.render import lang_of, render, web
+from core.web.replies import KeptPublication
 from core.web.security import CSP, require_csrf
 from core.web.status import status_for
 
 # ---- the PKI endpoints --------------------------------------------------------------------------------------
 
 def pki_routes(services: Services) -> list[BaseRoute]:
-    """``/pki/ocsp`` (the OCSP responder) and ``/pki/crl.der`` (a fresh CRL from the registry)."""
-    def ocsp(der: bytes) -> bytes:
-        return services.cards.certificates.ocsp(der)
+    """``/pki/ocsp`` (the OCSP responder) and ``/pki/crl.der`` (the published CRL, with HTTP caching
+    headers; served from memory on the event loop until a certificate's status or the CRL changes)."""
+    status = services.cards.certificates
+    responder = status.ocsp_responder()  # one per app: it keeps the answers it may send again
+    publisher = status.crl_publisher()
+    kept: KeptPublication[PublishedCrl] = KeptPublication(lambda: services.store.changes, CRL_TABLES)
 
-    def crl(request: Request) -> Response:
-        return Response(services.cards.certificates.crl_der(), media_type="application/pkix-crl")
+    async def crl(request: Request) -> Response:
+        now = datetime.now(UTC)  # the CRL's own times are real time, whatever the services' clock says
+        found = kept.kept(now)
+        if found is None:
+            found = await run_in_threadpool(kept.refresh, publisher.current, refresh_at)
+        return crl_response(request, found, now)
 
-    return [*ocsp_routes(ocsp, prefix="/pki/ocsp"), Route("/pki/crl.der", crl, methods=["GET"])]
+    return [*ocsp_routes(responder.answer, prefix="/pki/ocsp"), Route("/pki/crl.der", crl, methods=["GET"])]
+
+
+CRL_TABLES = ("certificates", "crls")  # what a published CRL depends on
+
+
+def crl_response(request: Request, crl: PublishedCrl, now: datetime) -> Response:
+    """The CRL's bytes with validators and a lifetime up to its nextUpdate (RFC 9110 §8.8, §13.1.1,
+    §13.1.3; RFC 9111 §5.2.2.1 max-age), or 304 when the client holds this very CRL."""
+    etag = f'"crl-{crl.number}"'
+    left = max(0, int((crl.next_update - now).total_seconds()))
+    headers = {"ETag": etag, "Last-Modified": format_datetime(crl.this_update, usegmt=True),
+               "Expires": format_datetime(crl.next_update, usegmt=True),
+               "Cache-Control": f"public, max-age={left}"}
+    if _not_modified(request, etag, crl.this_update):
+        return Response(status_code=304, headers=headers)
+    return Response(crl.der, media_type="application/pkix-crl", headers=headers)
+
+
+def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
+    # RFC 9110 §13.2.2: If-None-Match is evaluated first; If-Modified-Since only without it.
+    tags = request.headers.get("if-none-match")
+    if tags is not None:
+        return tags.strip() == "*" or etag in (t.strip().removeprefix("W/") for t in tags.split(","))
+    since = request.headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        return modified <= parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------

@@ -52,7 +52,9 @@ SCHEMAS: dict[str, Any] = {
     "DeadlineCalc": {"type": "object", "properties": {
         "region": _TEXT, "business": _TEXT, "start": {"type": "string", "format": "date"},
         "deadlines": {"type": "array", "items": {"type": "object", "properties": {
-            "code": _TEXT, "zh": _TEXT, "en": _TEXT, "due": {"type": "string", "format": "date"}}}}}},
+            "code": _TEXT, "zh": _TEXT, "en": _TEXT,
+            "due": {"type": ["string", "null"], "format": "date",
+                    "description": "null when it counts from a region step, whose day cannot be foreseen"}}}}}},
     "Progress": {"type": "object", "required": ["acceptance_no", "state", "history"], "properties": {
         "acceptance_no": _TEXT, "state": {"$ref": "#/components/schemas/AppState"}, "business": _TEXT,
         "region": _TEXT, "due": {"type": ["string", "null"]}, "delivery": {"type": ["string", "null"]},

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from starlette.responses import JSONResponse, Response
 
@@ -62,4 +63,36 @@ class ReplyCache:
         return Response(self.body(key, lambda: json_body(make())), media_type="application/json")
 
 
-__all__ = ["DEFAULT_BUDGET", "ReplyCache", "json_body"]
+T = TypeVar("T")
+
+
+class KeptPublication(Generic[T]):
+    """One published document (the CRL) kept in memory, served on the event loop while none of
+    ``tables`` may have changed (the store's change tokens, as for :class:`ReplyCache`) and until the
+    time ``until`` gives for it; otherwise :meth:`refresh` fetches it again (in a worker thread)."""
+
+    def __init__(self, watch: Callable[[], ChangeWatch], tables: tuple[str, ...]) -> None:
+        self._watch = watch
+        self._tables = tables
+        self._entry: tuple[tuple[Hashable, ...], T, datetime] | None = None
+
+    def _tokens(self) -> tuple[Hashable, ...] | None:
+        watch = self._watch()
+        tokens = tuple(watch.token(table) for table in self._tables)
+        return None if any(t is None for t in tokens) else tokens
+
+    def kept(self, now: datetime) -> T | None:
+        entry, tokens = self._entry, self._tokens()
+        if entry is None or tokens is None or entry[0] != tokens or now >= entry[2]:
+            return None
+        return entry[1]
+
+    def refresh(self, fetch: Callable[[], T], until: Callable[[T], datetime]) -> T:
+        tokens = self._tokens()  # before fetching: a change meanwhile retires what is fetched
+        value = fetch()
+        if tokens is not None:
+            self._entry = (tokens, value, until(value))
+        return value
+
+
+__all__ = ["DEFAULT_BUDGET", "KeptPublication", "ReplyCache", "json_body"]

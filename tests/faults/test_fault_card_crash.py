@@ -173,6 +173,21 @@ def test_personalisation_card_written_record_not_then_the_daily_job_gives_it_up(
     assert _status(card_services, held.serial) == "revoked"
 
 
+def test_personalisation_card_written_record_not_revoked_by_expire_renewals_is_given_up_at_the_read(
+        card_services, tmp_path, clock, monkeypatch):
+    """The week-old certificate on hold was revoked by ``expire_renewals`` before ``reconcile_cards`` ran:
+    the read gives the blank record up, and the card is made again."""
+    app, rig = _personalise_crashing(card_services, tmp_path, 12, "reset_retry_counter", monkeypatch)
+    attempt, held = _blank(card_services)
+    _jobs(card_services, clock, "expire_renewals", days=8)
+    assert _status(card_services, held.serial) == "revoked"
+    reading = card_services.cards.counter.read(rig.restart(), STAFF)
+    assert reading.record is None and reading.certificate_status == "revoked"
+    assert _actions(card_services, attempt.id) == ["personalize_started", "reconcile_abandon"]
+    made = card_services.cards.counter.personalize(app.id, 0, rig.restart(), STAFF)
+    assert made.state is CardState.ACTIVE and _made(card_services, app)
+
+
 # ---- counter renewal --------------------------------------------------------------------------------------
 
 

@@ -125,12 +125,15 @@ def findings(tx: Transaction, chip: str, on_card: x509.Certificate | None) -> li
     if held is not None and owner is not None and owner.card_no == chip and _names_other(owner, serial):
         if held.status == "hold" and owner.state in (CardState.BLANK, CardState.ACTIVE):
             found.append(Finding("personalised" if owner.state is CardState.BLANK else "renewed", owner.id, serial))
+        elif held.status == "revoked" and owner.state is CardState.BLANK:  # given up by a job, not yet replaced
+            found.append(Finding("abandon", owner.id))
         elif held.status == "revoked" and owner.certificate is not None and owner.state not in card_rules.TERMINAL:
             recorded = tx.certificates.get(owner.certificate.serial)
             if recorded is not None and recorded.status != "revoked":
                 found.append(Finding("restore", owner.id, recorded.serial))
     claimed = {f.card_id for f in found}
-    found += [Finding("abandon", card.id) for card in tx.cards.blank() if card.card_no == chip and card.id not in claimed]
+    found += [Finding("abandon", card.id) for card in tx.cards.blank_on_hold()
+              if card.card_no == chip and card.id not in claimed]
     return found
 
 

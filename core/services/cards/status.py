@@ -1,27 +1,41 @@
-"""What relying parties ask about the branch's certificates: a fresh CRL and OCSP answers."""
+"""What relying parties ask about the branch's certificates: the published CRL and OCSP answers.
+
+Both only read the registry (read-only transactions: no write lock, no change token moves). A web
+process keeps one :meth:`crl_publisher` and one :meth:`ocsp_responder` for its life: they keep the
+published CRL and the signed OCSP answers that can be sent again.
+"""
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import serialization
-
-from core.pki.crl import build_crl
 from core.pki.ocsp import OcspResponder
 from core.pki.registry import store_registry_factory
 from core.services.cards.base import CardWork
+from core.services.crl_publication import CrlPublisher
+from core.store.records import PublishedCrl
 
 
 class CertificateStatus(CardWork):
+    def crl_publisher(self) -> CrlPublisher:
+        return CrlPublisher(self.s.store, self.ca, self.s.settings.pki.crl_hours)  # real time: relying parties check it
+
+    def published_crl(self) -> PublishedCrl:
+        """The newest published CRL, re-signed first when a certificate's status changed since or it is
+        half-way to its nextUpdate."""
+        return self.crl_publisher().current()
+
     def crl_der(self) -> bytes:
-        """A CRL of every held and revoked certificate, signed now (DER)."""
-        with store_registry_factory(self.s.store)() as registry:
-            crl = build_crl(self.ca, registry, next_update_hours=self.s.settings.pki.crl_hours)
-        return crl.public_bytes(serialization.Encoding.DER)
+        """:meth:`published_crl` as DER."""
+        return self.published_crl().der
+
+    def ocsp_responder(self) -> OcspResponder:
+        store = self.s.store
+        return OcspResponder(self.ca, store_registry_factory(store, readonly=True), self.s.settings.pki.crl_hours,
+                             status_of=store.quick.certificate_status)
 
     def ocsp(self, request_der: bytes) -> bytes:
         """The signed OCSP response (DER) to a DER request; malformed or foreign requests get the
         unsuccessful statuses RFC 6960 names."""
-        responder = OcspResponder(self.ca, store_registry_factory(self.s.store), self.s.settings.pki.crl_hours)
-        return responder.respond(request_der)
+        return self.ocsp_responder().respond(request_der)
 
 
 __all__ = ["CertificateStatus"]
