@@ -86,7 +86,8 @@ def cli(tmp_path, monkeypatch):
 
 def test_the_walkthrough_is_the_documented_one():
     text = DOCS.read_text(encoding="utf-8")
-    for step in ("eportcard new-region", "pip install -e", "eportcard regions", "eportcard guide"):
+    for step in ("eportcard new-region", 'pip install -e ".[test]"', "python -m pytest", "eportcard regions",
+                 "eportcard guide", "sh ci.sh"):
         assert step in text, f"docs/plugins.md does not show `{step}`"
 
 

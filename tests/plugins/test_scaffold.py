@@ -14,6 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from distkit import install_distribution
+from docparse import blocks, read_doc
 
 from core.cli import main
 from core.errors import InvalidInput
@@ -121,3 +122,11 @@ def test_new_region_refuses_an_existing_folder(tmp_path, dist):
     assert "已存在，未作任何修改" in line and "already exists; nothing was written" in line
     assert (dist / "README.md").read_text(encoding="utf-8") == "mine"
 
+
+
+def test_the_plugin_guide_lists_what_new_region_writes(tmp_path):
+    """docs/plugins.md, walk-through step 1: the tree it shows is the one written."""
+    [tree] = [b for b in blocks(read_doc()) if b.lang == "" and "This writes `eportcard-region-qingdao/`" in b.caption]
+    listed = sorted(line.split()[0] for line in tree.text.splitlines() if line and not line[0].isspace())
+    dist = scaffold_region("qingdao", tmp_path)
+    assert listed == sorted(str(p.relative_to(dist)) for p in dist.rglob("*") if p.is_file())
