@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.cli_context import deployment_settings
-from core.config import Settings, ca_passphrase
+from core.config import Settings, ca_key_secret
 from core.errors import EportError, InvalidInput
 from core.services import Actor, Services
 from core.services.cards import CardReading, Cards, create_master_secret, sign_operator_action
@@ -43,9 +43,11 @@ def _settings(ctx: click.Context) -> Settings:
 
 def _cards(settings: Settings) -> Cards:
     """The card services. The card keys are required here, so the CA passphrase is asked for when the
-    deployment keeps none (``[pki] passphrase_env``, the credential ``ca_passphrase``, ``passphrase_file``)."""
-    passphrase = ca_passphrase(settings) or \
-        click.prompt("CA 私钥口令 / CA key passphrase", hide_input=True, err=True)
+    deployment keeps none (``[pki] passphrase_env``, the credential ``ca_passphrase``, ``passphrase_file``;
+    for a CA key on a PKCS#11 token its PIN: ``[pki] pkcs11_pin_env``, ``pkcs11_pin``, ``pkcs11_pin_file``)."""
+    prompt = "CA 密钥令牌的 PIN / PIN of the CA key's token" if settings.pki.on_token else \
+        "CA 私钥口令 / CA key passphrase"
+    passphrase = ca_key_secret(settings) or click.prompt(prompt, hide_input=True, err=True)
     return Services.from_settings(settings, upgrade=True, ca_passphrase=passphrase).cards
 
 

@@ -339,8 +339,11 @@ def record_pki_keys(path: Path, values: Mapping[str, str]) -> None:
     else:
         out[header + 1:header + 1] = missing
     new_text = "\n".join(out) + "\n"
-    written = parse_settings(new_text, path.parent).pki
-    if any(getattr(written, key) != value for key, value in values.items()):
+    try:
+        written: PkiSettings | None = parse_settings(new_text, path.parent).pki
+    except ConfigError:  # e.g. [pki] given as dotted keys, which a [pki] section may not repeat
+        written = None
+    if written is None or any(getattr(written, key) != value for key, value in values.items()):
         raise ConfigError(f"无法在 {path} 的 [pki] 中写入 {', '.join(values)}，请手工添加",
                           f"cannot write {', '.join(values)} into [pki] of {path}; add them by hand",
                           field="pki")
