@@ -8,6 +8,7 @@ optimistic-concurrency counter: an update only lands if nobody changed the row s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
@@ -25,9 +26,12 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    literal,
     literal_column,
     or_,
     select,
+    text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,9 +61,11 @@ from core.store.records import (
     CertificateRecord,
     HolderLine,
     PersonLine,
+    PublishedCrl,
+    RevokedEntry,
     StateCount,
 )
-from core.store.tables import applications, attachments, cards, certificates, enterprises
+from core.store.tables import applications, attachments, cards, certificates, crls, enterprises, sequences
 
 _converter = make_json_converter()
 
@@ -99,6 +105,54 @@ def _summary(data: dict[str, Any]) -> str:
         "holders": [{"kind": i["kind"], "name": i["holder"]["name"], "id_number": i["holder"]["id_number"]}
                     for i in data.get("items", [])],
     }, ensure_ascii=False)
+
+
+# ---- search ----------------------------------------------------------------------------------------------
+# ``applications.search`` holds what staff type, each field between "|", lowercased; migration 0014
+# indexes it by trigrams (SQLite: the FTS5 table application_search; PostgreSQL: pg_trgm's GIN).
+# A query of 3 or more characters matches anywhere in a field; one of 2 characters (most Chinese
+# names) matches a field that starts or ends with it, which the "|" around each field makes a trigram;
+# a single character is looked for in every row (no index can narrow it).
+SEARCH_SEPARATOR = "|"
+_SPACE = re.compile(r"\s+")
+
+
+def search_field(text: str) -> str:
+    """A field or a query as the search column holds it: lowercased, spaces collapsed, no separator."""
+    return _SPACE.sub(" ", text.replace(SEARCH_SEPARATOR, " ")).strip().lower()
+
+
+def search_text(app: Application) -> str:
+    """The ``search`` column of ``app``: id, acceptance number, USCC, enterprise name and the names of
+    its agent and card holders."""
+    people = [app.agent.name] if app.agent else []
+    people += [item.holder.name for item in app.items]
+    fields = [app.id, app.acceptance_no, app.enterprise.uscc, app.enterprise.name, *dict.fromkeys(people)]
+    kept = [f for f in map(search_field, fields) if f]
+    return SEARCH_SEPARATOR + SEARCH_SEPARATOR.join(kept) + SEARCH_SEPARATOR
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _search_condition(dialect: str, query: str) -> Any:
+    """Rows whose search column matches ``query`` (see above); the LIKE is exact, the index narrows."""
+    needle = search_field(query)
+    if len(needle) == 2:
+        pieces = [SEARCH_SEPARATOR + needle, needle + SEARCH_SEPARATOR]
+        patterns = [f"%{_like_literal(SEARCH_SEPARATOR)}{_like_literal(needle)}%",
+                    f"%{_like_literal(needle)}{_like_literal(SEARCH_SEPARATOR)}%"]
+    else:
+        pieces = [needle] if len(needle) >= 3 else []
+        patterns = [f"%{_like_literal(needle)}%"]
+    exact = or_(*(_c.search.like(p, escape="/") for p in patterns))
+    if dialect != "sqlite" or not pieces:
+        return exact  # PostgreSQL: pg_trgm's GIN index serves the LIKE itself
+    phrases = " OR ".join('"' + p.replace('"', '""') + '"' for p in pieces)  # FTS5 phrase strings
+    indexed: Select[Any] = select(literal_column("rowid")).select_from(text("application_search")).where(
+        literal_column("application_search").op("MATCH")(bindparam("search_phrases", phrases)))
+    return and_(literal_column("applications.rowid").in_(indexed), exact)
 
 
 def _upsert(conn: Connection, table: Any, values: dict[str, Any], key: str,
@@ -161,6 +215,7 @@ class ApplicationRepo:
             "updated_at": now,
             "summary": _summary(data),
             "delivery": app.delivery.value if app.delivery else None,
+            "search": search_text(app),
             "data": _dump_data(data),
         }
 
@@ -218,12 +273,8 @@ class ApplicationRepo:
             query = query.where(applications.c.enterprise_uscc == enterprise)
         if business is not None:
             query = query.where(applications.c.business == Business(business).value)
-        if search:
-            needle = search.strip().lower()
-            query = query.where(or_(*(
-                func.lower(col).contains(needle, autoescape=True)
-                for col in (applications.c.id, applications.c.acceptance_no,
-                            applications.c.enterprise_uscc, applications.c.enterprise_name))))
+        if search and search_field(search):
+            query = query.where(_search_condition(self._conn.dialect.name, search))
         if deliveries is not None:
             query = query.where(_delivery_in(deliveries))
         if created is not None:
@@ -273,6 +324,42 @@ class ApplicationRepo:
         derived = {r.id: _summary(json.loads(r.data)) for r in self._conn.execute(
             select(_c.id, _c.data).where(_c.id.in_(missing)))} if missing else {}
         return [_summary_row(tuple(r) if r[-1] is not None else (*r[:-1], derived[r[0]])) for r in rows]
+
+    def summaries_after(self, after: QueueKey | None, limit: int, *, region: str | None = None,
+                        states: Iterable[AppState] | None = None, enterprise: str | None = None,
+                        business: Business | None = None, search: str | None = None,
+                        deliveries: Iterable[Delivery | None] | None = None
+                        ) -> list[tuple[ApplicationSummary, QueueKey]]:
+        """The first ``limit`` rows in the queue's order (due soonest first, no due date last; ties on
+        created_at, id) that come after the row whose key is ``after`` (None: from the start), each with
+        its own key: keyset pagination, as cheap at page 10,000 as at page 1 (an OFFSET reads and drops
+        every row before the page). Two range scans of the queue index: the rows with a due date after
+        the key's, then those without one."""
+        if limit < 0:
+            raise InvalidInput("分页参数不能为负数。", "limit must not be negative.", field="limit")
+        c = applications.c
+        deliveries = tuple(deliveries) if deliveries is not None else None
+        base = self._filtered(select(c.id, c.due, c.created_at), region, states, enterprise, business, search,
+                              deliveries)
+        found: list[Any] = []
+        if after is None or after[0] is not None:
+            dated = base.where(c.due.is_not(None))
+            if after is not None:
+                dated = dated.where(tuple_(c.due, c.created_at, c.id) > tuple_(*_typed(after)))
+            found += self._conn.execute(dated.order_by(c.due, c.created_at, c.id).limit(limit))
+        if len(found) < limit:
+            undated = base.where(c.due.is_(None))
+            if after is not None and after[0] is None:
+                undated = undated.where(tuple_(c.created_at, c.id) > tuple_(*_typed(after)[1:]))
+            found += self._conn.execute(undated.order_by(c.created_at, c.id).limit(limit - len(found)))
+        if not found:
+            return []
+        rows = {r[0]: tuple(r) for r in self._conn.execute(select(*_SUMMARY_COLUMNS).where(_c.id.in_([f.id for f in found])))}
+        missing = [i for i, r in rows.items() if r[-1] is None]
+        if missing:  # rows written before migration 0005: derived from their JSON
+            for r in self._conn.execute(select(_c.id, _c.data).where(_c.id.in_(missing))):
+                rows[r.id] = (*rows[r.id][:-1], _summary(json.loads(r.data)))
+        return [(_summary_row(rows[f.id]), (f.due, f.created_at, f.id)) for f in found if f.id in rows]
 
     def _page(self, region: str | None, states: Iterable[AppState] | None, enterprise: str | None,
               business: Business | None, search: str | None, order: str, limit: int,
@@ -363,6 +450,12 @@ _c = applications.c
 _SUMMARY_COLUMNS = (_c.id, _c.acceptance_no, _c.business, _c.region, _c.state, _c.version, _c.due,
                     _c.submitted_at, _c.enterprise_uscc, _c.enterprise_name, _c.delivery, _c.summary)
 DateRange = tuple[date | None, date | None]
+QueueKey = tuple[date | None, datetime, str]  # a row's place in the queue order: (due, created_at, id)
+
+
+def _typed(key: QueueKey) -> tuple[Any, ...]:
+    """The key's values as bound parameters of the columns' own types (UTCDateTime writes SQLite's text)."""
+    return tuple(literal(value, column.type) for value, column in zip(key, (_c.due, _c.created_at, _c.id), strict=True))
 
 
 def _day_start(day: date, days_after: int = 0) -> datetime:
@@ -410,6 +503,11 @@ def _summaries_of(page: Select[Any], ordering: tuple[Any, ...]) -> Select[Any]:
 def _progress_statement() -> Select[Any]:
     return select(_c.acceptance_no, _c.enterprise_uscc, _c.business, _c.region, _c.state, _c.due,
                   _c.data).where(_c.acceptance_no == bindparam("no"))
+
+
+def _certificate_status_statement() -> Select[Any]:
+    c = certificates.c
+    return select(c.status, c.reason, c.revoked_at).where(c.serial == bindparam("serial"))
 
 
 def _summaries_query(region: str | None, states: Iterable[AppState] | None, enterprise: str | None,
@@ -471,6 +569,14 @@ class QuickReads:
     def progress_of(self, no: str) -> ApplicationProgress | None:
         rows = self._rows(("progress",), _progress_statement, {"no": no})
         return _progress_row(tuple(rows[0])) if rows else None
+
+    def certificate_status(self, serial: str) -> RevokedEntry | None:
+        """A certificate's status, reason and revocation time (what an OCSP answer says), or None."""
+        rows = self._rows(("certificate status",), _certificate_status_statement, {"serial": serial.lower()})
+        if not rows:
+            return None
+        status, reason, revoked_at = rows[0]
+        return RevokedEntry(serial.lower(), status, reason, _utc(revoked_at))
 
     def find_summaries(self, region: str | None = None, states: Iterable[AppState] | None = None,
                        enterprise: str | None = None, business: Business | None = None,
@@ -631,6 +737,8 @@ class CertificateRepo:
         except IntegrityError:
             raise ConflictError(f"证书 {serial} 已存在。", f"Certificate {serial} already exists.",
                                 field="serial") from None
+        if record.status != "good":  # a renewal registered on hold: a CRL entry
+            next_value(self._conn, STATUS_MARK)
         return record
 
     def get(self, serial: str) -> CertificateRecord | None:
@@ -664,15 +772,18 @@ class CertificateRepo:
                       "revoked_at": at or _now()}
         self._conn.execute(
             update(certificates).where(certificates.c.serial == current.serial).values(**values))
+        next_value(self._conn, STATUS_MARK)  # every published CRL is stale from now on
         return attrs.evolve(current, **values)
 
-    def revoked(self) -> Iterator[CertificateRecord]:
-        """Certificates on hold or revoked, oldest revocation first: the entries of a CRL."""
+    def revoked(self) -> Iterator[RevokedEntry]:
+        """Certificates on hold or revoked, oldest revocation first: the entries of a CRL, read from the
+        covering index ix_certificates_revoked (serial, status, reason and date only)."""
+        c = certificates.c
         rows = self._conn.execute(
-            select(certificates).where(certificates.c.status.in_(("revoked", "hold")))
-            .order_by(certificates.c.revoked_at, certificates.c.serial))
-        for row in rows:
-            yield _certificate(row)
+            select(c.serial, c.status, c.reason, c.revoked_at).where(c.status.in_(("hold", "revoked")))
+            .order_by(c.revoked_at, c.serial))
+        for serial, status, reason, revoked_at in rows:
+            yield RevokedEntry(serial, status, reason, revoked_at)
 
     def pending_renewals(self, held_before: datetime) -> list[CertificateRecord]:
         """Renewed certificates released to a card (on hold) before ``held_before`` whose card record still
@@ -690,6 +801,52 @@ class CertificateRepo:
         rows = self._conn.execute(select(certificates).where(certificates.c.card_id == card_id)
                                   .order_by(certificates.c.not_before))
         return [_certificate(r) for r in rows]
+
+
+# The counter every change of a certificate's status moves: a CRL built at another value is stale.
+STATUS_MARK = "certificate_status"
+
+
+def next_value(conn: Connection, name: str) -> int:
+    """The next value of the named counter in ``sequences``, starting at 1; atomic under concurrent callers."""
+    insert_fn: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (insert_fn(sequences).values(name=name, value=1)
+            .on_conflict_do_update(index_elements=["name"], set_={"value": sequences.c.value + 1})
+            .returning(sequences.c.value))
+    return int(conn.execute(stmt).scalar_one())
+
+
+class CrlRepo:
+    """The CRLs the CA published, newest last (see core/services/crl_publication.py)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def mark(self) -> int:
+        """The certificate status counter now (0: no status ever changed)."""
+        found = self._conn.execute(select(sequences.c.value).where(sequences.c.name == STATUS_MARK)).scalar()
+        return int(found or 0)
+
+    def latest(self, with_der: bool = True) -> PublishedCrl | None:
+        """The newest published CRL (its DER only when ``with_der``), or None before the first."""
+        c = crls.c
+        columns = [c.number, c.this_update, c.next_update, c.entries, c.mark] + ([c.der] if with_der else [])
+        row = self._conn.execute(select(*columns).order_by(c.number.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return PublishedCrl(row.number, row.this_update, row.next_update, row.entries, row.mark,
+                            bytes(row.der) if with_der else b"")
+
+    def add(self, crl: PublishedCrl) -> bool:
+        """Record a newly signed CRL; False when another process published that number first."""
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(insert(crls).values(
+                    number=crl.number, this_update=crl.this_update, next_update=crl.next_update,
+                    entries=crl.entries, mark=crl.mark, der=crl.der))
+        except IntegrityError:
+            return False
+        return True
 
 
 def _attachment(row: Any) -> Attachment:

@@ -64,6 +64,7 @@ def _strict(kind: type) -> Callable[[Any, Any], Any]:
 _converter.register_structure_hook(str, _strict(str))
 _converter.register_structure_hook(bool, _strict(bool))
 MAX_PER_PAGE = 100
+MAX_OFFSET = 10_000  # rows before a page that a page number may skip; ?after= goes anywhere
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
 
 
@@ -371,19 +372,47 @@ def progress_json(app: ApplicationProgress) -> dict[str, Any]:
 
 # ---- applications (enterprise and staff) ------------------------------------------------------------------------
 
+def _paging(request: Request) -> tuple[int, int, str | None]:
+    """(page, per_page, after): ``after`` (a cursor from ``next``) or a page number, not both; page numbers
+    reach the first MAX_OFFSET rows (an OFFSET reads every row before the page), cursors reach any."""
+    per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
+    after = request.query_params.get("after")
+    if after is not None:
+        if not after:  # as every query value: leave it out for the first page
+            raise InvalidInput("after 不能为空：第一页不带 after。", "after cannot be empty: leave it out for the "
+                               "first page.", field="after")
+        if "page" in request.query_params:
+            raise InvalidInput("page 与 after 只能给一个。", "Give page or after, not both.", field="after")
+        return 1, per_page, after
+    page = _query_int(request, "page", 1, highest=MAX_PAGE)
+    if (page - 1) * per_page > MAX_OFFSET:
+        raise InvalidInput(f"页码只能翻到前 {MAX_OFFSET} 条；更深处请用上一页返回的 next（?after=）继续。",
+                           f"Page numbers reach the first {MAX_OFFSET} rows; go further with the next cursor "
+                           "(?after=) the previous page returned.", field="page")
+    return page, per_page, "" if page == 1 else None
+
+
+def _page_json(items: str, page: int, more: bool, cursor: str | None) -> bytes:
+    return f'{{"items":[{items}],"page":{page},"more":{_dumps(more)},"next":{_dumps(cursor)}}}'.encode()
+
+
 @blocking
 def list_applications(request: Request) -> Response:
     user = _user(request)
     services = web(request).services
-    page = _query_int(request, "page", 1, highest=MAX_PAGE)
-    per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
+    page, per_page, after = _paging(request)
     raw_state = _query_state(request)
     states = [AppState(raw_state)] if raw_state else VISIBLE_STATES
-    rows = services.applications.summaries_for(user.actor(), states, limit=per_page + 1,
-                                               offset=(page - 1) * per_page)
     today = services.today()
-    return JSONResponse({"items": [summary_json(r, today) for r in rows[:per_page]], "page": page,
-                         "more": len(rows) > per_page})
+    if after is not None:  # the first page, or one after a cursor: a keyset read
+        found, cursor = services.applications.summaries_page_after(user.actor(), states, after, per_page)
+        rows, more = list(found), cursor is not None
+    else:
+        rows = services.applications.summaries_for(user.actor(), states, limit=per_page + 1,
+                                                   offset=(page - 1) * per_page)
+        rows, more, cursor = rows[:per_page], len(rows) > per_page, None
+    items = ",".join(_dumps(summary_json(r, today)) for r in rows)
+    return Response(_page_json(items, page, more, cursor), media_type="application/json")
 
 
 @blocking
@@ -525,12 +554,16 @@ def staff_queue(request: Request) -> Response:
     today = state.services.today()
 
     def make() -> bytes:
-        page = _query_int(request, "page", 1, highest=MAX_PAGE)
-        per_page = _query_int(request, "per_page", 20, highest=MAX_PER_PAGE)
-        rows, more = state.services.applications.queue_summary_page(
-            user.actor(), _query_state(request), request.query_params.get("q", "").strip(), page, per_page)
+        page, per_page, after = _paging(request)
+        apps, search = state.services.applications, request.query_params.get("q", "").strip()
+        cursor = None
+        if after is not None:  # the first page, or one after a cursor: a keyset read
+            rows, cursor = apps.queue_page_after(user.actor(), _query_state(request), search, after, per_page)
+            more = cursor is not None
+        else:
+            rows, more = apps.queue_summary_page(user.actor(), _query_state(request), search, page, per_page)
         items = ",".join(_queue_row_json(r.summary, today, r.overdue) for r in rows)
-        return f'{{"items":[{items}],"page":{page},"more":{_dumps(more)}}}'.encode()
+        return _page_json(items, page, more, cursor)
 
     return Response(state.replies.body(_queue_key(request, user), make), media_type="application/json")
 
@@ -589,6 +622,8 @@ NOTE = limited(Transition, "note")
 NOTE_BODY: dict[str, Any] = {"type": "object", "properties": {"version": VERSION, "note": NOTE}}
 PAGE = QueryParam("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, description="page number, from 1")
 PER_PAGE = QueryParam("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})
+AFTER = QueryParam("after", {"type": "string", "maxLength": 512},
+                   description="where the page starts: the next cursor of the page before (not with page)")
 STATE = QueryParam("state", {"type": "string", "enum": [s.value for s in AppState]})
 APP_PATH = "/api/applications/{app_id}"
 
@@ -625,7 +660,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     # enterprise portal
     ApiRoute("GET", "/api/applications", list_applications, "list_applications",
              "Applications the caller may see (an enterprise its own, staff their branch's); IDs masked",
-             "enterprise, staff", _ref("ApplicationPage"), query=(STATE, PAGE, PER_PAGE)),
+             "enterprise, staff", _ref("ApplicationPage"), query=(STATE, PAGE, PER_PAGE, AFTER)),
     ApiRoute("POST", "/api/applications", create_application, "create_application", "Save a new draft (暂存)",
              "enterprise", _ref("Application"), _ref("ApplicationCreate"), status=201),
     ApiRoute("GET", APP_PATH, get_application, "get_application",
@@ -663,7 +698,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     # staff console
     ApiRoute("GET", "/api/staff/queue", staff_queue, "staff_queue",
              "The branch queue, soonest due first, overdue flagged; search by acceptance no., name or USCC",
-             "staff", _ref("ApplicationPage"), query=(STATE, QueryParam("q", {"type": "string"}), PAGE, PER_PAGE)),
+             "staff", _ref("ApplicationPage"), query=(STATE, QueryParam("q", {"type": "string"}), PAGE, PER_PAGE, AFTER)),
     _staff_route("accept", "Accept (受理) a submitted application"),
     _staff_route("reject", "Reject (退单) with at least one standard reason and free text", {
         "type": "object", "required": ["reasons"], "properties": {

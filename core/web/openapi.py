@@ -66,9 +66,11 @@ SCHEMAS: dict[str, Any] = {
         "enterprise": {"type": "object", "properties": {"uscc": _TEXT, "name": _TEXT}},
         "agent": {"type": ["object", "null"]}, "holders": {"type": "array", "items": {"type": "object"}},
         "submitted_at": {"type": ["string", "null"]}}},
-    "ApplicationPage": {"type": "object", "required": ["items", "page", "more"], "properties": {
+    "ApplicationPage": {"type": "object", "required": ["items", "page", "more", "next"], "properties": {
         "items": {"type": "array", "items": {"$ref": "#/components/schemas/ApplicationSummary"}},
-        "page": {"type": "integer"}, "more": {"type": "boolean"}}},
+        "page": {"type": "integer"}, "more": {"type": "boolean"},
+        "next": {"type": ["string", "null"], "description": "the cursor of the page after this one (?after=); "
+                 "null on the last page and on pages asked for by number beyond the first"}}},
     "Application": {"type": "object", "required": ["id", "state", "version", "enterprise"],
                     "description": "The application as stored (see core.model.Application).",
                     "properties": {"id": _TEXT, "state": {"$ref": "#/components/schemas/AppState"},
