@@ -160,13 +160,16 @@ def holds_legal_card(cards: Iterable[Card], uscc: str, completed_enrolments: Ite
                and a.id not in registered and any(i.made for i in a.legal_items) for a in completed_enrolments)
 
 
-def legal_card_refusal(business: Business, holds_legal: bool, card_login: bool = True) -> EportError | None:
+def legal_card_refusal(business: Business, holds_legal: bool, card_login: bool = True,
+                       card_login_required: bool = False) -> EportError | None:
     """The legal-card rule (one legal card per enterprise): why ``business`` may not be applied for, or None.
 
     Enrolment (新入网) requests the legal card, so only an enterprise without one enrols; every other
-    business is for an enterprise that holds it and, as in the sources, is started after logging in
-    with that card (``card_login``; a password login may only enrol and query). A submission checks the
-    enrolment half (``check_content``), the portal both halves before a draft is made.
+    business is for an enterprise that holds it. A password login may apply for part of the businesses,
+    a legal-card login for all (001_56e603108c85a312.txt, 2.3 有卡用户); which part is the region's to say:
+    ``card_login_required`` when every channel the region offers for the business needs the legal card
+    (``Channel.requires_legal_card``), and then a password login (``card_login`` False) is refused.
+    A submission checks the enrolment half (``check_content``), the portal both halves before a draft is made.
     """
     if business is Business.ENROL:
         if holds_legal:
@@ -176,9 +179,9 @@ def legal_card_refusal(business: Business, holds_legal: bool, card_login: bool =
     if not holds_legal:
         return _err("business", "本单位尚未办理法人卡，请先办理新入网。",
                     "The enterprise has no legal card yet; apply for enrolment first.")
-    if not card_login:
-        return _err("business", "已有法人卡的企业办理此业务须使用法人卡登录。",
-                    "Enterprises holding a legal card must log in with it for this business.")
+    if card_login_required and not card_login:
+        return _err("business", "本分中心办理此业务须使用法人卡登录。",
+                    "This branch centre takes this business only from a legal-card login.")
     return None
 
 

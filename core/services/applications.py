@@ -7,6 +7,7 @@ notification never announces a change that was rolled back.
 from __future__ import annotations
 
 import secrets
+import string
 from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -272,11 +273,24 @@ class ApplicationService:
             new = lifecycle.resubmit(app, actor.label, now, steps)
             action = "resubmit"
         else:
-            number = app.acceptance_no or self.rules.acceptance_number(
-                app.region, app, tx.next_sequence(f"acceptance:{app.region}"))
+            number = app.acceptance_no or self._acceptance_number(tx, app)
             new = lifecycle.submit(app, actor.label, now, number, steps)
             action = "submit"
         return self._save(tx, actor, new, action)
+
+    def _acceptance_number(self, tx: Transaction, app: Application) -> str:
+        """The next number of the application's series. A series is a number without its trailing digits
+        (Shenzhen's WSZ… and SZ…): each counts on its own, the region's first series (its
+        ``acceptance_prefix``, else the default format's) on the counter every series once shared. A number
+        another application already holds (given while the series still shared that counter) is passed over."""
+        series = self.rules.acceptance_number(app.region, app, 0).rstrip(string.digits)
+        region = self.rules.region(app.region)
+        first = region.acceptance_prefix or app.region[:3].upper()
+        counter = f"acceptance:{app.region}" + ("" if series == first else f":{series}")
+        while True:
+            number = self.rules.acceptance_number(app.region, app, tx.next_sequence(counter))
+            if tx.applications.by_acceptance_no(number) is None:
+                return number
 
     def withdraw(self, app_id: str, actor: Actor, note: str = "", expected_version: int | None = None
                  ) -> Application:
@@ -621,12 +635,16 @@ class ApplicationService:
         """The businesses the enterprise's branch offers, each with why this session may not start it (or
         None). ``card_login``: the session logged in with the legal card."""
         holds = self.holds_legal_card(actor.uscc)
-        return [(o, lifecycle.legal_card_refusal(o.business, holds, card_login))
+        return [(o, lifecycle.legal_card_refusal(o.business, holds, card_login, _card_login_required(o)))
                 for o in self.rules.offers(actor.region)]
 
     def may_apply(self, actor: Actor, business: Business, card_login: bool) -> EportError | None:
         """Why this session may not start ``business`` (None: it may); see ``lifecycle.legal_card_refusal``."""
-        return lifecycle.legal_card_refusal(business, self.holds_legal_card(actor.uscc), card_login)
+        try:
+            required = _card_login_required(self.rules.offer(actor.region, business))
+        except NotFound:
+            required = False  # a business the region does not offer is refused by the caller
+        return lifecycle.legal_card_refusal(business, self.holds_legal_card(actor.uscc), card_login, required)
 
     def start(self, actor: Actor, business: Business | str, card_login: bool, **changes) -> Application:
         """A new draft of ``business`` for the actor's own enterprise, if its branch offers the business and
@@ -728,6 +746,11 @@ def _states(state: AppState | str | None) -> list[AppState] | None:
         return [AppState(state)]
     except ValueError:
         raise InvalidInput(f"未知的状态：{state}", f"unknown state {state!r}", field="state") from None
+
+
+def _card_login_required(offer: BusinessOffer) -> bool:
+    """Whether the region takes ``offer`` only from a legal-card login: every channel it offers needs the card."""
+    return bool(offer.channels) and all(c.requires_legal_card for c in offer.channels)
 
 
 # The read models the pages and the API show come through this door too.
