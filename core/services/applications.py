@@ -1,7 +1,8 @@
 """Application services: load -> domain transition -> persist -> audit -> notify.
 
-Each public method is one transaction. Hook events fire after the commit, so a
-notification never announces a change that was rolled back.
+Each public method is one transaction, which also queues the change's notice in the outbox
+(core/services/notify.py), so a notice is never lost nor announces a change that was rolled back.
+Hook events fire after the commit.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class ApplicationService:
     def _save(self, tx: Transaction, actor: Actor, app: Application, action: str) -> Application:
         saved = tx.applications.update(self._with_due(app))
         tx.audit.append(actor.label, action, "application", saved.id, _summary(saved))
+        self.s.notifications.queue_application(tx, saved, action)  # the notice commits with the change
         return saved
 
     def _transition(self, app_id: str, actor: Actor, action: str, change, expected_version: int | None

@@ -102,11 +102,6 @@ class Services:
 
         return ApplicationService(self)
 
-    def __attrs_post_init__(self) -> None:
-        from core.services.notify_events import listen  # imported here: it imports this module
-
-        listen(self)  # committed events become queued notices (core/services/notify.py)
-
     @property
     def forms(self) -> FormService:
         from core.services.forms import FormService  # imported here: it imports core.services

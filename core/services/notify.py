@@ -1,12 +1,14 @@
 """Notifications: what happened, told to the enterprise by SMS, e-mail or both, through the outbox.
 
-Flow: a change commits; its event (``application_transitioned``, ``card_transitioned``) reaches
-:class:`core.services.notify_events.NotifyListener`, which asks :meth:`Notifications.queue` to put
-the notice in the outbox (``notify_messages``) with its audit row, in one transaction. Nothing is
-sent there: ``eportcard jobs run-due`` (the ``deliver_messages`` job) claims each due message, sends
-it through the configured gateway and records the outcome. A gateway that is down costs a retry
-(after ``[notify] retry_after_seconds``, doubling up to ``max_retry_seconds``), never the message;
-after ``max_attempts`` tries, or an answer that says trying again cannot help, the message is a dead
+Flow (a transactional outbox): the service transaction that makes a change also puts its notice in the
+outbox (``notify_messages``) with its audit row (:meth:`Notifications.queue_application` from
+``ApplicationService._save``, :meth:`Notifications.queue_card` from the card services' saves), so the
+change and its notice commit together or not at all: a crash after the commit finds the notice queued,
+a failure before it leaves neither. The events (``application_transitioned``, ``card_transitioned``)
+still fire after the commit, for plugins. Nothing is sent in the change's transaction: ``eportcard
+jobs run-due`` (the ``deliver_messages`` job) claims each due message, sends it through the configured
+gateway and records the outcome. A gateway that is down costs a retry (after ``[notify]
+retry_after_seconds``, doubling up to ``max_retry_seconds``), never the message; after ``max_attempts`` tries, or an answer that says trying again cannot help, the message is a dead
 letter that staff see and can retry. Each message has an idempotency key (the event and the channel):
 queued twice it is one row; the key also goes to the gateway (webhook header, e-mail Message-ID,
 Tencent SessionContext) so the far end can drop a repeat after a crash between its answer and our record.
@@ -18,7 +20,7 @@ the audit trail names the kind, the channel, the masked recipient and the key, n
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -264,18 +266,22 @@ class Notifications:
                                  "to": mask_recipient(message.recipient), "key": message.idem_key}, at=now)
         return [m for m in made if m is not None]
 
-    # ---- the events ----------------------------------------------------------------------------------------
-    def application_event(self, app: Application, transition: Transition) -> list[int]:
-        kind = APPLICATION_NOTICES.get(transition.action)
-        if transition.action == "complete":
+    # ---- the events, queued in the transaction that makes the change --------------------------------------
+    def queue_application(self, tx: Transaction, app: Application, action: str) -> list[int]:
+        """Inside the transaction that saves ``app`` after ``action``: the notice the action gives the
+        enterprise (none for most), in the outbox with the change, so that both commit or neither."""
+        transition = app.history[-1] if app.history else None
+        if transition is None or transition.action != action:
+            return []  # a save that moved nothing (an edit, an upload)
+        kind = APPLICATION_NOTICES.get(action)
+        if action == "complete":
             kind = NoticeKind.READY_FOR_PICKUP if app.pickup.method is Pickup.COUNTER else NoticeKind.COMPLETED
         if kind is None or not self.enabled_channels():
             return []
-        facts = self.application_facts(app, transition)
         key = f"app:{app.id}:{len(app.history)}:{kind.value}"
-        with self.s.store.transaction() as tx:
-            return self.queue(tx, kind=kind, region=app.region, uscc=app.enterprise.uscc, facts=facts, key=key,
-                              fallback_mobile=app.agent.phone if app.agent else "")
+        return self.queue(tx, kind=kind, region=app.region, uscc=app.enterprise.uscc,
+                          facts=self.application_facts(app, transition), key=key,
+                          fallback_mobile=app.agent.phone if app.agent else "")
 
     def application_facts(self, app: Application, transition: Transition) -> dict[str, Text]:
         rules = self.s.rulebook
@@ -302,15 +308,18 @@ class Notifications:
         facts["bring"] = outbound.counter_pickup or Text("受理回执及领卡人身份证原件", "the receipt and the collector's ID")
         return facts
 
-    def card_event(self, card: Card, event: CardEvent) -> list[int]:
-        kind = CARD_NOTICES.get(event.action)
-        if kind is None or not self.enabled_channels():
-            return []
-        with self.s.store.transaction() as tx:
-            region = self.card_region(tx, card)
+    def queue_card(self, tx: Transaction, card: Card, events: Iterable[CardEvent]) -> list[int]:
+        """Inside the transaction that saves ``card`` after ``events``: the notices they give (locked, renewed,
+        frozen, reported lost), in the outbox with the change."""
+        made: list[int] = []
+        for event in events:
+            kind = CARD_NOTICES.get(event.action)
+            if kind is None or not self.enabled_channels():
+                continue
             key = f"card:{card.id}:{len(card.history)}:{kind.value}"
-            return self.queue(tx, kind=kind, region=region, uscc=card.enterprise_uscc,
-                              facts=self.card_facts(tx, card), key=key, fallback_mobile=card.holder.phone)
+            made += self.queue(tx, kind=kind, region=self.card_region(tx, card), uscc=card.enterprise_uscc,
+                               facts=self.card_facts(tx, card), key=key, fallback_mobile=card.holder.phone)
+        return made
 
     def card_region(self, tx: Transaction, card: Card) -> str:
         """The card's region: its application's, else the deployment's default (as the card rules are found)."""

@@ -14,7 +14,7 @@ The keys (CA and master secret) are read once at the edge (:mod:`~core.services.
 
 The order of every operation that touches a card is: hardware first (the card is changed, the
 certificate written and READ BACK), then ONE database transaction (certificate record, card record,
-application item, audit), then the ``card_transitioned`` event. If the card is pulled out or
+application item, audit, the notice in the outbox), then the ``card_transitioned`` event. If the card is pulled out or
 answers wrongly the exception stops the operation before the transaction: nothing is recorded.
 
 Decisions:

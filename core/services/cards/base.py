@@ -197,6 +197,8 @@ class CardWork:
                 driver.reset_retry_counter(self.keys.admin_key(info.serial))
             with self.s.store.transaction() as tx:
                 outcome = recovery.fix(tx, finding, actor.label, self.s.clock(), on_card)
+                if outcome is not None and outcome[1] is not None:
+                    self.s.notifications.queue_card(tx, outcome[0], [outcome[1]])
             if outcome is not None:
                 card, event = outcome
                 repaired.append(card)
@@ -221,6 +223,7 @@ class CardWork:
     def save(self, tx: Transaction, actor: Actor, card: Card, action: str, extra: dict | None = None) -> Card:
         saved = tx.cards.update(card)
         tx.audit.append(actor.label, action, "card", saved.id, {**card_summary(saved), **(extra or {})})
+        self.s.notifications.queue_card(tx, saved, saved.history[-1:])  # the notice commits with the change
         return saved
 
     def announce(self, card: Card, events: list[CardEvent]) -> None:
@@ -290,5 +293,6 @@ class CardWork:
         with self.s.store.transaction() as tx:  # the card holds it: in force
             saved, event = recovery.finish_renewal(tx, actor.label, tx.cards.get(record.id),
                                                    certificate_ref(new_cert), self.s.clock())
+            self.s.notifications.queue_card(tx, saved, [event])
         self.announce(saved, [event])
         return saved

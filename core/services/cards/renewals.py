@@ -127,6 +127,7 @@ class Renewals(CardWork):
                 raise InvalidInput("这不是为此卡签发、待确认的延期证书", "this is not the renewed certificate "
                                    "released for this card and awaiting confirmation", field="certificate")
             saved, event = finish_renewal(tx, actor.label, card, certificate_ref(new_cert), now)
+            self.s.notifications.queue_card(tx, saved, [event])
         self.announce(saved, [event])
         return saved
 
