@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from test_serve_fail_fast import deployment  # noqa: F401  (a fixture: a folder made by `eportcard init`)
 
 from core.pki.softhsm import SoftHsm, SoftHsmMissing
 

@@ -35,14 +35,6 @@ from core.pki.softhsm import SoftHsm
 TOKEN = "eportcard-ca"
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> Path:
-    config = tmp_path / "eportcard.toml"
-    made = CliRunner().invoke(main, ["-c", str(config), "init", "--region", "shenzhen", "--enable", "shenzhen"])
-    assert made.exit_code == 0, made.output
-    return config
-
-
 def cli(config: Path, *args: str, pin: str | None, env: dict[str, str] | None = None):
     environment = {"EPORTCARD_CA_PASSPHRASE": None, "EPORTCARD_PKCS11_PIN": pin, "CREDENTIALS_DIRECTORY": None,
                    **(env or {})}
