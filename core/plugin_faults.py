@@ -20,15 +20,21 @@ from types import TracebackType
 import pluggy
 from attrs import frozen
 
-from core.errors import ConfigError, Unavailable
+from core.errors import ConfigError, EportError, Unavailable
 
 __all__ = ["Origin", "PluginFailed", "PluginFault", "culprit", "one_line"]
 
 MAX_DETAIL = 200  # characters of an exception's message kept in a line
 
 
-def one_line(exc: BaseException) -> str:
-    """``TypeError: message`` on one line, shortened (the full traceback is for the debug log)."""
+def one_line(exc: BaseException, lang: str = "") -> str:
+    """``TypeError: message`` on one line, shortened (the full traceback is for the debug log).
+
+    Our own errors already say what is wrong in both languages: ``lang`` ("zh" or "en") takes that
+    language's text whole, e.g. a region file's ``FILE:LINE: path: reason`` lines, which the author needs.
+    """
+    if isinstance(exc, EportError) and lang in ("zh", "en"):
+        return " ".join(getattr(exc, lang).split())
     text = " ".join(str(exc).split())
     if len(text) > MAX_DETAIL:
         text = text[:MAX_DETAIL - 1] + "…"
@@ -99,7 +105,7 @@ class PluginFault:
 
     @classmethod
     def import_failed(cls, name: str, origin: Origin, exc: BaseException) -> PluginFault:
-        return cls(name, origin, f"无法导入（{one_line(exc)}）", f"cannot be imported ({one_line(exc)})",
+        return cls(name, origin, f"无法导入（{one_line(exc, 'zh')}）", f"cannot be imported ({one_line(exc, 'en')})",
                    "修正该模块", "fix the module")
 
     @classmethod

@@ -84,6 +84,18 @@ def test_a_broken_module_in_the_folder_is_one_line_and_disables_only_itself(fold
     assert "\n" not in fault.line
 
 
+def test_a_region_file_mistake_reaches_the_line_whole_in_each_language(folder):
+    package = folder / "ningbo"
+    write(package / "__init__.py", "from pathlib import Path\nfrom core.regiondata import DataRegion, "
+          "load_region_data\nplugin = DataRegion(load_region_data(Path(__file__).with_name('region.toml')))\n")
+    region = write(package / "region.toml", '[region]\ncode = "ningbo"\nname = "宁波"\ncentre = "宁波分中心"\n\n'
+                   '[[outlets]]\ncode = "hall"\nname = "大厅"\nkind = "centre"\nmail_possible = "no"\n')
+    [fault] = get_plugin_manager(plugins_dir=folder).disabled
+    where = f"{region}:10: $.outlets[0].mail_possible:"  # the author's own words, not cut short
+    assert f"{where} 应为布尔值" in fault.zh and f"{where} expected bool" in fault.en
+    assert "expected" not in fault.zh and "应为" not in fault.en  # each half in its own language
+
+
 def test_the_allow_list_reaches_into_the_folder(folder):
     write(folder / "ningbo.py", region_module("ningbo"))
     write(folder / "wenzhou.py", region_module("wenzhou"))
