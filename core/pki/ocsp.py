@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
@@ -31,9 +32,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.errors import Unavailable
 from core.pki.ca import CertificateAuthority, serial_hex
 from core.pki.registry import RegistryFactory, RevocationEntry
 from core.pki.revocation import reason_flag
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/ocsp-response"
 MAX_REQUEST_BYTES = 16 * 1024  # a single-certificate request is a few hundred bytes
@@ -136,7 +140,11 @@ class OcspResponder:
             # Sent again while younger than half its validity (and its status, in the key, still holds).
             if kept is not None and kept.produced_at is not None and now < kept.produced_at + self.next_update / 2:
                 return kept
-        signed = self._sign(request, record, now, nonce)
+        try:
+            signed = self._sign(request, record, now, nonce)
+        except Unavailable as exc:  # the CA key's token does not answer: RFC 6960 2.3 tryLater, not a 500
+            log.warning("OCSP answered tryLater: %s", exc.en)
+            return OcspAnswer(self._unsuccessful(ocsp.OCSPResponseStatus.TRY_LATER))
         if nonce is not None:
             return OcspAnswer(signed)
         answer = OcspAnswer(signed, now, now + self.next_update)

@@ -222,32 +222,39 @@ def test_a_login_that_cannot_be_made_again_is_one_clear_error(softhsm: SoftHsm, 
     _verify(signer.public_key(), signer.sign_bytes(data), data)
 
 
-def _sign_where_the_token_went(conf: str, module: str, pin: str, key_label: str) -> str:
-    """In a process of its own (its tokens are not the test process's): sign, lose the token, sign."""
+def _sign_where_the_token_went(conf: str, module: str, pin: str, key_label: str, folder: str) -> tuple[str, str]:
+    """In a process of its own (its tokens are not the test process's): sign, lose the token, sign; and
+    what the OCSP responder answers then."""
     import os
 
     os.environ["SOFTHSM2_CONF"] = conf
-    from core.pki.pkcs11 import Pkcs11Signer, TokenKey
-    from core.pki.softhsm import SoftHsm
-
     rig = SoftHsm(Path(conf).parent)
     signer = Pkcs11Signer.generate(TokenKey(module, "eportcard-ca", key_label), pin, "ec-p256")
-    signer.sign_bytes(b"before")
+    ca = CertificateAuthority.init(Path(folder), "电子口岸HSM测试CA", "", "ec-p256", signer=signer)
+    card = ca.issue(profile_for("legal", ProfileSettings(base_url="http://127.0.0.1:8000"), "ec-p256"), SUBJECT,
+                    public_key=generate_key("ec-p256").public_key())
+    request = (ocsp.OCSPRequestBuilder().add_certificate(card, ca.certificate, hashes.SHA1())
+               .add_extension(x509.OCSPNonce(b"a fresh answer, please"), critical=False).build()
+               .public_bytes(serialization.Encoding.DER))
     rig.delete_token("eportcard-ca")  # its sessions and objects go with it
     try:
         signer.sign_bytes(b"after")
+        outcome = "signed without a token"
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return "signed without a token"
+        outcome = f"{type(exc).__name__}: {exc}"
+    answer = ocsp.load_der_ocsp_response(OcspResponder(ca, lambda: _Registry(MemoryRegistry())).respond(request))
+    return outcome, answer.response_status.name
 
 
 def test_a_token_that_is_gone_is_one_clear_error(tmp_path: Path, softhsm: SoftHsm):
     private = SoftHsm.make(tmp_path / "own", ("eportcard-ca",))
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        outcome = pool.apply(_sign_where_the_token_went, (str(private.conf), private.module, private.pin, label()))
+        outcome, ocsp_status = pool.apply(_sign_where_the_token_went, (str(private.conf), private.module, private.pin,
+                                                                       label(), str(tmp_path / "ca")))
     assert outcome.startswith("Unavailable: "), outcome
     assert "still fails after logging in again" in outcome and "HSM or token is online" in outcome
     assert "重新登录后仍无法使用" in outcome
+    assert ocsp_status == "TRY_LATER"  # RFC 6960 2.3: the responder cannot sign now
 
 
 # ---- at once: threads and worker processes ----------------------------------------------------------------------
