@@ -70,6 +70,8 @@ class WebSettings:
     login_attempts_per_address: int = 50  # failed logins per client address per 15 minutes (all processes)
     max_body_bytes: int = 1024 * 1024  # any request body but an upload ([storage] max_upload_bytes); 413 over it
     log_format: str = "text"  # or "json": one object per line (`serve --log-format` overrides it)
+    access_log: bool = True  # one line per request (`serve --no-access-log` overrides it)
+    workers: int = 1  # web processes `serve` starts on its port (`serve --workers` overrides it)
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")  # client addresses or networks that may read /metrics
     # Reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed: the
     # client is the rightmost address in X-Forwarded-For that is not one of them. Loopback by default (a
@@ -218,6 +220,7 @@ def parse_settings(text: str, root: Path | str = ".") -> Settings:
 
 
 LOG_FORMATS = ("text", "json")
+MAX_WORKERS = 64  # web processes on one port
 
 
 def check_choices(settings: Settings) -> None:
@@ -238,6 +241,10 @@ def check_choices(settings: Settings) -> None:
         raise ConfigError(f"配置有误：[pki] 中 pkcs11_module、pkcs11_token、pkcs11_key_label 须同时设置（缺少 {missing}）",
                           f"invalid configuration: [pki] pkcs11_module, pkcs11_token and pkcs11_key_label go together "
                           f"(missing: {missing})", field="pki." + missing.split(",")[0])
+    if not 1 <= settings.web.workers <= MAX_WORKERS:
+        raise ConfigError(f"配置有误：[web] workers 须为 1 到 {MAX_WORKERS} 的整数",
+                          f"invalid configuration: [web] workers must be a whole number from 1 to {MAX_WORKERS}",
+                          field="web.workers")
     for key, values in (("metrics_allow", settings.web.metrics_allow),
                         ("trusted_proxies", settings.web.trusted_proxies)):
         for value in values:
@@ -488,6 +495,8 @@ secret_key = "{secret_key}"
 secure_cookies = false
 max_body_bytes = 1048576
 log_format = "text"          # or "json": one JSON object per line
+access_log = true            # one line per request (core.web.access)
+workers = 1                  # web processes on this port: one per CPU core (docs/deployment.md, Sizing)
 metrics_allow = ["127.0.0.1", "::1"]   # who may read /metrics (addresses or networks)
 trusted_proxies = ["127.0.0.1", "::1"] # reverse proxies whose X-Forwarded-For/-Proto count (docs/deployment.md)
 development = {"true" if development else "false"}   # true only on a developer's machine (loopback)

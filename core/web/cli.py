@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import errno
+import importlib.util
+import inspect
 import logging
+import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import click
 
 from core.cli_plugins import plugins_dir_option, with_plugins_dir
-from core.config import LOG_FORMATS, Settings, load_settings, secret_values
+from core.config import LOG_FORMATS, MAX_WORKERS, Settings, load_settings, secret_values
 from core.errors import ConfigError, EportError
 from core.services.deployment import exposed_secret_files
 
@@ -64,18 +68,60 @@ def check_port(host: str, port: int) -> None:
                                   f"cannot listen on {host}:{port}: {exc.strerror}", field="web.port") from None
 
 
+def server_options() -> dict[str, str]:
+    """The fastest event loop and HTTP parser installed: uvloop and httptools (the ``uvicorn[standard]``
+    pair, uvicorn docs "Settings": --loop, --http), else asyncio and h11."""
+    return {"loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            "http": "httptools" if importlib.util.find_spec("httptools") else "h11"}
+
+
+def quiet_access(on: bool) -> None:
+    """The access lines of core.web.access on or off (the request metrics count either way)."""
+    logging.getLogger("core.web.access").setLevel(logging.INFO if on else logging.WARNING)
+
+
+WORKER_START_SECONDS = 120  # how long a worker may take to start before its supervisor gives up on it
+# What `serve --workers N` hands each worker process (spawned: it starts from nothing but the environment).
+WORKER_ENV = {"config": "EPORTCARD_SERVE_CONFIG", "plugins_dir": "EPORTCARD_SERVE_PLUGINS_DIR",
+              "log_format": "EPORTCARD_SERVE_LOG_FORMAT", "access_log": "EPORTCARD_SERVE_ACCESS_LOG"}
+
+
+def worker_app() -> Any:
+    """The app of one worker of `serve --workers N` (uvicorn's factory): the same settings, checks and
+    logging as the process that started it, which checked everything once before it listened."""
+    from core.web.app import create_app_from_settings, settle
+    from core.web.logs import configure_logging
+
+    plugins = os.environ.get(WORKER_ENV["plugins_dir"])
+    settings = with_plugins_dir(load_settings(Path(os.environ[WORKER_ENV["config"]])),
+                                Path(plugins) if plugins else None)
+    configure_logging(os.environ.get(WORKER_ENV["log_format"], "text"), secrets=secret_values(settings))
+    quiet_access(os.environ.get(WORKER_ENV["access_log"]) == "1")
+    app = create_app_from_settings(settings)
+    settle()
+    return app
+
+
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: [web] host).")
 @click.option("--port", type=int, default=None, help="Port (default: [web] port).")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
+              help="Web processes sharing the port, one per CPU core (default: [web] workers).")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default=None,
               help="Log lines as text or one JSON object each (default: [web] log_format).")
+@click.option("--access-log/--no-access-log", default=None,
+              help="One log line per request (default: [web] access_log).")
 @plugins_dir_option
 @click.pass_obj
-def serve(ctx, host: str | None, port: int | None, log_format: str | None, plugins_dir: Path | None) -> None:
+def serve(ctx, host: str | None, port: int | None, workers: int | None, log_format: str | None,
+          access_log: bool | None, plugins_dir: Path | None) -> None:
     """Run the web front (public guide, enterprise portal, staff console, API).
 
     Before it listens, every region plugin passes the start-up checks (core.testing.startup_check):
-    one that fails is disabled with a warning, or stops the start when [regions] enabled names it."""
+    one that fails is disabled with a warning, or stops the start when [regions] enabled names it.
+    With several workers each is a process of its own on the same port (uvicorn's supervisor restarts
+    none: run it under systemd); sessions, kept replies, login limits and jobs are shared through the
+    database (docs/deployment.md, Sizing)."""
     import uvicorn
 
     from core import __version__
@@ -85,6 +131,8 @@ def serve(ctx, host: str | None, port: int | None, log_format: str | None, plugi
     try:
         settings = with_plugins_dir(load_settings(ctx.config), plugins_dir)
         host, port = host or settings.web.host, port or settings.web.port
+        workers = workers or settings.web.workers
+        access = settings.web.access_log if access_log is None else access_log
         check_development(settings, host)
         check_port(host, port)
         warn_exposed(settings, Path(ctx.config))
@@ -94,15 +142,32 @@ def serve(ctx, host: str | None, port: int | None, log_format: str | None, plugi
     if settings.sms.gateway == "none":
         click.echo("eportcard: 未配置短信网关，提交申请和找回密码所需的验证码无法发送 / no SMS gateway is configured: "
                    "the codes submissions and password resets need cannot be sent (see docs/deployment.md)", err=True)
-    click.echo(f"eportcard: serving on http://{host}:{port}")
+    click.echo(f"eportcard: serving on http://{host}:{port}" + (f" ({workers} workers)" if workers > 1 else ""))
+    options = server_options()
+    chosen_format = log_format or settings.web.log_format
     # Configured once the start succeeded (a refusal stays one line): our format (log_config=None keeps
     # uvicorn's hands off it), and our access lines instead of uvicorn's.
-    with configured_logging(log_format or settings.web.log_format, secrets=secret_values(settings)):
-        log.info("eportcard %s serving on http://%s:%s", __version__, host, port)
-        settle()
+    with configured_logging(chosen_format, secrets=secret_values(settings)):
+        quiet_access(access)
+        log.info("eportcard %s serving on http://%s:%s (%d worker(s), loop %s, http %s, access log %s)",
+                 __version__, host, port, workers, options["loop"], options["http"], "on" if access else "off")
         # proxy_headers=False: the app believes X-Forwarded-* from [web] trusted_proxies only (app.py).
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, log_config=None,
-                    access_log=False)
+        common: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "proxy_headers": False,
+                                  "log_config": None, "access_log": False, **options}
+        if workers == 1:
+            settle()
+            uvicorn.run(app, **common)
+            return
+        del app  # checked; each worker makes its own from the same settings
+        os.environ.update({WORKER_ENV["config"]: str(Path(ctx.config).resolve()),
+                           WORKER_ENV["log_format"]: chosen_format, WORKER_ENV["access_log"]: "1" if access else "0"})
+        if plugins_dir is not None:
+            os.environ[WORKER_ENV["plugins_dir"]] = str(plugins_dir.resolve())
+        # A worker builds its app (settings, plugin checks, the CA unlocked) before it answers the supervisor's
+        # pings; on a busy machine that takes longer than uvicorn's 5 s, and it would be killed and restarted.
+        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+            common["timeout_worker_healthcheck"] = WORKER_START_SECONDS
+        uvicorn.run("core.web.cli:worker_app", factory=True, workers=workers, **common)
 
 
 @click.command()
@@ -134,4 +199,5 @@ def demo(folder: Path, host: str, port: int, no_serve: bool) -> None:
                     access_log=False)
 
 
-__all__ = ["check_development", "check_port", "demo", "serve", "warn_exposed"]
+__all__ = ["check_development", "check_port", "demo", "quiet_access", "serve", "server_options", "warn_exposed",
+           "worker_app"]
