@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
-from core.model import AppState, Business, CardKind, IdType, Medium, Pickup
-from core.rules import (
-    ChannelKind,
-    Condition,
-    MaterialForm,
-    Milestone,
-    OutletKind,
-    Payer,
-    ReadingKind,
-    StepActor,
-)
+from core.labels import ENUM_LABELS
+from core.model import IdType, Medium, Pickup
 
-ENUMS: tuple[type[StrEnum], ...] = (Business, AppState, CardKind, ChannelKind, Condition, MaterialForm, Milestone,
-                                    OutletKind, Payer, ReadingKind, StepActor, Medium, Pickup, IdType)
-CODES = {member.value for enum in ENUMS for member in enum}
+# Every value of an enumeration a person reads (the labelled ones, and those a form shows).
+CODES = {member.value for enum in (*ENUM_LABELS, Medium, Pickup, IdType) for member in enum}
 # What a person reads as an address, not as words: web addresses, e-mail addresses, file names.
 ADDRESSES = re.compile(r"(https?://\S+|www\.[\w.\-/]+|[\w.\-]+@[\w.\-]+|[\w\-]+(\.[\w\-]+)+(/\S*)?)")
 

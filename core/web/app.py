@@ -108,7 +108,9 @@ def _login_required(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": {"code": "login_required", "zh": "请先登录", "en": "log in first"}},
                             status_code=401)
     target = LOGIN_PAGES.get(exc.kind, "/portal/login")
-    return RedirectResponse(f"{target}?next={quote(request.url.path)}", status_code=303)
+    # The query comes along: a guide's "apply online" (?region=…&business=…) lands on its business after login.
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{target}?next={quote(wanted)}", status_code=303)
 
 
 def create_app(services: Services, *, sms: SmsGateway | None = None, secret_key: str | None = None) -> Starlette:

@@ -114,9 +114,7 @@ def due_page(request: Request) -> Response:
     calculator = _calculator(rulebook)
     regions = calculator["regions"]
     chosen = query.get("region") or services.settings.regions.default or (regions[0].code if regions else "")
-    offers = rulebook.offers(chosen) if chosen in rulebook.regions() else []
-    context: dict = calculator | {"offers": offers, "names": offer_labels(offers), "chosen": chosen,
-                                  "business": query.get("business", ""),
+    context: dict = calculator | {"chosen": chosen, "business": query.get("business", ""),
                                   "start": query.get("start") or services.today().isoformat(), "rows": None}
     if query.get("business"):
         try:
