@@ -133,8 +133,10 @@ def validate_application(region: str, application: Application) -> list[Problem]
 def acceptance_number(region: str, application: Application, seq: int) -> str | None:
     """The acceptance number (受理编号) given to ``application``.
 
-    :param seq: the region's next sequence number (from the store, starts at 1).
-    :returns: e.g. ``"WSZ0000988"``.
+    :param seq: the next number of the application's series (from the store, starts at 1). A series
+        is a number without its trailing digits: core first asks with ``seq=0`` to learn it, and each
+        series counts on its own (Shenzhen's ``WSZ…`` and ``SZ…``).
+    :returns: e.g. ``"WSZ0000988"``; must not depend on anything but ``application`` and ``seq``.
 
     firstresult. Core's default is the region's ``acceptance_prefix`` (or its code in
     capitals) followed by seven digits.

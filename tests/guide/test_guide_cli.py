@@ -113,3 +113,27 @@ def test_a_day_outside_the_working_day_calendar_is_a_one_line_error(cli, option,
     assert f"{option} 的日期 {day} 超出工作日历的范围（1950–2100 年）" in out
     assert f"{option} {day} is outside the working-day calendar (1950–2100)" in out
     assert cli("deadline", "xiamen", "renew", "--from", "2100-12-31")  # the last year still counts
+
+
+def test_deadline_and_guide_agree_that_card_making_follows_the_mail_request(cli):
+    """Xi'an: 电子口岸审核 (1-2 working days) → 工商局审核 → 申请电子口岸卡邮寄 → 制卡 (1-2 working days): the
+    making has no date until the mail request is made; the command and the guide say the same."""
+    rows = json.loads(cli("deadline", "xian", "enrol", "--from", "2026-09-30", "--json"))
+    assert [(r["code"], r["counted_from"], r["step"], r["due"]) for r in rows] == [
+        ("review", "submitted", None, "2026-10-09"), ("making", "step", "mail_request", None)]
+    text = cli("deadline", "xian", "enrol", "--from", "2026-09-30")
+    assert "2026-10-09  电子口岸审核（提交后1-2个工作日）" in text
+    assert "—  电子口岸制卡（“申请电子口岸卡邮寄”后1-2个工作日；日期取决于该步骤何时完成）" in text
+    guide = cli("guide", "xian", "enrol", "--today", "2026-09-30")
+    assert "电子口岸制卡：“申请电子口岸卡邮寄”后1-2个工作日 → 日期取决于该步骤何时完成" in guide
+    en = cli("deadline", "xian", "enrol", "--from", "2026-09-30", "--lang", "en")
+    assert "—  Card making (1-2 working days after “Request the cards by mail”; no date: it depends on when" in en
+
+
+def test_guide_json_carries_the_requirements_readings_and_materials_by_channel(cli):
+    data = json.loads(cli("guide", "xiamen", "enrol", "--json", "--today", "2026-09-30"))
+    assert [r["code"] for r in data["requirements"]] == ["channel", "one_card_per_holder", "mail_address"]
+    assert all(r["text"]["zh"] and r["text"]["en"] for r in data["requirements"])
+    assert {r["kind"] for r in data["readings"]} == {"interpretation"}
+    groups = {tuple(g["kinds"]): [m["material"]["code"] for m in g["materials"]] for g in data["material_groups"]}
+    assert groups[("web",)] == ["power_of_attorney"] and groups[("post",)] == ["acceptance_form", "card_register_form"]
