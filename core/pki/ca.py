@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from core.errors import InvalidInput
 from core.model import CardKind
+from core.pki import gm
 from core.pki.profiles import CertificateProfile, HolderSubject, renewal_subject
 from core.pki.registry import CertificateRecord, CertificateRegistry
 from core.pki.signer import FileSigner, PublicKey, Signer, algorithm_of, check_algorithm
@@ -66,9 +67,17 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def _spki(key: object) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+def _subject_key_id(key: object) -> x509.SubjectKeyIdentifier:
+    # RFC 5280 4.2.1.2 method (1), as pyca's from_public_key, for SM2 keys too.
+    if gm.sm2.is_public_key(key):
+        return x509.SubjectKeyIdentifier(gm.key_identifier(gm.spki_der(key)))
+    return x509.SubjectKeyIdentifier.from_public_key(key)  # type: ignore[arg-type]
+
+
+def _authority_key_id(issuer_key: object) -> x509.AuthorityKeyIdentifier:
+    if gm.sm2.is_public_key(issuer_key):
+        return x509.AuthorityKeyIdentifier(gm.key_identifier(gm.spki_der(issuer_key)), None, None)
+    return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key)  # type: ignore[arg-type]
 
 
 def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
@@ -99,7 +108,8 @@ class CertificateAuthority:
         cls.check_free(directory)
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if signer is None:
-            signer = FileSigner.create(directory / KEY_FILE, passphrase, algorithm)
+            signer = gm.Sm2FileSigner.create(directory / KEY_FILE, passphrase) if algorithm == "sm2" \
+                else FileSigner.create(directory / KEY_FILE, passphrase, algorithm)
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
                           x509.NameAttribute(NameOID.COMMON_NAME, subject_name)])
         start = _now() - BACKDATE
@@ -117,17 +127,17 @@ class CertificateAuthority:
             chain = (root.certificate, *root.chain)
         builder = (
             x509.CertificateBuilder()
-            .subject_name(name).issuer_name(issuer_name).public_key(signer.public_key())
+            .subject_name(name).issuer_name(issuer_name)
             .serial_number(new_serial()).not_valid_before(start).not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
                                          key_encipherment=False, data_encipherment=False, key_agreement=False,
                                          key_cert_sign=True, crl_sign=True, encipher_only=False,
                                          decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), critical=False)
+            .add_extension(_subject_key_id(signer.public_key()), critical=False)
+            .add_extension(_authority_key_id(issuer_key), critical=False)
         )
-        certificate = issuer_signer.sign_certificate(builder)
+        certificate = gm.sign_certificate(issuer_signer, builder, signer.public_key())
         (directory / CERT_FILE).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         (directory / CHAIN_FILE).write_bytes(
             b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
@@ -152,8 +162,10 @@ class CertificateAuthority:
     @classmethod
     def load(cls, directory: str | os.PathLike[str], passphrase: str) -> CertificateAuthority:
         """The CA in ``directory`` with its key file unlocked by ``passphrase``."""
-        cls.read_certificate(directory)  # no CA at all: say that, not "no key file"
-        return cls.open(directory, FileSigner.load(Path(directory) / KEY_FILE, passphrase))
+        certificate = cls.read_certificate(directory)  # no CA at all: say that, not "no key file"
+        key_file = Path(directory) / KEY_FILE
+        return cls.open(directory, gm.load_file_signer(key_file, passphrase, certificate)
+                        or FileSigner.load(key_file, passphrase))
 
     @classmethod
     def open(cls, directory: str | os.PathLike[str], signer: Signer) -> CertificateAuthority:
@@ -163,7 +175,7 @@ class CertificateAuthority:
         chain_path = directory / CHAIN_FILE
         chain = tuple(x509.load_pem_x509_certificates(chain_path.read_bytes())) \
             if chain_path.exists() and chain_path.stat().st_size else ()
-        if _spki(signer.public_key()) != _spki(certificate.public_key()):
+        if gm.spki_der(signer.public_key()) != gm.certificate_spki(certificate):
             raise InvalidInput("CA 私钥与 CA 证书不匹配", "the CA key does not match the CA certificate",
                                field="dir")
         return cls(directory=directory, certificate=certificate, signer=signer, chain=chain)
@@ -182,11 +194,11 @@ class CertificateAuthority:
             raise InvalidInput("须且只能提供公钥或证书请求之一", "give exactly one of a public key or a CSR",
                                field="csr")
         if csr is not None:
-            if not csr.is_signature_valid:
+            if not gm.csr_signature_valid(csr):
                 raise InvalidInput("证书请求（CSR）签名无效：请求中的公钥与签名不匹配，请在卡上重新生成请求",
                                    "the CSR signature is invalid: its public key does not match the "
                                    "signature; generate the request on the card again", field="csr")
-            public_key = csr.public_key()  # type: ignore[assignment]
+            public_key = gm.csr_public_key(csr)
         assert public_key is not None
         if algorithm_of(public_key) != profile.algorithm:
             raise InvalidInput(f"公钥算法与证书模板不符（模板要求 {profile.algorithm}）",
@@ -197,12 +209,12 @@ class CertificateAuthority:
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject.x509_name(profile.kind)).issuer_name(self.certificate.subject)
-            .public_key(public_key).serial_number(new_serial())
+            .serial_number(new_serial())
             .not_valid_before(start).not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(profile.key_usage_extension(), critical=True)
             .add_extension(x509.ExtendedKeyUsage(list(profile.extended_key_usages)), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(_subject_key_id(public_key), critical=False)
             .add_extension(self._authority_key_id(), critical=False)
             .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
                 full_name=[x509.UniformResourceIdentifier(profile.crl_url)],
@@ -211,7 +223,7 @@ class CertificateAuthority:
                 x509.oid.AuthorityInformationAccessOID.OCSP,
                 x509.UniformResourceIdentifier(profile.ocsp_url))]), critical=False)
         )
-        certificate = self.signer.sign_certificate(builder)
+        certificate = gm.sign_certificate(self.signer, builder, public_key)
         if registry is not None:
             registry.add(record_for(certificate, card_id=card_id))
         return certificate
@@ -232,13 +244,16 @@ class CertificateAuthority:
                                "this certificate was not issued by this CA, so it cannot be renewed",
                                field="certificate")
         try:
-            old.verify_directly_issued_by(self.certificate)
+            if gm.is_sm2_certificate(self.certificate) or gm.is_sm2_certificate(old):
+                gm.verify_issued_by(old, self.certificate)  # pyca knows neither SM2 keys nor SM3
+            else:
+                old.verify_directly_issued_by(self.certificate)
         except (InvalidSignature, ValueError, TypeError):
             raise InvalidInput("该证书的签名无法用本 CA 验证，无法更新",
                                "this certificate's signature does not verify against this CA",
                                field="certificate") from None
-        key = public_key if public_key is not None else old.public_key()
-        algorithm_of(key)  # type: ignore[arg-type]
+        key = public_key if public_key is not None else gm.certificate_public_key(old)
+        algorithm_of(key)
         if validity_years is None:
             span = old.not_valid_after_utc - old.not_valid_before_utc
             validity_years = max(1, round(span.days / 365.25))
@@ -246,18 +261,17 @@ class CertificateAuthority:
         builder = (
             x509.CertificateBuilder()
             .subject_name(renewal_subject(old.subject)).issuer_name(self.certificate.subject)
-            .public_key(key).serial_number(new_serial())
+            .serial_number(new_serial())
             .not_valid_before(start).not_valid_after(self._clamp(_years(start, validity_years)))
         )
         for extension in old.extensions:
             if isinstance(extension.value, x509.SubjectKeyIdentifier):
-                builder = builder.add_extension(
-                    x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
+                builder = builder.add_extension(_subject_key_id(key), critical=False)
             elif isinstance(extension.value, x509.AuthorityKeyIdentifier):
                 builder = builder.add_extension(self._authority_key_id(), critical=False)
             else:
                 builder = builder.add_extension(extension.value, critical=extension.critical)
-        certificate = self.signer.sign_certificate(builder)
+        certificate = gm.sign_certificate(self.signer, builder, key)
         if registry is not None:
             if card_id is None:
                 previous = registry.get(serial_hex(old.serial_number))
@@ -272,7 +286,11 @@ class CertificateAuthority:
         return min(end, self.certificate.not_valid_after_utc)
 
     def _authority_key_id(self) -> x509.AuthorityKeyIdentifier:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(self.signer.public_key())
+        return _authority_key_id(self.signer.public_key())
+
+    def authority_key_id(self) -> x509.AuthorityKeyIdentifier:
+        """What the CA's CRLs and certificates name it by (its key's identifier, whatever the algorithm)."""
+        return self._authority_key_id()
 
     def chain_pem(self) -> bytes:
         """This CA and the issuers above it, PEM, nearest first (what relying parties need)."""

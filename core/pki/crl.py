@@ -81,7 +81,7 @@ def sign_crl(ca: CertificateAuthority, entries: Iterable[RevocationEntry], numbe
         extensions=[
             x509.Extension(x509.CRLNumber.oid, False, x509.CRLNumber(number)),
             x509.Extension(x509.AuthorityKeyIdentifier.oid, False,
-                           x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.signer.public_key())),
+                           ca.authority_key_id()),  # from the CA's key, whatever its algorithm (SM2 too)
         ],
         revoked_certificates=revoked_entries(entries, now),
     )

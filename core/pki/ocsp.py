@@ -24,7 +24,6 @@ from email.utils import format_datetime
 from attrs import frozen
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.errors import Unavailable
+from core.pki import gm
 from core.pki.ca import CertificateAuthority, serial_hex
 from core.pki.registry import RegistryFactory, RevocationEntry
 from core.pki.revocation import reason_flag
@@ -70,15 +70,6 @@ class OcspAnswer:
                 "ETag": '"' + hashlib.sha1(self.der, usedforsecurity=False).hexdigest() + '"'}
 
 
-def _key_bits(key: object) -> bytes:
-    """The subjectPublicKey BIT STRING contents, which OCSP's issuerKeyHash is taken over."""
-    if isinstance(key, rsa.RSAPublicKey):
-        return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    raise TypeError(f"unsupported CA key {type(key).__name__}")
-
-
 def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     h = hashes.Hash(algorithm)
     h.update(data)
@@ -97,7 +88,7 @@ class OcspResponder:
         self._status_of = status_of or self._from_registry
         self._clock = clock
         self._name_der = ca.certificate.subject.public_bytes()
-        self._key_bits = _key_bits(ca.certificate.public_key())
+        self._key_bits = gm.key_bits(gm.certificate_spki(ca.certificate))  # SM2 CAs too (core.pki.gm)
         self._issuer_hashes: dict[str, tuple[bytes, bytes]] = {}  # per hash algorithm: computed once
         self._kept: dict[Hashable, OcspAnswer] = {}
         self._lock = threading.Lock()

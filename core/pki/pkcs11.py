@@ -323,6 +323,10 @@ class Pkcs11Signer(SplicingSigner):
         """A new key pair on the token: the private key sensitive, never extractable, for signing only.
         Refused when the token already has a key with that label (use it with ``--existing-key``)."""
         algorithm = check_algorithm(algorithm)
+        if algorithm == "sm2":  # PKCS#11 v2.40 defines no SM2 mechanism; SoftHSM2 has none (docs/deployment.md)
+            raise InvalidInput("PKCS#11 令牌上不能生成 SM2 密钥（PKCS#11 2.40 与 SoftHSM2 都没有 SM2）：SM2 CA 的密钥放在 CA 目录的加密文件中",
+                               "an SM2 key cannot be made on a PKCS#11 token (PKCS#11 2.40 and SoftHSM2 have no SM2): "
+                               "an SM2 CA keeps its key in the encrypted file in the CA folder", field="algorithm")
         module = _module(where.module)
         with module.calls():
             pool = _pool(module, where.token, pin)

@@ -34,8 +34,9 @@ from core.errors import InvalidInput
 from core.metrics import ca_signed
 from core.private_files import create_private_file
 
-Algorithm = Literal["rsa2048", "ec-p256"]
-ALGORITHMS: tuple[Algorithm, ...] = ("rsa2048", "ec-p256")
+Algorithm = Literal["rsa2048", "ec-p256", "sm2"]
+# sm2: SM2 keys signing SM2-with-SM3 (core.pki.sm2, core.pki.gm); the CA key then lives in a file only.
+ALGORITHMS: tuple[Algorithm, ...] = ("rsa2048", "ec-p256", "sm2")
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -67,8 +68,11 @@ def check_algorithm(algorithm: str) -> Algorithm:
 
 
 def generate_key(algorithm: str) -> PrivateKey:
-    """A fresh software key (CA keys; tests standing in for a card's key)."""
-    if check_algorithm(algorithm) == "rsa2048":
+    """A fresh software key (CA keys; tests standing in for a card's key); an SM2 key is tongsuopy's."""
+    if check_algorithm(algorithm) == "sm2":
+        from core.pki import sm2
+        return sm2.generate_private_key()
+    if algorithm == "rsa2048":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return ec.generate_private_key(ec.SECP256R1())
 
@@ -79,12 +83,19 @@ def algorithm_of(key: PrivateKey | PublicKey) -> Algorithm:
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and \
             isinstance(key.curve, ec.SECP256R1):
         return "ec-p256"
-    raise InvalidInput("密钥类型不受支持（仅支持 RSA-2048 与 ECDSA P-256）",
-                       "unsupported key type (only RSA-2048 and ECDSA P-256)", field="public_key")
+    from core.pki import sm2
+    if sm2.is_public_key(key) or sm2.is_private_key(key):
+        return "sm2"
+    raise InvalidInput("密钥类型不受支持（仅支持 RSA-2048、ECDSA P-256 与 SM2）",
+                       "unsupported key type (only RSA-2048, ECDSA P-256 and SM2)", field="public_key")
 
 
 def sign_data(key: PrivateKey, data: bytes) -> bytes:
-    """SHA-256 signature as ``openssl dgst -sha256 -sign`` makes it (PKCS#1 v1.5 or DER ECDSA)."""
+    """SHA-256 signature as ``openssl dgst -sha256 -sign`` makes it (PKCS#1 v1.5 or DER ECDSA); for an SM2
+    key SM2-with-SM3 with the default ID (DER; core.pki.sm2)."""
+    from core.pki import sm2
+    if sm2.is_private_key(key):
+        return sm2.sign(key, data)
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     return key.sign(data, ec.ECDSA(hashes.SHA256()))
@@ -115,6 +126,20 @@ def check_passphrase(passphrase: str) -> None:
                        "with at least 6 different characters", field="passphrase")
 
 
+def read_key_file(path: str | os.PathLike[str]) -> bytes:
+    """A CA key file's bytes (InvalidInput when there is none)."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"找不到 CA 私钥文件：{path}，请先执行 eportcard ca init",
+                           f"no CA key file at {path}; run `eportcard ca init` first", field="dir") from None
+
+
+def wrong_passphrase() -> InvalidInput:
+    return InvalidInput("CA 私钥口令错误或密钥文件已损坏，请核对口令",
+                        "wrong CA key passphrase or damaged key file; check the passphrase", field="passphrase")
+
+
 class FileSigner:
     """A CA key kept in a PKCS#8 PEM file, encrypted with a passphrase, readable by its owner only."""
 
@@ -136,18 +161,11 @@ class FileSigner:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], passphrase: str) -> FileSigner:
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise InvalidInput(f"找不到 CA 私钥文件：{path}，请先执行 eportcard ca init",
-                               f"no CA key file at {path}; run `eportcard ca init` first",
-                               field="dir") from None
+        data = read_key_file(path)
         try:
             key = serialization.load_pem_private_key(data, passphrase.encode())
         except (ValueError, TypeError):
-            raise InvalidInput("CA 私钥口令错误或密钥文件已损坏，请核对口令",
-                               "wrong CA key passphrase or damaged key file; check the passphrase",
-                               field="passphrase") from None
+            raise wrong_passphrase() from None
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise InvalidInput("CA 私钥类型不受支持", "unsupported CA key type", field="dir")
         return cls(key)

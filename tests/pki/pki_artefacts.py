@@ -17,7 +17,7 @@ from pki_helpers import PASSPHRASE, SETTINGS, SUBJECT
 
 from core.cards import SUPERSEDED
 from core.model import CardKind
-from core.pki import revocation
+from core.pki import gm, revocation
 from core.pki.ca import CertificateAuthority, new_serial, record_for, serial_hex
 from core.pki.crl import build_crl
 from core.pki.ocsp import OcspResponder
@@ -58,10 +58,21 @@ def _now() -> datetime:
 
 def _request(certificate: x509.Certificate, issuer: x509.Certificate, algorithm: hashes.HashAlgorithm,
              nonce: bytes | None = None) -> bytes:
-    builder = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, algorithm)
+    if gm.is_sm2_certificate(issuer):  # pyca cannot hash an SM2 issuer key itself (RFC 6960 4.1.1 CertID)
+        builder = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+            _hash(algorithm, issuer.subject.public_bytes()), _hash(algorithm, gm.key_bits(gm.certificate_spki(issuer))),
+            certificate.serial_number, algorithm)
+    else:
+        builder = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, algorithm)
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
     return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    digest = hashes.Hash(algorithm)
+    digest.update(data)
+    return digest.finalize()
 
 
 def legacy_certificate(ca: CertificateAuthority, algorithm: str, registry: CertificateRegistry) -> x509.Certificate:
@@ -71,11 +82,11 @@ def legacy_certificate(ca: CertificateAuthority, algorithm: str, registry: Certi
     name = x509.Name([a for a in current.subject if a.oid != NameOID.SERIAL_NUMBER]
                      + [x509.NameAttribute(NameOID.SERIAL_NUMBER, SUBJECT.holder_id_masked, _ASN1Type.UTF8String)])
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(current.issuer)
-               .public_key(current.public_key()).serial_number(new_serial())
+               .serial_number(new_serial())
                .not_valid_before(current.not_valid_before_utc).not_valid_after(current.not_valid_after_utc))
     for extension in current.extensions:
         builder = builder.add_extension(extension.value, critical=extension.critical)
-    certificate = ca.signer.sign_certificate(builder)
+    certificate = gm.sign_certificate(ca.signer, builder, gm.certificate_public_key(current))
     registry.add(record_for(certificate, card_id="card-legacy"))
     return certificate
 

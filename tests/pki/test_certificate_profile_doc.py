@@ -32,7 +32,7 @@ from cryptography.x509.oid import (
 from pki_artefacts import ISSUING_NAME, ROOT_NAME, Artefacts, make_artefacts
 from pki_helpers import SETTINGS, SUBJECT
 from pyasn1.codec.der import decoder, encoder
-from pyasn1_alt_modules import rfc5280, rfc6960
+from pyasn1_alt_modules import rfc5280, rfc5480, rfc6960
 
 from core.model import CardKind
 from core.pki.ca import BACKDATE
@@ -88,8 +88,10 @@ def documented(tables: dict[str, list[dict[str, str]]], heading: str, profile: s
 
 # --- the artefacts, described in the document's words ------------------------------------------------
 
+SM2_CURVE = "1.2.156.10197.1.301"  # GM/T 0006-2012
 SIGNATURE_NAMES = {SignatureAlgorithmOID.RSA_WITH_SHA256: "sha256WithRSAEncryption",
-                   SignatureAlgorithmOID.ECDSA_WITH_SHA256: "ecdsa-with-SHA256"}
+                   SignatureAlgorithmOID.ECDSA_WITH_SHA256: "ecdsa-with-SHA256",
+                   x509.ObjectIdentifier("1.2.156.10197.1.501"): "SM2-with-SM3"}
 EXTENSION_NAMES = {
     ExtensionOID.BASIC_CONSTRAINTS: "basicConstraints", ExtensionOID.KEY_USAGE: "keyUsage",
     ExtensionOID.EXTENDED_KEY_USAGE: "extKeyUsage", ExtensionOID.SUBJECT_KEY_IDENTIFIER: "subjectKeyIdentifier",
@@ -228,14 +230,20 @@ def certificate_rows(artefacts: Artefacts, certificate: x509.Certificate, issuer
         ("validity notAfter", _plus(not_before, not_after, "notBefore"), "–"),
     ]
     rows += [(f"subject {_name(a.oid, ATTRIBUTE_NAMES)}", subject_value(a, kind), "–") for a in certificate.subject]
-    rows.append(("subjectPublicKeyInfo", spki_text(certificate.public_key()), "–"))
+    rows.append(("subjectPublicKeyInfo", spki_text(certificate, decoded), "–"))
     rows += [(_name(e.oid, EXTENSION_NAMES), extension_value(e, certificate, issuer), _critical(e))
              for e in certificate.extensions]
     rows.append(("signatureAlgorithm", _name(certificate.signature_algorithm_oid, SIGNATURE_NAMES), "–"))
     return rows
 
 
-def spki_text(key: object) -> str:
+def spki_text(certificate: x509.Certificate, decoded: rfc5280.Certificate) -> str:
+    algorithm = decoded["tbsCertificate"]["subjectPublicKeyInfo"]["algorithm"]
+    if str(algorithm["algorithm"]) == str(rfc5480.id_ecPublicKey):
+        curve, _ = decoder.decode(algorithm["parameters"], asn1Spec=rfc5480.ECParameters())
+        if str(curve["namedCurve"]) == SM2_CURVE:  # pyca cannot load an SM2 key; the DER says what it is
+            return f"id-ecPublicKey, namedCurve SM2 ({SM2_CURVE})"
+    key = certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return f"rsaEncryption, {key.key_size}-bit modulus"
     if isinstance(key, ec.EllipticCurvePublicKey):

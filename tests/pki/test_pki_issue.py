@@ -143,7 +143,7 @@ def test_unknown_kind_and_algorithm_are_refused():
         profile_for("customs_broker", SETTINGS)
     assert caught.value.field == "kind"
     with pytest.raises(InvalidInput) as caught:
-        profile_for("legal", SETTINGS, "sm2")
+        profile_for("legal", SETTINGS, "ed25519")
     assert caught.value.field == "algorithm"
 
 

@@ -1,0 +1,314 @@
+"""SM2 in the CA: an SM2 CA key, and certificates, CRLs and OCSP answers signed SM2-with-SM3.
+
+cryptography (pyca) builds and parses X.509 but knows neither SM2 keys nor SM3, so its builders cannot sign
+with an SM2 key nor hold an SM2 subject key. The SM2 path keeps everything else of theirs: the CA still fills
+the same ``CertificateBuilder``, ``CertificateRevocationListBuilder`` and ``OCSPResponseBuilder``; the builder
+signs a draft with a throw-away P-256 key, which gives the whole DER as the RSA and P-256 profiles have it;
+asn1crypto (definitions of all three structures) then puts the real signature algorithm, the real subject
+key (and, for OCSP, the real responder key hash) in place, and the CA key signs the new to-be-signed bytes.
+The result is parsed back with pyca, which reads everything of it except an SM2 public key, so the rest of
+the CA, the registry and the store keep working with ``x509.Certificate`` objects.
+
+Every key algorithm can sign every other's certificate this way (an SM2 CA certifies an RSA card key, an RSA
+CA an SM2 card key): the signature algorithm is the CA's, the subject key the card's. Public keys are kept
+as DER SubjectPublicKeyInfo where the two libraries meet (``spki_der``, ``load_public_key``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from asn1crypto import algos, keys
+from asn1crypto import crl as asn1_crl
+from asn1crypto import csr as asn1_csr
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
+
+from core.errors import InvalidInput
+from core.metrics import ca_signed
+from core.pki import sm2
+from core.pki.signer import Algorithm, check_passphrase, read_key_file, wrong_passphrase
+from core.private_files import create_private_file
+
+# The AlgorithmIdentifier each CA algorithm signs with: RFC 4055 §5 (sha256WithRSAEncryption, NULL
+# parameters), RFC 5758 §3.2 (ecdsa-with-SHA256, no parameters), GM/T 0006-2012 (SM2-with-SM3, none).
+_SIGNATURE_ALGORITHMS: dict[str, dict[str, Any]] = {
+    "rsa2048": {"algorithm": "sha256_rsa", "parameters": None},
+    "ec-p256": {"algorithm": "sha256_ecdsa"},
+    "sm2": {"algorithm": sm2.SM2_WITH_SM3_OID},
+}
+_SIGNATURE_OIDS = {"1.2.840.113549.1.1.11": "rsa2048", "1.2.840.10045.4.3.2": "ec-p256",
+                   sm2.SM2_WITH_SM3_OID: "sm2"}
+
+
+def signature_algorithm(algorithm: str) -> algos.SignedDigestAlgorithm:
+    return algos.SignedDigestAlgorithm(_SIGNATURE_ALGORITHMS[algorithm])
+
+
+# ---- public keys of either library ----------------------------------------------------------------------------
+
+
+def spki_der(key: Any) -> bytes:
+    """The DER SubjectPublicKeyInfo of a public key (pyca's RSA / EC, or tongsuopy's SM2)."""
+    if sm2.is_public_key(key):
+        return sm2.public_key_der(key)
+    return bytes(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def load_public_key(spki: bytes) -> Any:
+    """A DER SubjectPublicKeyInfo as a key object: tongsuopy's for SM2, pyca's otherwise."""
+    if sm2.is_sm2_spki(spki):
+        return sm2.load_public_key(spki)
+    return serialization.load_der_public_key(spki)
+
+
+def certificate_spki(certificate: x509.Certificate) -> bytes:
+    """A certificate's SubjectPublicKeyInfo, DER, whatever its key (pyca cannot load an SM2 key)."""
+    tbs = asn1_x509.TbsCertificate.load(certificate.tbs_certificate_bytes)
+    return bytes(tbs["subject_public_key_info"].dump())
+
+
+def certificate_public_key(certificate: x509.Certificate) -> Any:
+    """A certificate's public key (pyca's object, or tongsuopy's for SM2)."""
+    return load_public_key(certificate_spki(certificate))
+
+
+def is_sm2_certificate(certificate: x509.Certificate) -> bool:
+    return sm2.is_sm2_spki(certificate_spki(certificate))
+
+
+def csr_spki(csr: x509.CertificateSigningRequest) -> bytes:
+    request = asn1_csr.CertificationRequestInfo.load(csr.tbs_certrequest_bytes)
+    return bytes(request["subject_pk_info"].dump())
+
+
+def csr_public_key(csr: x509.CertificateSigningRequest) -> Any:
+    """A certificate request's public key (pyca's object, or tongsuopy's for SM2)."""
+    return load_public_key(csr_spki(csr))
+
+
+def csr_signature_valid(csr: x509.CertificateSigningRequest) -> bool:
+    """Whether the request is signed by its own key. An SM2 request must be signed SM2-with-SM3 with the
+    GM/T 0009 default ID (``openssl req ... -sm3 -sigopt distid:1234567812345678``)."""
+    spki = csr_spki(csr)
+    if not sm2.is_sm2_spki(spki):
+        return csr.is_signature_valid
+    if csr.signature_algorithm_oid.dotted_string != sm2.SM2_WITH_SM3_OID:
+        return False
+    try:
+        verify_signature(spki, "sm2", csr.signature, csr.tbs_certrequest_bytes)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def key_bits(spki: bytes) -> bytes:
+    """The subjectPublicKey BIT STRING's contents (RFC 5280 4.1): what SKIs and OCSP key hashes are taken over."""
+    contents = keys.PublicKeyInfo.load(spki)["public_key"].contents
+    return bytes(contents[1:])  # after the count of unused bits, always 0 for a key
+
+
+def key_identifier(spki: bytes) -> bytes:
+    """RFC 5280 4.2.1.2 method (1): the SHA-1 of the subjectPublicKey bits (as pyca's ``from_public_key``)."""
+    return hashlib.sha1(key_bits(spki), usedforsecurity=False).digest()
+
+
+def key_algorithm(key: Any) -> Algorithm:
+    """``rsa2048``, ``ec-p256`` or ``sm2`` for a public key of either library (else InvalidInput)."""
+    if sm2.is_public_key(key):
+        return "sm2"
+    from core.pki.signer import algorithm_of
+    return algorithm_of(key)
+
+
+def verify_signature(spki: bytes, algorithm: str, signature: bytes, data: bytes) -> None:
+    """Check ``signature`` of ``data`` by the key ``spki`` with ``algorithm`` (``rsa2048``: PKCS#1 v1.5 SHA-256;
+    ``ec-p256``: ECDSA SHA-256; ``sm2``: SM2-with-SM3). Raises cryptography's InvalidSignature."""
+    key = load_public_key(spki)
+    try:
+        if algorithm == "sm2" and sm2.is_public_key(key):
+            sm2.verify(key, signature, data)
+        elif algorithm == "rsa2048" and isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        elif algorithm == "ec-p256" and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise InvalidSignature
+    except ValueError:
+        raise InvalidSignature from None
+
+
+def verify_issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> None:
+    """What pyca's ``verify_directly_issued_by`` checks, for every algorithm here: the issuer's name and its
+    signature over the TBS. Raises ValueError (names differ) or InvalidSignature."""
+    if certificate.issuer != issuer.subject:
+        raise ValueError("the certificate's issuer is not this CA")
+    algorithm = _SIGNATURE_OIDS.get(certificate.signature_algorithm_oid.dotted_string)
+    if algorithm is None:
+        raise InvalidSignature
+    verify_signature(certificate_spki(issuer), algorithm, certificate.signature, certificate.tbs_certificate_bytes)
+
+
+# ---- signing a pyca draft with any CA key ---------------------------------------------------------------------
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@functools.cache
+def _stand_in() -> ec.EllipticCurvePrivateKey:
+    # Signs drafts only; its signatures are always replaced. Made once per process.
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@functools.lru_cache(maxsize=8)
+def _stand_in_certificate(subject: x509.Name) -> x509.Certificate:
+    key = _stand_in()
+    start = x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+    return start.serial_number(1).not_valid_before(_EPOCH).not_valid_after(_EPOCH.replace(year=2100)).sign(
+        key, hashes.SHA256())
+
+
+def _signer_algorithm(signer: Any) -> str:
+    return str(signer.algorithm)
+
+
+def sign_certificate(signer: Any, builder: x509.CertificateBuilder, public_key: Any) -> x509.Certificate:
+    """``builder`` (everything but its public key) for ``public_key``, signed by ``signer``: the signer's own
+    ``sign_certificate`` when pyca can do it all, else a draft re-signed here."""
+    if sm2.is_public_key(public_key):
+        return resign_certificate(signer, builder.public_key(_stand_in().public_key()),
+                                  spki=sm2.public_key_der(public_key))
+    return signer.sign_certificate(builder.public_key(public_key))
+
+
+def resign_certificate(signer: Any, builder: x509.CertificateBuilder, spki: bytes | None = None
+                       ) -> x509.Certificate:
+    """The certificate ``builder`` describes (with ``spki`` as its key, when given) signed by ``signer``."""
+    draft = builder.sign(_stand_in(), hashes.SHA256())
+    algorithm = signature_algorithm(_signer_algorithm(signer))
+    tbs = asn1_x509.TbsCertificate.load(draft.tbs_certificate_bytes)
+    tbs["signature"] = algorithm
+    if spki is not None:
+        tbs["subject_public_key_info"] = keys.PublicKeyInfo.load(spki)
+    signed = asn1_x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": algorithm,
+                                    "signature_value": _sign(signer, tbs.dump())})
+    ca_signed("certificate")
+    return x509.load_der_x509_certificate(signed.dump())
+
+
+def resign_crl(signer: Any, builder: x509.CertificateRevocationListBuilder) -> x509.CertificateRevocationList:
+    """The CRL ``builder`` describes, signed by ``signer``."""
+    draft = builder.sign(_stand_in(), hashes.SHA256())
+    algorithm = signature_algorithm(_signer_algorithm(signer))
+    tbs = asn1_crl.TbsCertList.load(draft.tbs_certlist_bytes)
+    tbs["signature"] = algorithm
+    signed = asn1_crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": algorithm,
+                                        "signature": _sign(signer, tbs.dump())})
+    ca_signed("crl")
+    return x509.load_der_x509_crl(signed.dump())
+
+
+def resign_ocsp(signer: Any, builder: ocsp.OCSPResponseBuilder, responder: x509.Certificate) -> ocsp.OCSPResponse:
+    """The OCSP response ``builder`` describes, signed by ``signer`` as ``responder``. pyca signs a response
+    only with the responder certificate's own key, so the draft names a stand-in certificate of the same
+    subject; by key (RFC 6960 4.2.1, KeyHash: SHA-1 of the subjectPublicKey bits) the real key's hash goes in."""
+    _responder, encoding = builder._responder_id or (None, None)  # no public accessor (cryptography 48-50)
+    if encoding is None:
+        raise ValueError("the OCSP response names no responder")
+    draft_builder = ocsp.OCSPResponseBuilder(builder._response, (_stand_in_certificate(responder.subject), encoding),
+                                             builder._certs, builder._extensions)
+    draft = draft_builder.sign(_stand_in(), hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    response = asn1_ocsp.OCSPResponse.load(draft)
+    basic = asn1_ocsp.BasicOCSPResponse.load(response["response_bytes"]["response"].parsed.dump())
+    tbs = basic["tbs_response_data"]
+    if encoding is ocsp.OCSPResponderEncoding.HASH:
+        tbs["responder_id"] = asn1_ocsp.ResponderId({"by_key": key_identifier(certificate_spki(responder))})
+    algorithm = signature_algorithm(_signer_algorithm(signer))
+    tbs_der = tbs.dump()
+    signed = asn1_ocsp.BasicOCSPResponse({"tbs_response_data": asn1_ocsp.ResponseData.load(tbs_der),
+                                          "signature_algorithm": algorithm, "signature": _sign(signer, tbs_der)})
+    outer = asn1_ocsp.OCSPResponse({"response_status": "successful", "response_bytes": {
+        "response_type": "basic_ocsp_response", "response": signed}})
+    ca_signed("ocsp")
+    return ocsp.load_der_ocsp_response(outer.dump())
+
+
+def _sign(signer: Any, tbs: bytes) -> bytes:
+    # sign_bytes counts a "data" signature in the metrics; the callers count what was really signed.
+    if isinstance(signer, Sm2FileSigner):
+        return sm2.sign(signer._key, tbs)
+    return bytes(signer.sign_bytes(tbs))
+
+
+# ---- an SM2 CA key in a file ----------------------------------------------------------------------------------
+
+
+class Sm2FileSigner:
+    """An SM2 CA key in a PKCS#8 PEM file, encrypted with the passphrase (PBES2, as Tongsuo writes it), readable
+    by its owner only: the same rules as ``FileSigner`` for RSA and P-256 keys."""
+
+    algorithm: Algorithm = "sm2"
+
+    def __init__(self, key: Any) -> None:
+        if not sm2.is_private_key(key):
+            raise InvalidInput("不是 SM2 私钥", "not an SM2 private key", field="dir")
+        self._key = key
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], passphrase: str) -> Sm2FileSigner:
+        check_passphrase(passphrase)
+        key = sm2.generate_private_key()
+        create_private_file(path, sm2.private_key_pem(key, passphrase), what=("CA 私钥文件", "a CA key file"),
+                            field="dir")
+        return cls(key)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], passphrase: str) -> Sm2FileSigner:
+        data = read_key_file(path)
+        try:
+            return cls(sm2.load_private_key_pem(data, passphrase))
+        except ValueError:
+            raise wrong_passphrase() from None
+
+    def public_key(self) -> Any:
+        return self._key.public_key()
+
+    def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        return resign_certificate(self, builder)
+
+    def sign_crl(self, builder: x509.CertificateRevocationListBuilder) -> x509.CertificateRevocationList:
+        return resign_crl(self, builder)
+
+    def sign_ocsp(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
+        responder, _encoding = builder._responder_id or (None, None)
+        if responder is None:
+            raise ValueError("the OCSP response names no responder")
+        return resign_ocsp(self, builder, responder)
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        signed = sm2.sign(self._key, data)
+        ca_signed("data")
+        return signed
+
+
+def load_file_signer(path: str | os.PathLike[str], passphrase: str, certificate: x509.Certificate) -> Any:
+    """The key file of the CA whose certificate is ``certificate``: an SM2 one for an SM2 CA, else None."""
+    if is_sm2_certificate(certificate):
+        return Sm2FileSigner.load(path, passphrase)
+    return None
+
+
+__all__ = ["Sm2FileSigner", "certificate_public_key", "certificate_spki", "is_sm2_certificate", "key_algorithm",
+           "key_bits", "key_identifier", "load_file_signer", "load_public_key", "resign_certificate", "resign_crl",
+           "resign_ocsp", "sign_certificate", "signature_algorithm", "spki_der", "verify_issued_by",
+           "verify_signature"]
