@@ -239,6 +239,8 @@ def status_command(env: _Env) -> None:
     if status.token is not None:
         click.echo(f"token:     {status.token.label}    serial: {status.token.serial}    "
                    f"({status.token.manufacturer}, {status.token.model})")
+    if status.origin:
+        click.echo(f"origin:    {status.origin}")
     click.echo("answers:   yes" if status.answers else f"answers:   no: {status.problem}")
     if not status.answers:
         raise SystemExit(1)

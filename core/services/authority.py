@@ -16,6 +16,7 @@ from attrs import frozen
 from core.config import Settings
 from core.errors import ConfigError
 from core.pki.ca import KEY_FILE, CertificateAuthority
+from core.pki.signer import Signer
 
 if TYPE_CHECKING:
     from core.pki.pkcs11 import Pkcs11Signer, TokenInfo, TokenKey
@@ -81,6 +82,19 @@ def key_place(settings: Settings, ca_dir: Path) -> KeyPlace:
     return KeyPlace(where.describe(), pkcs11_layer().token_info(where))
 
 
+def key_origin(signer: Signer) -> str:
+    """For a key on a token, whether it was made there (PKCS#11 v2.40 4.9: CKA_ALWAYS_SENSITIVE and
+    CKA_NEVER_EXTRACTABLE stay true only for a key that never existed outside the token); else ""."""
+    attributes = getattr(signer, "key_attributes", None)
+    if attributes is None:
+        return ""
+    known = attributes()
+    if known["always_sensitive"] and known["never_extractable"]:
+        return "made on the token, never extractable"
+    return ("imported into the token: it existed outside it, so copies of it may exist (CKA_ALWAYS_SENSITIVE or "
+            "CKA_NEVER_EXTRACTABLE false)")
+
+
 def make_token_key(where: TokenKey, pin: str, algorithm: str, *, existing: bool) -> tuple[Pkcs11Signer, bool]:
     """The CA key on the token: a new one, or (``existing``) the one already there under that label.
     Returns the signer and whether it was made now (so a failed `ca init` can remove it)."""
@@ -90,4 +104,4 @@ def make_token_key(where: TokenKey, pin: str, algorithm: str, *, existing: bool)
     return pkcs11.Pkcs11Signer.generate(where, pin, algorithm), True
 
 
-__all__ = ["KeyPlace", "key_place", "make_token_key", "open_authority", "secret_sources", "token_key"]
+__all__ = ["KeyPlace", "key_origin", "key_place", "make_token_key", "open_authority", "secret_sources", "token_key"]

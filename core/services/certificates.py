@@ -27,7 +27,14 @@ from core.pki.crl import write_crl
 from core.pki.profiles import HolderSubject, ProfileSettings, profile_for
 from core.pki.signer import ALGORITHMS
 from core.services.actors import Actor
-from core.services.authority import key_place, make_token_key, open_authority, pkcs11_layer, token_key
+from core.services.authority import (
+    key_origin,
+    key_place,
+    make_token_key,
+    open_authority,
+    pkcs11_layer,
+    token_key,
+)
 from core.services.crl_publication import CrlPublisher
 from core.store import CertificateRecord, Store, Transaction, open_store
 from core.store.audit import load_key
@@ -57,6 +64,7 @@ class CaStatus:
     token: TokenInfo | None  # the token's label, serial, maker and model (a key on a token)
     answers: bool  # unlocked, and on a token made to sign once
     problem: str  # why not, when it does not
+    origin: str = ""  # a key on a token: made there, or imported (so it once was outside)
 
 
 @frozen
@@ -158,10 +166,10 @@ class CertificateAdmin:
             where = token_key(self.settings)
             return CaStatus(summary, where.describe() if where else str(self.ca_dir), None, False, str(exc))
         try:
-            self._authority()
+            signer = self._authority().signer
         except EportError as exc:
             return CaStatus(summary, place.description, place.token, False, str(exc))
-        return CaStatus(summary, place.description, place.token, True, "")
+        return CaStatus(summary, place.description, place.token, True, "", key_origin(signer))
 
     def ca_certificate(self) -> CaSummary:
         """The CA certificate in ``ca_dir`` (no passphrase needed)."""

@@ -79,6 +79,7 @@ def test_a_ca_with_its_key_only_on_the_token(tmp_path: Path, softhsm: SoftHsm, d
     assert status.exit_code == 0, status.output
     assert f"token:     {TOKEN}    serial: {serial}" in status.output and "answers:   yes" in status.output
     assert f"key:       PKCS#11 {softhsm.module}" in status.output
+    assert "origin:    made on the token, never extractable" in status.output
 
     issued = cli(deployment, "ca", "issue", "--csr", str(csr(tmp_path)), "--kind", "legal", "--enterprise",
                  "深圳市某某进出口有限公司", "--uscc", "91440300MA5EXAMPLA", "--holder", "张三",
