@@ -19,6 +19,7 @@ from core.config import (
     secret_values,
 )
 from core.errors import ConfigError
+from core.pki.softhsm import SoftHsm, SoftHsmMissing
 
 KEYS = {"pkcs11_module": "/usr/lib/softhsm/libsofthsm2.so", "pkcs11_token": "分中心 CA", "pkcs11_key_label": 'a "b"'}
 
@@ -88,3 +89,10 @@ def test_a_file_key_is_unlocked_with_the_passphrase(tmp_path: Path):
     settings = parse_settings("[pki]\n", tmp_path)
     assert not settings.pki.on_token
     assert ca_key_secret(settings, {"EPORTCARD_CA_PASSPHRASE": "p", "EPORTCARD_PKCS11_PIN": "pin"}) == "p"
+
+
+def test_a_machine_without_softhsm2_is_told_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """What the HSM tests' fixture turns into a failure (never a skip) on a machine without softhsm2."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no softhsm2-util on it
+    with pytest.raises(SoftHsmMissing, match=r"scripts/install-system\.sh"):
+        SoftHsm.make(tmp_path / "softhsm")
