@@ -6,6 +6,7 @@ Errors exit non-zero with a one-line bilingual message, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -507,6 +508,44 @@ def app_attach(obj: Ctx, app_id: str, file: Path, material: str, actor: str | No
     target = _find(obj, app_id)
     att = obj.services.applications.attach(target.id, material, file.name, file.read_bytes(), _actor(actor))
     click.echo(f"{att.id} {att.media_type} {att.size} bytes sha256:{att.sha256[:16]}…")
+
+
+@app.command("attachments")
+@click.argument("app_id")
+@click.pass_obj
+@friendly
+def app_attachments(obj: Ctx, app_id: str) -> None:
+    """List an application's attachments: id, material, file, size, upload date, and whether archived."""
+    from core.services.archive import archived_of
+
+    target = _find(obj, app_id)
+    archived = archived_of(obj.services, target.id, Actor.system())
+    for att in obj.services.applications.attachments_of(target.id, Actor.system()):
+        when = archived.get(att.id)
+        click.echo(f"{att.id}  {att.material}  {att.filename}  {att.size} bytes  uploaded {att.uploaded_at:%Y-%m-%d}  "
+                   + (f"archived {when:%Y-%m-%d}" if when else "live"))
+
+
+@app.command("retrieve")
+@click.argument("att_id")
+@click.option("--reason", required=True, help="Why it is taken out (kept in the audit trail).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write (never overwritten; readable by you only).")
+@actor_option
+@click.pass_obj
+@friendly
+def app_retrieve(obj: Ctx, att_id: str, reason: str, out: Path, actor: str | None) -> None:
+    """调取归档附件: take an archived attachment out of the archive, for the record (audited with the reason).
+    Archived attachments are never shown again (seed 001: 归档留存的证明材料不能被查看); this is the one way out."""
+    from core.services.archive import retrieve
+
+    if out.exists():
+        raise click.ClickException(f"{out} 已存在，不会覆盖 / {out} already exists; it will not be overwritten")
+    att, content = retrieve(obj.services, att_id, _actor(actor), reason)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as written:
+        written.write(content)
+    click.echo(f"{att.filename}: {len(content)} bytes, sha256 {att.sha256} -> {out}")
 
 
 # The other layers' commands. Imported here, after `main`, and kept light at import time

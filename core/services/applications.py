@@ -38,6 +38,7 @@ from core.rules import BusinessOffer, Step
 from core.services import sms
 from core.services.actors import Actor, authorise, require_role
 from core.services.paging import decode_cursor, encode_cursor
+from core.store.archive import Archive
 from core.store.blobs import check_upload, is_archived
 from core.store.records import ApplicationProgress, ApplicationSummary, AuditEntry
 
@@ -422,14 +423,16 @@ class ApplicationService:
             + ", ".join(f"{code} ({m.name.en or m.name.zh})" for code, m in defined.items()), field="material")
 
     def attachment(self, att_id: str, actor: Actor) -> tuple[Attachment, bytes]:
-        """An attachment's content; refused once archived (30 days after submission)."""
+        """An attachment's content; refused once archived (30 days after submission, or moved into the
+        archive: core/services/archive.py)."""
         with self.s.store.transaction(readonly=True) as tx:
             try:
                 att = tx.attachments.get(att_id)
             except NotFound:
                 raise Forbidden("无权查看此附件", "you may not view this attachment", field="attachment") from None
             app = self._load(tx, att.application_id, actor, "view", None)
-        if self.attachments_archived(app):
+            moved = Archive(tx).archived_at(att.id) is not None
+        if moved or self.attachments_archived(app):
             raise Forbidden("证明材料已于提交30天后归档留存，不能查看",
                             "attachments are archived 30 days after submission and can no longer be viewed",
                             field="attachment")

@@ -44,7 +44,7 @@ from core.config import (
     redact_url,
     resolve_secrets,
 )
-from core.errors import ConfigError, EportError, InvalidInput, Unavailable
+from core.errors import ConfigError, EportError, InvalidInput, NotFound, Unavailable
 from core.services.backup_envelope import (
     EnvelopeWriter,
     Identity,
@@ -58,6 +58,7 @@ from core.services.backup_envelope import (
     make_key_pair,
 )
 from core.services.backup_members import (
+    ARCHIVED,
     BLOBS,
     CA,
     CONFIG,
@@ -68,6 +69,7 @@ from core.services.backup_members import (
     Member,
     add_bytes,
     add_file,
+    archived_member,
     blob_member,
     copy_hashed,
     members_of,
@@ -77,7 +79,9 @@ from core.services.backup_members import (
 )
 from core.services.context import Services
 from core.store import Store, open_store
+from core.store.archive import Archive
 from core.store.audit import key_id, load_key
+from core.store.blobs import ARCHIVE
 from core.store.dump import DatabaseSnapshot, data_counts, load_rows, snapshot
 from core.store.permissions import make_private_dir, secure_database, write_private
 from core.store.records import AuditReport
@@ -213,17 +217,27 @@ def _ca_files(settings: Settings) -> list[tuple[str, Path]]:
 
 def _plan(services: Services, snap: DatabaseSnapshot, staging: Path, config_text: str
           ) -> tuple[list[tuple[str, Path]], list[str]]:
-    """(member name, file) for everything but the manifest; and the attachments' blobs that are missing."""
+    """(member name, file) for everything but the manifest; and the attachments' blobs that are missing.
+    The archive area's copies go in as they are (compressed); a live copy the archive also holds may be
+    gone (an upload of an archived file reads it back from there), so only one neither holds is missing."""
     config_file = staging / "eportcard.toml"
     config_file.write_text(config_without_secrets(config_text), encoding="utf-8")
     planned = [(f"{ROWS}{name}.jsonl", path) for name, path in snap.rows.items()]
     planned.append((NATIVE[snap.backend], snap.native))
     missing = []
+    blobs = services.store.blobs
+    for sha in snap.archived_blobs:
+        try:
+            blobs.archived(sha)  # whole and what it is named (it was checked when written; a disk may fail)
+            planned.append((archived_member(sha), blobs.archive_path(sha)))
+        except NotFound:
+            missing.append(sha)
+    archived = {sha for sha in snap.archived_blobs if sha not in missing}
     for sha in snap.attachment_blobs:
-        path = services.store.blobs.path_for(sha)
+        path = blobs.path_for(sha)
         if path.is_file():
             planned.append((blob_member(sha), path))
-        else:
+        elif sha not in archived:
             missing.append(sha)
     planned += _ca_files(services.settings)
     planned.append((CONFIG, config_file))
@@ -291,7 +305,7 @@ def _manifest(services: Services, snap: DatabaseSnapshot, members: dict[str, Mem
                      "tables": snap.counts},
         "audit_head": None if head is None else {"seq": head.seq, "hash": head.hash, "key_id": head.key_id},
         "blobs": {"count": sum(1 for n in members if n.startswith(BLOBS)), "missing": missing,
-                  "damaged": damaged_blobs},
+                  "damaged": damaged_blobs, "archived": sum(1 for n in members if n.startswith(ARCHIVED))},
         "ca_files": sorted(n for n in members if n.startswith(CA)),
         "secrets": [{"setting": s.setting, "zh": s.zh, "en": s.en}
                     for s in secrets_to_supply(services.settings, head.key_id if head else None)],
@@ -502,6 +516,8 @@ def _extract_files(archive: Path, opening: Opening, progress: Progress, manifest
         for info, content in members_of(tar, archive):
             if info.name.startswith(BLOBS):
                 target = blob_dir / info.name[len(BLOBS):]
+            elif info.name.startswith(ARCHIVED):
+                target = blob_dir / ARCHIVE / info.name[len(ARCHIVED):]
             elif info.name.startswith(CA):
                 target = ca_dir.joinpath(*PurePosixPath(info.name[len(CA):]).parts)
             else:
@@ -551,17 +567,17 @@ def _report(store: Store, manifest: dict[str, Any], loaded: dict[str, int], targ
     head = manifest.get("audit_head")
     with store.transaction(readonly=True) as tx:
         entries = tx.audit.all(after_seq=max(0, (head or {}).get("seq", 0) - 1), limit=1)
-        shas = tx.attachments.blob_hashes()
+        shas, archived = Archive(tx).live_hashes(), Archive(tx).archived_hashes()
     matches = head is None or (head["seq"] == 0 and not entries) or \
         bool(entries and entries[0].seq == head["seq"] and entries[0].hash == head["hash"])
     problems = []
-    for sha in shas:
+    for sha, read in [*((sha, store.blobs.archived) for sha in archived), *((sha, store.blobs.get) for sha in shas)]:
         try:
-            store.blobs.get(sha)
+            read(sha)  # the content checked against its hash (a live copy the archive holds is put back)
         except EportError as exc:
             problems.append(f"{sha}: {exc.en}")
     return RestoreReport(manifest=manifest, loaded=loaded, revision=store.current_revision(), audit=audit,
-                         audit_head_matches=matches, blobs_checked=len(shas), blob_problems=problems,
+                         audit_head_matches=matches, blobs_checked=len(shas) + len(archived), blob_problems=problems,
                          config_written=target.config_text is not None, session_key_made=session_key_made,
                          still_to_supply=_still_missing(manifest, target, session_key_made, environ))
 

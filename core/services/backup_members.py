@@ -32,16 +32,19 @@ CONFIG = "config/eportcard.toml"
 ROWS = "database/rows/"
 NATIVE = {"sqlite": f"database/{SQLITE_COPY}", "postgresql": f"database/{POSTGRES_DUMP}"}
 BLOBS = "blobs/"
+ARCHIVED = "archive/"  # the blob store's archive area (core/store/blobs.py): compressed, named by the content's hash
 CA = "ca/"
 _ROWS_NAME = re.compile(r"^database/rows/[a-z0-9_]+\.jsonl$")
 _BLOB_NAME = re.compile(r"^blobs/[0-9a-f]{2}/[0-9a-f]{62}$")
+_ARCHIVED_NAME = re.compile(r"^archive/[0-9a-f]{2}/[0-9a-f]{62}\.gz$")
 BLOCK = 1 << 16
 
 Advance = Callable[[int], None]
 
 
 def allowed_name(name: str) -> bool:
-    if name in (MANIFEST, CONFIG, *NATIVE.values()) or _ROWS_NAME.match(name) or _BLOB_NAME.match(name):
+    if name in (MANIFEST, CONFIG, *NATIVE.values()) or _ROWS_NAME.match(name) or _BLOB_NAME.match(name) \
+            or _ARCHIVED_NAME.match(name):
         return True
     if name.startswith(CA):
         parts = PurePosixPath(name).parts
@@ -52,6 +55,10 @@ def allowed_name(name: str) -> bool:
 
 def blob_member(sha256: str) -> str:
     return f"{BLOBS}{sha256[:2]}/{sha256[2:]}"
+
+
+def archived_member(sha256: str) -> str:
+    return f"{ARCHIVED}{sha256[:2]}/{sha256[2:]}.gz"
 
 
 @frozen
@@ -283,6 +290,6 @@ def name_damaged_member(path: Path, opening: Opening) -> InvalidInput | None:
     return None
 
 
-__all__ = ["BLOBS", "CA", "CONFIG", "MANIFEST", "MANIFEST_FORMAT", "NATIVE", "ROWS", "Member", "Walked",
-           "add_bytes", "add_file", "allowed_name", "blob_member", "copy_hashed", "members_of",
+__all__ = ["ARCHIVED", "BLOBS", "CA", "CONFIG", "MANIFEST", "MANIFEST_FORMAT", "NATIVE", "ROWS", "Member", "Walked",
+           "add_bytes", "add_file", "allowed_name", "archived_member", "blob_member", "copy_hashed", "members_of",
            "name_damaged_member", "read_manifest", "tar_stream", "walk"]

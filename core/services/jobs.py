@@ -86,6 +86,12 @@ def _reconcile_cards(services: Services) -> str:
     return reconcile_daily(services, SYSTEM)
 
 
+def _archive(services: Services) -> str:
+    from core.services.archive import run  # the attachments' archive (seed 001: 30 days after submission)
+
+    return run(services).summary()
+
+
 def _crl(services: Services) -> str:
     """A fresh CRL in ``[pki] ca_dir``/crl.der for whoever publishes it as a file (``/pki/crl.der`` makes its own)."""
     if not services.cards.enabled:
@@ -107,6 +113,8 @@ JOBS: tuple[Job, ...] = (
     Job("crl_refresh", Text("更新证书吊销列表", "Refresh the CRL"), timedelta(hours=6), _crl),
     Job("reconcile_cards", Text("清理未完成的制卡", "Give up unfinished card making"), timedelta(days=1),
         _reconcile_cards),
+    Job("archive_attachments", Text("附件归档（提交30天后）", "Archive attachments (30 days after submission)"),
+        timedelta(days=1), _archive, lease=timedelta(hours=3)),
     Job("backup", Text("备份", "Backup"), timedelta(days=1), _backup, lease=timedelta(hours=3)),
     Job("deliver_messages", Text("发送通知（含重试）", "Send notices (and retries)"), timedelta(minutes=5), _deliver,
         lease=timedelta(minutes=30)),

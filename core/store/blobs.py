@@ -1,16 +1,19 @@
 """Content-addressed storage of uploaded files, and the checks an upload must pass first.
 
 Files live at ``blob_dir/ab/cdef…`` named by their SHA-256, so storing the same file twice is a
-no-op and a stored file can be checked against its name. Writes go to a temp file in the same
+no-op and a stored file can be checked against its name; archived ones (core/services/archive.py) at
+``blob_dir/archive/ab/cdef….gz``, compressed, named by the same hash. Writes go to a temp file in the same
 directory and are renamed into place, so a crash never leaves a half-written blob.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
 import tempfile
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 
@@ -100,7 +103,13 @@ def is_archived(submitted_at: datetime | None, now: datetime, days: int = 30) ->
     return now - submitted_at >= timedelta(days=days)
 
 
+ARCHIVE = "archive"  # the archive area: blob_dir/archive/ab/cdef….gz
+
+
 class BlobStore:
+    """Live copies at ``root/ab/cdef…``; archived ones, gzip-compressed (RFC 1952), at
+    ``root/archive/ab/cdef….gz``: both named by the SHA-256 of the content, which every read checks."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
@@ -109,43 +118,104 @@ class BlobStore:
             raise InvalidInput("文件标识无效。", "Invalid file identifier.", field="attachment")
         return self.root / sha256[:2] / sha256[2:]
 
+    def archive_path(self, sha256: str) -> Path:
+        self.path_for(sha256)  # the same check of the name
+        return self.root / ARCHIVE / sha256[:2] / f"{sha256[2:]}.gz"
+
     def put(self, content: bytes) -> str:
         """Store the content and return its SHA-256 (hex). Storing it again changes nothing.
         A full disk is ``Unavailable`` (storage full), and leaves no file behind."""
         digest = hashlib.sha256(content).hexdigest()
         target = self.path_for(digest)
-        if target.exists():
-            return digest
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        except OSError as exc:
-            if is_disk_full(exc):
-                raise storage_full("attachment") from exc
-            raise
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(content)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if is_disk_full(exc):
-                raise storage_full("attachment") from exc
-            raise
+        if not target.exists():
+            _write_whole(target, content)
         return digest
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
 
     def get(self, sha256: str) -> bytes:
-        path = self.path_for(sha256)
+        """The content ``sha256``: the live copy, or, when it is gone but the archive holds the content (an
+        upload of the same file as an archived one), the archived copy, put back as the live one."""
         try:
-            content = path.read_bytes()
+            return self._live(sha256)
         except FileNotFoundError:
+            pass
+        try:
+            content = self.archived(sha256)
+        except NotFound:
             raise NotFound("文件不存在。", "The file does not exist.", field="attachment") from None
+        _write_whole(self.path_for(sha256), content)
+        return content
+
+    def _live(self, sha256: str) -> bytes:
+        content = self.path_for(sha256).read_bytes()
         if hashlib.sha256(content).hexdigest() != sha256:
             # Storage corruption or tampering: never serve a file that is not what was uploaded.
             raise NotFound("文件已损坏。", "The stored file is damaged.", field="attachment")
         return content
+
+    # ---- the archive area ------------------------------------------------------------------------------------
+    def archive(self, sha256: str) -> int:
+        """Put the content ``sha256`` in the archive area unless a good copy is there already: the live copy
+        (checked against its name) compressed, written whole, read back and checked. The archived copy's
+        size; ``NotFound`` when neither copy holds the content."""
+        target = self.archive_path(sha256)
+        if not self._archived_ok(sha256):
+            try:
+                content = self._live(sha256)
+            except FileNotFoundError:
+                raise NotFound("文件不存在，无法归档。", "The file does not exist; it cannot be archived.",
+                               field="attachment") from None
+            _write_whole(target, gzip.compress(content, mtime=0))  # mtime 0: the same content, the same bytes
+            if not self._archived_ok(sha256):
+                raise NotFound("归档副本读回校验不符。", "The archived copy read back does not match.",
+                               field="attachment")
+        return target.stat().st_size
+
+    def archived(self, sha256: str) -> bytes:
+        """The content of the archived copy, checked against its name; ``NotFound`` if missing or damaged."""
+        try:
+            content = gzip.decompress(self.archive_path(sha256).read_bytes())
+        except FileNotFoundError:
+            raise NotFound("归档文件不存在。", "The archived file does not exist.", field="attachment") from None
+        except (OSError, EOFError, zlib.error):  # not gzip, or cut short
+            content = b""
+        if hashlib.sha256(content).hexdigest() != sha256:
+            raise NotFound("归档文件已损坏。", "The archived file is damaged.", field="attachment")
+        return content
+
+    def _archived_ok(self, sha256: str) -> bool:
+        try:
+            self.archived(sha256)
+        except NotFound:
+            return False
+        return True
+
+    def release(self, sha256: str) -> None:
+        """Remove the live copy once the archive holds the content (checked again first)."""
+        self.archived(sha256)
+        self.path_for(sha256).unlink(missing_ok=True)
+
+
+def _write_whole(target: Path, content: bytes) -> None:
+    """Write ``content`` at ``target`` whole or not at all: a temp file beside it, flushed to disk, renamed.
+    A full disk is ``Unavailable`` (storage full), and leaves no file behind."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise storage_full("attachment") from exc
+        raise
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise storage_full("attachment") from exc
+        raise

@@ -69,7 +69,8 @@ class DatabaseSnapshot:
     rows: dict[str, Path]  # table -> its JSON Lines file
     counts: dict[str, int]
     audit_head: AuditHead | None
-    attachment_blobs: tuple[str, ...]  # the SHA-256 of every attachment the snapshot references
+    attachment_blobs: tuple[str, ...]  # the SHA-256 of every attachment whose live copy the snapshot expects
+    archived_blobs: tuple[str, ...] = ()  # ... and of every one in the archive area (migration 0015)
 
 
 # ---- values as JSON -------------------------------------------------------------------------------------------
@@ -146,9 +147,15 @@ def _read_snapshot(conn: Connection, folder: Path, backend: str, native: Path) -
         if found is not None:
             head = AuditHead(int(found["seq"]), str(found["hash"]), found.get("key_id"))
     blobs: tuple[str, ...] = ()
+    archived: tuple[str, ...] = ()
     if "attachments" in names:
-        blobs = tuple(conn.execute(text("SELECT DISTINCT sha256 FROM attachments ORDER BY sha256")).scalars())
-    return DatabaseSnapshot(backend, revision, native, rows, counts, head, blobs)
+        columns = {c["name"] for c in inspect(conn).get_columns("attachments")}
+        live = "WHERE released_at IS NULL " if "released_at" in columns else ""
+        blobs = tuple(conn.execute(text(f"SELECT DISTINCT sha256 FROM attachments {live}ORDER BY sha256")).scalars())
+        if "archived_at" in columns:
+            archived = tuple(conn.execute(text("SELECT DISTINCT sha256 FROM attachments "
+                                               "WHERE archived_at IS NOT NULL ORDER BY sha256")).scalars())
+    return DatabaseSnapshot(backend, revision, native, rows, counts, head, blobs, archived)
 
 
 def snapshot(store: Store, folder: Path) -> DatabaseSnapshot:

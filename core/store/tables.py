@@ -122,8 +122,12 @@ attachments = Table(
     Column("media_type", String(64), nullable=False),
     Column("size", Integer, nullable=False),
     Column("uploaded_at", UTCDateTime, nullable=False),
+    Column("archived_at", UTCDateTime, nullable=True),  # in the blob store's archive area (0015)
+    Column("released_at", UTCDateTime, nullable=True),  # its live copy removed (0015)
     Index("ix_attachments_application", "application_id"),
     Index("ix_attachments_sha256", "sha256"),
+    Index("ix_attachments_archived", "archived_at"),
+    Index("ix_attachments_released", "released_at", "archived_at"),
 )
 
 audit = Table(

@@ -52,6 +52,7 @@ CHECKSUMS = {
     "0012_notifications_and_jobs.py": "fb89a323233189fed39335912f38295beb7540ce40f562e251ae2e3fcd6195a6",
     "0013_delivery_and_admin_details.py": "e8666a32f0828941fb280bbd60754ff0366124308d46177d8c3621879589662f",
     "0014_search_and_published_crls.py": "90712f11286f9de9e9f5e373c0d2756c807b4b219fd39054e15d0f57f9c6facf",
+    "0015_attachment_archive.py": "98ed7cadd1646b8a315483e08f56dee3e7ef9a696e04d878847963de22b88a29",
 }
 
 
@@ -192,7 +193,7 @@ def test_db_current_and_history_and_a_newer_database_on_the_command_line(tmp_pat
 
     assert cli("init").exit_code == 0
     current = cli("db", "current")
-    assert current.exit_code == 0 and "revision 0014, the newest" in current.output
+    assert current.exit_code == 0 and "revision 0015, the newest" in current.output
     history = cli("db", "history").output.splitlines()
     assert [line.split()[1] for line in history] == list(
         name.split("_")[0] for name in CHECKSUMS)
@@ -202,7 +203,7 @@ def test_db_current_and_history_and_a_newer_database_on_the_command_line(tmp_pat
     with temporary_store("sqlite", tmp_path, migrate=False) as store:  # the init's database
         store.downgrade("0009")
     behind = cli("db", "current").output
-    assert "revision 0009; 5 migration(s) to apply (0010, 0011, 0012, 0013, 0014)" in behind and "eportcard db upgrade" in behind
+    assert "revision 0009; 6 migration(s) to apply (0010, 0011, 0012, 0013, 0014, 0015)" in behind and "eportcard db upgrade" in behind
     assert cli("db", "history").output.splitlines()[9].startswith("  0010")
     assert cli("db", "upgrade").exit_code == 0
 
