@@ -32,6 +32,7 @@ from core.hardware import profile as p
 from core.hardware.driver import AUTHENTICATED, CardDriver, CardInfo
 from core.hardware.errors import CardError, CardRemoved, NoReader
 from core.hardware.profile import SW, KeyAlgorithm
+from core.pki import gm, sm2
 
 from . import protocol
 
@@ -147,7 +148,8 @@ def _first_name(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
 
 
 def _algorithm_name(algorithm: KeyAlgorithm) -> str:
-    return {KeyAlgorithm.RSA_2048: "rsa2048", KeyAlgorithm.ECDSA_P256: "ec-p256"}.get(algorithm, "none")
+    return {KeyAlgorithm.RSA_2048: "rsa2048", KeyAlgorithm.ECDSA_P256: "ec-p256",
+            KeyAlgorithm.SM2: "sm2"}.get(algorithm, "none")
 
 
 def card_status(slot: CardSlot) -> dict[str, Any]:
@@ -182,14 +184,21 @@ def card_status(slot: CardSlot) -> dict[str, Any]:
 # -- cus-sec_*: the client-control subset ------------------------------------------------------------
 
 
+def client_signature(certificate: x509.Certificate, signature: bytes) -> bytes:
+    """A card signature as the client control returns it: as the card made it (PKCS#1 v1.5, DER ECDSA), but
+    for an SM2 card r || s, 32 bytes each, not DER (docs/agent.md, "SM2 cards")."""
+    return sm2.to_raw(signature) if gm.is_sm2_certificate(certificate) else signature
+
+
 def sign_data_as_pem(slot: CardSlot, args: Args) -> list[Any]:
-    """Data[0] = Base64 signature over SHA-256(inData as UTF-8), Data[1] = certificate number."""
+    """Data[0] = Base64 signature of inData (UTF-8): over SHA-256 (RSA, P-256) or SM3(Z || inData) (SM2,
+    as r || s); Data[1] = certificate number."""
     in_data = _text(args, "inData")
     pin = _pin(args, "passwd")
     card = slot.driver()
     cert = _certificate(card)
     signature = card.sign(pin, in_data.encode("utf-8"))
-    return [_b64(signature), cert_no(cert)]
+    return [_b64(client_signature(cert, signature)), cert_no(cert)]
 
 
 def get_sign_cert_as_pem(slot: CardSlot, args: Args) -> list[Any]:
@@ -237,7 +246,8 @@ def get_valid_time_from_cert(slot: CardSlot, args: Args) -> list[Any]:
 
 def _signature_reply(card: CardDriver, signature: bytes) -> list[Any]:
     """Data[0] = Base64 signature, Data[1] = certificate number, as cus-sec_SpcSignDataAsPEM."""
-    return [_b64(signature), cert_no(_certificate(card))]
+    cert = _certificate(card)
+    return [_b64(client_signature(cert, signature)), cert_no(cert)]
 
 
 def sign_pem_data_as_pem(slot: CardSlot, args: Args) -> list[Any]:
@@ -252,10 +262,12 @@ def digest_as_pem(slot: CardSlot, args: Args) -> list[Any]:
     """Data[0] = the digest the card signs with over ``szInfo`` (UTF-8), upper-case hex.
 
     The official name says SHA1; public integrators show a 64-hex-digit answer (the SM3 of SM2
-    cards; docs/agent.md). eportcard's cards sign SHA-256, so this is SHA-256: the value
-    cus-sec_SpcSignDataNoHashAsPEM then signs. Computed here, not on the card: a digest needs no key.
+    cards; docs/agent.md). It is the value cus-sec_SpcSignDataNoHashAsPEM then signs: SHA-256 for RSA and
+    P-256 cards, e = SM3(Z || szInfo) for an SM2 card, whose Z takes the card's public key. Computed on this
+    host, with the key read from the card in the slot (the control, too, answers with the card's digest).
     """
-    return [hashlib.sha256(_text(args, "szInfo").encode("utf-8")).hexdigest().upper()]
+    data = _text(args, "szInfo").encode("utf-8")
+    return [slot.driver().signing_digest(data).hex().upper()]
 
 
 def sign_data_no_hash_as_pem(slot: CardSlot, args: Args) -> list[Any]:
@@ -288,10 +300,13 @@ def _verifying_certificate(slot: CardSlot, args: Args) -> x509.Certificate:
 
 
 def _verify(certificate: x509.Certificate, signature: bytes, digest: bytes) -> None:
-    key = certificate.public_key()
+    """``signature`` (as the card or the control made it) of ``digest`` (SHA-256, or SM2's e) by the certificate."""
+    key = gm.certificate_public_key(certificate)
     prehashed = Prehashed(hashes.SHA256())
     try:
-        if isinstance(key, rsa.RSAPublicKey):
+        if sm2.is_public_key(key):
+            sm2.verify_digest(key, signature, digest)
+        elif isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, digest, padding.PKCS1v15(), prehashed)
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, digest, ec.ECDSA(prehashed))
@@ -305,7 +320,10 @@ def _verify(certificate: x509.Certificate, signature: bytes, digest: bytes) -> N
 def verify_sign_data(slot: CardSlot, args: Args) -> list[Any]:
     """Result true when ``signData`` (Base64) is the signature of ``inData`` (UTF-8) by the certificate."""
     data = _text(args, "inData").encode("utf-8")
-    _verify(_verifying_certificate(slot, args), _base64(args, "signData"), hashlib.sha256(data).digest())
+    certificate = _verifying_certificate(slot, args)
+    key = gm.certificate_public_key(certificate)
+    digest = sm2.signing_digest(key, data) if sm2.is_public_key(key) else hashlib.sha256(data).digest()
+    _verify(certificate, _base64(args, "signData"), digest)
     return []
 
 

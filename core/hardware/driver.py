@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 from attrs import frozen
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from core.errors import InvalidInput
 from core.hardware import profile as p
@@ -27,6 +26,7 @@ from core.hardware.errors import (
 from core.hardware.keys import admin_cryptogram
 from core.hardware.profile import SW, Ins, KeyAlgorithm, Tag
 from core.hardware.transport import Transport
+from core.pki import gm, sm2
 
 
 @frozen
@@ -147,8 +147,9 @@ class CardDriver:
                         pin_is_initial=bool(s[1]), tries_left=s[2], retry_limit=s[3],
                         key_algorithm=KeyAlgorithm(s[4]), certificate_length=int.from_bytes(s[6:8], "big"))
 
-    def public_key(self) -> PublicKeyTypes:
-        return load_der_public_key(self._get_data(Tag.PUBLIC_KEY))
+    def public_key(self) -> Any:
+        """The card key: pyca's RSA / EC public key, or tongsuopy's SM2 one (core.pki.gm)."""
+        return gm.load_public_key(self._get_data(Tag.PUBLIC_KEY))
 
     def read_certificate(self) -> bytes:
         """The certificate DER, read in chunks by offset (short APDUs only)."""
@@ -190,19 +191,29 @@ class CardDriver:
         self._call(Command(p.CLA_ISO, Ins.CHANGE_REFERENCE_DATA, 0x00, p.PIN_REFERENCE, data))
 
     def sign_digest(self, pin: str, digest: bytes) -> bytes:
-        """VERIFY then PSO: COMPUTE DIGITAL SIGNATURE over a SHA-256 digest.
+        """VERIFY then PSO: COMPUTE DIGITAL SIGNATURE over a 32-byte digest.
 
-        RSA: PKCS#1 v1.5 over the SHA-256 DigestInfo; ECDSA: DER ECDSA-Sig-Value.
+        RSA: PKCS#1 v1.5 over the SHA-256 DigestInfo; ECDSA: DER ECDSA-Sig-Value of a SHA-256 digest;
+        SM2: DER SEQUENCE {r, s} of e = SM3(Z || M) (:meth:`signing_digest`).
         """
         if len(digest) != p.DIGEST_LENGTH:
-            raise InvalidInput("摘要须为32字节的SHA-256值", "the digest must be a 32-byte SHA-256 value",
+            raise InvalidInput("摘要须为32字节（SHA-256 值，SM2 卡为 SM3(Z||M)）",
+                               "the digest must be 32 bytes (a SHA-256 value; SM3(Z || M) for an SM2 card)",
                                field="digest")
         self.verify_pin(pin)
         return self._call(Command(p.CLA_ISO, Ins.PERFORM_SECURITY_OPERATION, p.PSO_SIGN_P1, p.PSO_SIGN_P2,
                                   digest, le=256))
 
+    def signing_digest(self, data: bytes) -> bytes:
+        """What the card signs for ``data``: SHA-256(data), or for an SM2 card e = SM3(Z || data) with Z from
+        the card's public key and the GM/T 0009 default ID (docs/card-profile.md)."""
+        status = self._get_data(Tag.STATUS)
+        if len(status) == p.STATUS_LENGTH and status[4] == KeyAlgorithm.SM2:
+            return sm2.signing_digest(self.public_key(), data)
+        return hashlib.sha256(data).digest()
+
     def sign(self, pin: str, data: bytes) -> bytes:
-        return self.sign_digest(pin, hashlib.sha256(data).digest())
+        return self.sign_digest(pin, self.signing_digest(data))
 
     # -- branch (admin) operations -------------------------------------------------------------
 
@@ -254,14 +265,14 @@ class CardDriver:
         self._call(Command(p.CLA_ISO, Ins.PUT_DATA, Tag.DEVICE_NO >> 8, Tag.DEVICE_NO & 0xFF,
                            device_no.encode("ascii")))
 
-    def generate_key_pair(self, admin: AdminAuth, algorithm: KeyAlgorithm) -> PublicKeyTypes:
+    def generate_key_pair(self, admin: AdminAuth, algorithm: KeyAlgorithm) -> Any:
         """A new key pair on the card; the old certificate is dropped. Returns the public key."""
-        if algorithm not in (KeyAlgorithm.RSA_2048, KeyAlgorithm.ECDSA_P256):
+        if algorithm not in p.CARD_KEY_ALGORITHMS:
             raise InvalidInput("不支持的密钥算法", "unsupported key algorithm", field="algorithm")
         self._authorise(admin)
         spki = self._call(Command(p.CLA_ISO, Ins.GENERATE_ASYMMETRIC_KEY_PAIR, p.GENERATE_P1, 0x00,
                                   bytes([algorithm]), le=256))
-        return load_der_public_key(spki)
+        return gm.load_public_key(spki)
 
     def write_certificate(self, admin: AdminAuth, der: bytes) -> None:
         """Stage the DER in chunks, commit it with its SHA-256, then read it back to be sure."""
@@ -277,7 +288,7 @@ class CardDriver:
                             "the certificate read back differs from the one written; write it again")
 
     def personalise(self, admin: AdminAuth, algorithm: KeyAlgorithm,
-                    make_certificate: Callable[[PublicKeyTypes], bytes], *, device_no: str = "") -> CardInfo:
+                    make_certificate: Callable[[Any], bytes], *, device_no: str = "") -> CardInfo:
         """Card making: device number, key pair, certificate from the CA (``make_certificate``), PIN reset."""
         if device_no:
             self.set_device_no(admin, device_no)

@@ -72,13 +72,16 @@ class KeyAlgorithm(IntEnum):
     NONE = 0x00
     RSA_2048 = 0x01  # PKCS#1 v1.5 signature over a SHA-256 DigestInfo
     ECDSA_P256 = 0x02  # DER-encoded ECDSA-Sig-Value over a SHA-256 digest
+    SM2 = 0x03  # DER SEQUENCE {r, s}: SM2 over e = SM3(Z || M), which the host computes (core.pki.sm2)
 
+
+CARD_KEY_ALGORITHMS = (KeyAlgorithm.RSA_2048, KeyAlgorithm.ECDSA_P256, KeyAlgorithm.SM2)  # what GENERATE makes
 
 # GENERATE ASYMMETRIC KEY PAIR P1; PSO P1 P2
 GENERATE_P1 = 0x80
 PSO_SIGN_P1 = 0x9E
 PSO_SIGN_P2 = 0x9A
-DIGEST_LENGTH = 32  # SHA-256
+DIGEST_LENGTH = 32  # SHA-256, or SM2's e = SM3(Z || M): both 32 bytes
 RESET_TO_INITIAL_P1 = 0x03  # RESET RETRY COUNTER without data: PIN back to 88888888
 
 

@@ -29,6 +29,7 @@ from core.hardware import profile as p
 from core.hardware.apdu import Command, Response
 from core.hardware.keys import admin_cryptogram
 from core.hardware.profile import SW, Ins, KeyAlgorithm, Tag
+from core.pki import gm, sm2
 
 PIN_HASH_ITERATIONS = 5_000  # the card's own memory; the hash only keeps the PIN out of plain sight
 STATE_VERSION = 1
@@ -267,9 +268,7 @@ class VirtualCard:
             key = self._private_key()
             if key is None:
                 return _sw(SW.REFERENCED_DATA_NOT_FOUND)
-            spki = key.public_key().public_bytes(serialization.Encoding.DER,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
-            return self._long_response(spki)
+            return self._long_response(gm.spki_der(key.public_key()))
         return _sw(SW.INCORRECT_P1P2)
 
     def _put_data(self, c: Command) -> Response:
@@ -389,22 +388,21 @@ class VirtualCard:
             return _sw(SW.INCORRECT_P1P2)
         if not self._session.admin:
             return _sw(SW.SECURITY_STATUS_NOT_SATISFIED)
-        if len(c.data) != 1 or c.data[0] not in (KeyAlgorithm.RSA_2048, KeyAlgorithm.ECDSA_P256):
+        if len(c.data) != 1 or c.data[0] not in p.CARD_KEY_ALGORITHMS:
             return _sw(SW.WRONG_DATA)
-        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+        key: Any
         if c.data[0] == KeyAlgorithm.RSA_2048:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        elif c.data[0] == KeyAlgorithm.SM2:
+            key = sm2.generate_private_key()
         else:
             key = ec.generate_private_key(ec.SECP256R1())
         m = self._memory
-        m.private_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()).decode("ascii")
+        m.private_key = _private_pem(key)
         m.key_algorithm = c.data[0]
         m.certificate = ""  # the old certificate no longer matches the key
         self._persist()
-        spki = key.public_key().public_bytes(serialization.Encoding.DER,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo)
-        return self._long_response(spki)
+        return self._long_response(gm.spki_der(key.public_key()))
 
     def _read_binary(self, c: Command) -> Response:
         offset = c.p1 << 8 | c.p2
@@ -452,12 +450,10 @@ class VirtualCard:
         if key is None:
             return _sw(SW.REFERENCED_DATA_NOT_FOUND)
         try:
-            cert_key = x509.load_der_x509_certificate(der).public_key()
+            cert_spki = gm.certificate_spki(x509.load_der_x509_certificate(der))
         except ValueError:
             return _sw(SW.WRONG_DATA)
-        spki = serialization.PublicFormat.SubjectPublicKeyInfo
-        if cert_key.public_bytes(serialization.Encoding.DER, spki) != key.public_key().public_bytes(
-                serialization.Encoding.DER, spki):
+        if cert_spki != gm.spki_der(key.public_key()):
             return _sw(SW.WRONG_DATA)  # a certificate for another key would never verify
         self._memory.certificate = base64.b64encode(der).decode("ascii")
         self._persist()
@@ -478,6 +474,8 @@ class VirtualCard:
         prehashed = Prehashed(hashes.SHA256())
         if isinstance(key, rsa.RSAPrivateKey):
             signature = key.sign(c.data, padding.PKCS1v15(), prehashed)
+        elif sm2.is_private_key(key):
+            signature = sm2.sign_digest(key, c.data)  # the data is e = SM3(Z || M), from the host
         else:
             signature = key.sign(c.data, ec.ECDSA(prehashed))
         return self._long_response(signature)
@@ -487,15 +485,27 @@ class VirtualCard:
     def _certificate(self) -> bytes:
         return base64.b64decode(self._memory.certificate) if self._memory.certificate else b""
 
-    def _private_key(self) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
+    def _private_key(self) -> Any:
+        """The card's key: pyca's RSA or EC key, or tongsuopy's SM2 key (None before GENERATE)."""
         if not self._memory.private_key:
             return None
-        key = serialization.load_pem_private_key(self._memory.private_key.encode("ascii"), password=None)
+        pem = self._memory.private_key.encode("ascii")
+        if self._memory.key_algorithm == KeyAlgorithm.SM2:
+            return sm2.load_private_key_pem(pem)
+        key = serialization.load_pem_private_key(pem, password=None)
         assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
         return key
 
     def _personalised(self) -> bool:
         return bool(self._memory.private_key and self._memory.certificate)
+
+
+def _private_pem(key: Any) -> str:
+    """The key as unencrypted PKCS#8 PEM (the card's memory is the protection)."""
+    if sm2.is_private_key(key):
+        return sm2.private_key_pem(key).decode("ascii")
+    return str(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode("ascii"))
 
 
 def _sw(sw: int) -> Response:

@@ -244,10 +244,7 @@ class CertificateAuthority:
                                "this certificate was not issued by this CA, so it cannot be renewed",
                                field="certificate")
         try:
-            if gm.is_sm2_certificate(self.certificate) or gm.is_sm2_certificate(old):
-                gm.verify_issued_by(old, self.certificate)  # pyca knows neither SM2 keys nor SM3
-            else:
-                old.verify_directly_issued_by(self.certificate)
+            gm.verify_issued_by(old, self.certificate)  # pyca's check, or the SM2 one
         except (InvalidSignature, ValueError, TypeError):
             raise InvalidInput("该证书的签名无法用本 CA 验证，无法更新",
                                "this certificate's signature does not verify against this CA",

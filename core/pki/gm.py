@@ -150,6 +150,9 @@ def verify_signature(spki: bytes, algorithm: str, signature: bytes, data: bytes)
 def verify_issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> None:
     """What pyca's ``verify_directly_issued_by`` checks, for every algorithm here: the issuer's name and its
     signature over the TBS. Raises ValueError (names differ) or InvalidSignature."""
+    if not (is_sm2_certificate(issuer) or is_sm2_certificate(certificate)):
+        certificate.verify_directly_issued_by(issuer)  # pyca does it all for RSA and P-256
+        return
     if certificate.issuer != issuer.subject:
         raise ValueError("the certificate's issuer is not this CA")
     algorithm = _SIGNATURE_OIDS.get(certificate.signature_algorithm_oid.dotted_string)

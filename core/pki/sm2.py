@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from tongsuopy.crypto import hashes as gm_hashes
 from tongsuopy.crypto import serialization as gm_serialization
 from tongsuopy.crypto.asymciphers import ec as gm_ec
+from tongsuopy.crypto.exceptions import InternalError as GmInternalError
 from tongsuopy.crypto.exceptions import InvalidSignature as GmInvalidSignature
 
 from core.errors import InvalidInput
@@ -153,6 +154,22 @@ def sign_digest(key: Sm2PrivateKey, digest: bytes) -> bytes:
     return bytes(ffi.buffer(buffer)[:length[0]])
 
 
+def verify_digest(public_key: Sm2PublicKey, signature: bytes, digest: bytes) -> None:
+    """Check an SM2 signature (DER, or raw r || s) of ``digest`` = e = SM3(Z || M) (what a card signed when it
+    was handed e); EVP_PKEY_verify through tongsuopy's binding, as :func:`sign_digest`. Raises InvalidSignature."""
+    try:
+        der = from_raw(signature) if len(signature) == RAW_SIGNATURE_BYTES else signature
+    except ValueError:
+        raise InvalidSignature from None
+    if len(digest) != COORDINATE_BYTES:
+        raise InvalidSignature
+    backend, lib, ffi = _binding()
+    ctx = ffi.gc(lib.EVP_PKEY_CTX_new(public_key._evp_pkey, ffi.NULL), lib.EVP_PKEY_CTX_free)
+    if lib.EVP_PKEY_verify_init(ctx) != 1 or lib.EVP_PKEY_verify(ctx, der, len(der), digest, len(digest)) != 1:
+        backend._consume_errors()
+        raise InvalidSignature
+
+
 @functools.cache
 def _binding() -> tuple[Any, Any, Any]:
     from tongsuopy.backends.tongsuo.backend import backend
@@ -164,7 +181,8 @@ def verify(public_key: Sm2PublicKey, signature: bytes, data: bytes) -> None:
     try:
         der = from_raw(signature) if len(signature) == RAW_SIGNATURE_BYTES else signature
         public_key.verify(der, data, gm_ec.ECDSA(gm_hashes.SM3()))
-    except (GmInvalidSignature, ValueError):
+    except (GmInvalidSignature, GmInternalError, ValueError):  # InternalError: Tongsuo could not parse it
+        _binding()[0]._consume_errors()
         raise InvalidSignature from None
 
 
@@ -189,4 +207,4 @@ def from_raw(raw: bytes) -> bytes:
 __all__ = ["DEFAULT_ID", "SM2_CURVE_OID", "SM2_WITH_SM3_OID", "SM3_OID", "from_raw", "generate_private_key",
            "is_private_key", "is_public_key", "is_sm2_spki", "load_private_key_pem", "load_public_key",
            "private_key_pem", "public_key_der", "public_key_pem", "sign", "sign_digest", "signing_digest",
-           "sm3", "to_raw", "verify", "z_value"]
+           "sm3", "to_raw", "verify", "verify_digest", "z_value"]

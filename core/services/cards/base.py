@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from attrs import frozen
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives import serialization
 
 from core import cards as card_rules
 from core.errors import Forbidden, InvalidInput, NotFound
@@ -21,7 +20,7 @@ from core.hardware import profile as hw
 from core.hardware.driver import CardDriver, CardInfo
 from core.hardware.errors import CardBlocked, CardError, NotPersonalised, WrongPin
 from core.model import Card, CardEvent, CardState
-from core.pki import revocation
+from core.pki import gm, revocation
 from core.pki.ca import record_for, serial_hex
 from core.rules import CardPolicy
 from core.services.actors import Actor
@@ -72,20 +71,17 @@ def der(cert: x509.Certificate) -> bytes:
 
 
 def spki(key: object) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    """A public key's DER SubjectPublicKeyInfo (pyca's RSA / EC key or tongsuopy's SM2 key)."""
+    return gm.spki_der(key)
 
 
 def verify_signature(cert: x509.Certificate, signature: bytes, message: bytes) -> bool:
-    key = cert.public_key()
+    """Whether the certificate's key signed ``message``: PKCS#1 v1.5 or ECDSA over SHA-256, or for an SM2
+    key SM2-with-SM3 with the GM/T 0009 ID (DER, or r || s as the client control returns it)."""
+    key_spki = gm.certificate_spki(cert)
     try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-        else:
-            return False
-    except (InvalidSignature, ValueError):
+        gm.verify_signature(key_spki, gm.key_algorithm(gm.load_public_key(key_spki)), signature, message)
+    except (InvalidSignature, InvalidInput, ValueError):
         return False
     return True
 
@@ -213,7 +209,7 @@ class CardWork:
         if recorded is None:
             return False
         cert = x509.load_pem_x509_certificate(recorded.pem.encode("ascii"))
-        if spki(driver.public_key()) != spki(cert.public_key()):
+        if spki(driver.public_key()) != gm.certificate_spki(cert):
             return False
         admin_key = self.keys.admin_key(info.serial)
         self.write_and_check(driver, admin_key, cert)
@@ -272,12 +268,12 @@ class CardWork:
         if record.state is not CardState.ACTIVE:
             card_rules.transition(record, "renew", actor.label, self.s.clock())  # raises the clear error
         public_key = driver.public_key()
-        if spki(public_key) != spki(old_cert.public_key()):
+        if spki(public_key) != gm.certificate_spki(old_cert):
             raise CardError(hw.SW.WRONG_DATA, "卡内密钥与证书不匹配，请到窗口重新制卡",
                             "the key on the card does not match its certificate; have the card remade",
                             field="card")
         admin_key = self.keys.admin_key(info.serial)
-        new_cert = self.ca.renew(old_cert, public_key=public_key)  # type: ignore[arg-type]
+        new_cert = self.ca.renew(old_cert, public_key=public_key)
         new_serial = serial_hex(new_cert.serial_number)
 
         now = self.s.clock()

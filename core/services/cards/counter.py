@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from core.services.context import Services
     from core.store.store import Transaction
 
-KEY_ALGORITHMS = {"ec-p256": hw.KeyAlgorithm.ECDSA_P256, "rsa2048": hw.KeyAlgorithm.RSA_2048}
+KEY_ALGORITHMS = {"ec-p256": hw.KeyAlgorithm.ECDSA_P256, "rsa2048": hw.KeyAlgorithm.RSA_2048,
+                  "sm2": hw.KeyAlgorithm.SM2}
 
 
 class Counter(CardWork):
@@ -70,7 +71,7 @@ class Counter(CardWork):
         if device_no:
             driver.set_device_no(admin_key, device_no)
         public_key = driver.generate_key_pair(admin_key, KEY_ALGORITHMS[profile.algorithm])
-        certificate = self.ca.issue(profile, subject, public_key=public_key)  # type: ignore[arg-type]
+        certificate = self.ca.issue(profile, subject, public_key=public_key)
         serial = serial_hex(certificate.serial_number)
 
         now = self.s.clock()

@@ -23,7 +23,7 @@ from core.hardware import profile as hw
 from core.hardware.driver import CardDriver
 from core.hardware.keys import admin_cryptogram
 from core.model import Card, CardKind, CardState
-from core.pki import revocation
+from core.pki import gm, revocation
 from core.pki.ca import serial_hex
 from core.services.actors import Actor
 from core.services.card_challenges import Challenge, Challenges, Grant, operator_action_message
@@ -112,7 +112,7 @@ class Grants(CardWork):
                            field="certificate")
         try:
             cert = x509.load_der_x509_certificate(legal_cert_der)
-            cert.verify_directly_issued_by(self.ca.certificate)
+            gm.verify_issued_by(cert, self.ca.certificate)  # SM2 certificates too
         except (ValueError, TypeError, InvalidSignature):
             raise forged from None
         serial = serial_hex(cert.serial_number)

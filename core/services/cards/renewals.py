@@ -19,7 +19,7 @@ from core import cards as card_rules
 from core.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from core.hardware.keys import admin_cryptogram
 from core.model import Card, CardKind, CardState
-from core.pki import revocation
+from core.pki import gm, revocation
 from core.pki.ca import record_for, serial_hex
 from core.services.actors import Actor
 from core.services.card_challenges import Challenges
@@ -32,7 +32,6 @@ from core.services.cards.base import (
     der,
     own_card,
     same_card_in_reader,
-    spki,
 )
 from core.services.cards.grants import check_card_challenge
 from core.services.cards.recovery import finish_renewal
@@ -92,11 +91,11 @@ class Renewals(CardWork):
             if registered is None or not registered.pem:
                 raise NotFound("找不到这张卡的证书记录", "the card's certificate is not on record", field="card")
             old = x509.load_pem_x509_certificate(registered.pem.encode())
-            if public_key_der != spki(old.public_key()):
+            if public_key_der != gm.certificate_spki(old):
                 raise InvalidInput("读卡器中的卡不是要延期的卡（密钥不符）",
                                    "the card in the reader is not the card being renewed (another key)",
                                    field="public_key")
-            new_cert = self.ca.renew(old, public_key=old.public_key())  # type: ignore[arg-type]
+            new_cert = self.ca.renew(old)  # the same key: the old certificate's
             tx.certificates.add(record_for(new_cert, card_id=card.id))
             revocation.hold(tx.certificates, serial_hex(new_cert.serial_number), now)
             tx.audit.append(actor.label, audit_action, "card", card.id,
