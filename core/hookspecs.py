@@ -138,8 +138,8 @@ def acceptance_number(region: str, application: Application, seq: int) -> str | 
         series counts on its own (Shenzhen's ``WSZ…`` and ``SZ…``).
     :returns: e.g. ``"WSZ0000988"``; must not depend on anything but ``application`` and ``seq``.
 
-    firstresult. Core's default is the region's ``acceptance_prefix`` (or its code in
-    capitals) followed by seven digits.
+    firstresult. Core's default is the region's ``acceptance_prefix`` (or the first three letters
+    of its code in capitals) followed by seven digits.
     """
 
 
