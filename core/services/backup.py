@@ -83,6 +83,7 @@ from core.store.archive import Archive
 from core.store.audit import key_id, load_key
 from core.store.blobs import ARCHIVE
 from core.store.dump import DatabaseSnapshot, data_counts, load_rows, snapshot
+from core.store.jobs import JobLeases
 from core.store.permissions import make_private_dir, secure_database, write_private
 from core.store.records import AuditReport
 from core.store.space import is_disk_full
@@ -558,6 +559,8 @@ def _load_database(store: Store, manifest: dict[str, Any], staging: Path) -> dic
     rows = {PurePosixPath(name).stem: staging / name for name in manifest["members"] if name.startswith(ROWS)}
     loaded = load_rows(store, rows)
     store.upgrade()
+    with store.transaction() as tx:
+        JobLeases(tx).release_all()  # no runner of the old deployment runs here (a backup job held its own)
     return loaded
 
 

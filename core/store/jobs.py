@@ -139,6 +139,10 @@ class JobLeases:
                     last_summary=summary[:2000], next_run_at=next_run, runs=jobs.c.runs + 1))
         return done.rowcount == 1
 
+    def release_all(self) -> None:
+        """Give back every lease: a restored deployment's jobs were held by runners of the old one."""
+        self._conn.execute(update(jobs).where(jobs.c.lease_owner != "").values(lease_owner="", lease_until=None))
+
     def due_now(self, name: str, now: datetime) -> None:
         self._conn.execute(update(jobs).where(jobs.c.name == name).values(next_run_at=now))
 

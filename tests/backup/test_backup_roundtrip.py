@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from core.pki.ca import CertificateAuthority
 from core.samples import make_enrol
 from core.services import Actor
 from core.services.backup import make_backup, restore_backup, verify_backup
+from core.store.jobs import JobLeases
 from core.store.store import MIGRATIONS
 
 
@@ -78,6 +80,26 @@ def test_every_row_blob_and_ca_file_comes_back_on_either_backend(tmp_path, sourc
         assert {"ca/ca.key.pem", "ca/ca.cert.pem"} <= set(manifest["ca_files"])
         assert verify_backup(result.path) == manifest
         _restore_and_compare(tmp_path, source, result.path, target_backend)
+
+
+def test_leases_held_when_the_backup_was_taken_are_given_back_and_the_history_kept(tmp_path):
+    with deployment(tmp_path / "source", "sqlite") as source:
+        services = open_services(source)
+        now = services.clock()
+        with services.store.transaction() as tx:  # the backup job itself holds its lease while it runs
+            JobLeases(tx).ensure(["backup", "renewal_reminders"], now)
+            assert JobLeases(tx).take("backup", "old-host:42", now, now + timedelta(hours=3))
+        archive = make_backup(services, source, tmp_path / "b.epbak").path
+        services.store.dispose()
+        target = _target(tmp_path / "restored", source, "")
+        assert restore_backup(target, archive).ok
+        restored = open_services(target)
+        with restored.store.transaction(readonly=True) as tx:
+            rows = {row.name: row for row in JobLeases(tx).all()}
+        restored.store.dispose()
+        assert {name: (row.lease_owner, row.lease_until) for name, row in rows.items()} == {
+            "backup": ("", None), "renewal_reminders": ("", None)}
+        assert rows["backup"].last_started_at == now  # what it did is kept; only the lease goes
 
 
 def test_a_restore_without_a_config_writes_the_archived_one_with_a_new_session_key(tmp_path):
