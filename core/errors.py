@@ -19,6 +19,19 @@ class EportError(Exception):
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "field": self.field, "zh": self.zh, "en": self.en}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An error raised in a worker process crosses back by pickle, which by default calls
+        # ``cls(*args)``: that fails for every signature here, and a multiprocessing pool then hangs.
+        return _rebuilt, (type(self), self.args, self.__dict__.copy())
+
+
+def _rebuilt(cls: type[EportError], args: tuple[Any, ...], state: dict[str, Any]) -> EportError:
+    """``cls``'s error as it was pickled, without calling its ``__init__``."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidInput(EportError):
     """A value failed validation (identifier, form field, file)."""
