@@ -38,7 +38,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from core.errors import ConfigError, InvalidInput, Unavailable
+from core.errors import ConfigError, EportError, InvalidInput, Unavailable
 from core.pki.signer import (
     SHA256_DIGEST_INFO,
     Algorithm,
@@ -356,6 +356,17 @@ class Pkcs11Signer(SplicingSigner):
 
     def public_key(self) -> PublicKey:
         return self._public_key
+
+    def answers(self) -> str:
+        """``"ok"``, or why the token does not answer with this key now: a readiness probe (a logged-in
+        read of the key, no signature)."""
+        try:
+            self.key_attributes()
+        except EportError as exc:
+            return exc.en
+        except Exception as exc:  # a module error LOST does not cover: still an answer, never a crash
+            return f"the token does not answer ({type(exc).__name__})"
+        return "ok"
 
     @property
     def logins(self) -> int:

@@ -65,7 +65,10 @@ def _ca(services: Services) -> str:
     if services.card_keys is None:
         return "off"
     until = services.card_keys.ca.certificate.not_valid_after_utc
-    return "ok" if services.clock() <= until else f"certificate expired on {until:%Y-%m-%d}"
+    if services.clock() > until:
+        return f"certificate expired on {until:%Y-%m-%d}"
+    probe = getattr(services.card_keys.ca.signer, "answers", None)  # a key on a token: does it answer now?
+    return probe() if probe is not None else "ok"
 
 
 def readiness(services: Services) -> Readiness:

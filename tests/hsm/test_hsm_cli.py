@@ -251,3 +251,9 @@ def test_the_web_front_answers_ocsp_and_the_crl_signed_on_the_token(tmp_path: Pa
     crl.write_bytes(httpx.get(f"{url}/pki/crl.der", timeout=30).content)
     assert b"verify OK" in openssl("crl", "-inform", "DER", "-in", crl, "-noout", "-CAfile", ca_pem).stderr
     assert not os.path.exists(config.parent / "ca" / "ca.key.pem")
+
+    ready = httpx.get(f"{url}/readyz", timeout=30)
+    assert ready.status_code == 200 and ready.json()["checks"]["ca"] == "ok"
+    rig.delete_token(TOKEN)  # the HSM goes away under the running server: no longer ready, and it says why
+    gone = httpx.get(f"{url}/readyz", timeout=30)
+    assert gone.status_code == 503 and "still fails after logging in again" in gone.json()["checks"]["ca"]
