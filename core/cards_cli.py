@@ -25,6 +25,7 @@ from core.errors import EportError, InvalidInput
 from core.services import Actor, Services
 from core.services.cards import CardReading, Cards, create_master_secret, sign_operator_action
 from core.services.cards.readers import first_reader_with_card, open_reader, open_virtual
+from core.services.certificates import ALGORITHMS
 
 if TYPE_CHECKING:
     from core.hardware.driver import CardDriver
@@ -168,10 +169,12 @@ def unlock(settings: Settings, driver: CardDriver, as_json: bool) -> None:
 
 
 @counter.command("renew")
+@click.option("--algorithm", type=click.Choice(ALGORITHMS), default=None,
+              help="move the card onto this profile: a new key on the card, audited (default: keep its key)")
 @_card_command
-def renew(settings: Settings, driver: CardDriver, as_json: bool) -> None:
+def renew(settings: Settings, driver: CardDriver, as_json: bool, algorithm: str | None) -> None:
     """New certificate for the card's key (expired ones too); the PIN returns to 88888888."""
-    _show(_card_line(_cards(settings).counter.renew(driver, _staff())), as_json)
+    _show(_card_line(_cards(settings).counter.renew(driver, _staff(), algorithm)), as_json)
 
 
 # ---- enterprise self-service -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from core.errors import InvalidInput
 from core.model import CardKind
 from core.pki import gm
-from core.pki.profiles import CertificateProfile, HolderSubject, renewal_subject
+from core.pki.profiles import CertificateProfile, HolderSubject, key_usage_for, renewal_subject
 from core.pki.registry import CertificateRecord, CertificateRegistry
 from core.pki.signer import FileSigner, PublicKey, Signer, algorithm_of, check_algorithm
 
@@ -250,7 +250,9 @@ class CertificateAuthority:
                                "this certificate's signature does not verify against this CA",
                                field="certificate") from None
         key = public_key if public_key is not None else gm.certificate_public_key(old)
-        algorithm_of(key)
+        # A renewal onto a key of another profile (an RSA card re-keyed to SM2) takes that profile's key usage.
+        new_usage = key_usage_for(algorithm_of(key)) \
+            if algorithm_of(key) != algorithm_of(gm.certificate_public_key(old)) else None
         if validity_years is None:
             span = old.not_valid_after_utc - old.not_valid_before_utc
             validity_years = max(1, round(span.days / 365.25))
@@ -266,6 +268,8 @@ class CertificateAuthority:
                 builder = builder.add_extension(_subject_key_id(key), critical=False)
             elif isinstance(extension.value, x509.AuthorityKeyIdentifier):
                 builder = builder.add_extension(self._authority_key_id(), critical=False)
+            elif isinstance(extension.value, x509.KeyUsage) and new_usage is not None:
+                builder = builder.add_extension(new_usage, critical=extension.critical)
             else:
                 builder = builder.add_extension(extension.value, critical=extension.critical)
         certificate = gm.sign_certificate(self.signer, builder, key)

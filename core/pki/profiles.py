@@ -106,6 +106,11 @@ class CertificateProfile:
         )
 
 
+def key_usage_for(algorithm: Algorithm) -> x509.KeyUsage:
+    """The card key usage of a profile (what a certificate re-keyed onto that profile's key carries)."""
+    return CertificateProfile(kind=CardKind.LEGAL, crl_url="", ocsp_url="", algorithm=algorithm).key_usage_extension()
+
+
 def profile_for(kind: CardKind | str, settings: ProfileSettings,
                 algorithm: str | None = None) -> CertificateProfile:
     """The deployment's profile for a card kind; ``algorithm`` overrides the deployment default."""
@@ -217,5 +222,6 @@ def _legacy_serial_number(value: str) -> str:
     return printable
 
 
-__all__ = ["ALGORITHMS", "CertificateProfile", "HolderSubject", "ProfileSettings", "profile_for", "renewal_subject",
+__all__ = ["ALGORITHMS", "CertificateProfile", "HolderSubject", "ProfileSettings", "key_usage_for", "profile_for",
+           "renewal_subject",
            "subject_serial_number"]

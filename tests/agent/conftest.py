@@ -41,7 +41,7 @@ SERIAL = "00a9e11700000001"
 DEVICE_NO = "1234567890123"
 ORIGIN = "http://127.0.0.1:8000"
 PIN = "88888888"
-KEY_ALGORITHMS = {"rsa2048": KeyAlgorithm.RSA_2048, "ec-p256": KeyAlgorithm.ECDSA_P256}
+KEY_ALGORITHMS = {"rsa2048": KeyAlgorithm.RSA_2048, "ec-p256": KeyAlgorithm.ECDSA_P256, "sm2": KeyAlgorithm.SM2}
 SUBJECT = HolderSubject(enterprise_name="深圳市某某进出口有限公司", uscc="91440300MA5EXAMPLA",
                         holder_name="张三", holder_id_masked="4403**********1234")
 PKI = ProfileSettings(base_url="http://127.0.0.1:8000")

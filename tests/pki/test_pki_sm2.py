@@ -11,7 +11,9 @@ signed bytes apart with ``openssl asn1parse -strparse`` and ``openssl pkeyutl -v
 from __future__ import annotations
 
 import hashlib
+import re
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -341,3 +343,29 @@ def test_signatures_over_other_data_or_keys_fail():
         with pytest.raises(Exception) as failed:
             sm2.verify(public_key, sig, data)
         assert type(failed.value).__name__ == "InvalidSignature"
+
+
+def test_the_walk_through_checks_a_crl_and_an_ocsp_answer_as_written(tmp_path, sm2_cas):
+    """docs/cards.md's ``signed_parts`` / ``sm2_check`` and its OCSP extraction, run by bash on real artefacts."""
+    _, issuing = sm2_cas
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cards.md").read_text(encoding="utf-8")
+    functions = re.search(r"(signed_parts\(\) \{.*?\nsm2_check\(\) \{.*?\n\})", text, re.S)
+    extraction = re.search(r"\n(at=\$\(openssl asn1parse[^\n]*\nopenssl asn1parse[^\n]*basic\.der)", text)
+    assert functions is not None and extraction is not None
+    registry = MemoryRegistry()
+    cert = issuing.issue(profile_for("legal", SETTINGS, "sm2"), SUBJECT, registry=registry,
+                         public_key=sm2.generate_private_key().public_key())
+    revocation.revoke(registry, serial_hex(cert.serial_number), "keyCompromise")
+    (tmp_path / "crl.der").write_bytes(build_crl(issuing, registry).public_bytes(serialization.Encoding.DER))
+    (tmp_path / "ocsp.der").write_bytes(OcspResponder(issuing, registry.factory()).respond(
+        _ocsp_request(cert, issuing.certificate, tmp_path)))
+    (tmp_path / "ca.pub").write_bytes(_ca_key_pem(issuing))
+    script = f"{functions.group(1)}\nsm2_check crl.der ca.pub\n{extraction.group(1)}\nsm2_check basic.der ca.pub\n"
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0 and run.stdout.count("Signature Verified Successfully") == 2, run.stdout + run.stderr
+    (tmp_path / "crl.der").write_bytes((tmp_path / "crl.der").read_bytes().replace(
+        cert.serial_number.to_bytes(16, "big"), (cert.serial_number ^ 1).to_bytes(16, "big")))
+    tampered = subprocess.run(["bash", "-uo", "pipefail", "-c", f"{functions.group(1)}\nsm2_check crl.der ca.pub"],
+                              cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert tampered.returncode != 0 and "Signature Verification Failure" in tampered.stdout

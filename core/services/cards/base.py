@@ -22,6 +22,7 @@ from core.hardware.errors import CardBlocked, CardError, NotPersonalised, WrongP
 from core.model import Card, CardEvent, CardState
 from core.pki import gm, revocation
 from core.pki.ca import record_for, serial_hex
+from core.pki.signer import check_algorithm
 from core.rules import CardPolicy
 from core.services.actors import Actor
 from core.services.cards import recovery
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from core.services.context import Services
     from core.store.store import Transaction
 
+# The card's key for each certificate profile (GENERATE ASYMMETRIC KEY PAIR's algorithm byte).
+KEY_ALGORITHMS = {"ec-p256": hw.KeyAlgorithm.ECDSA_P256, "rsa2048": hw.KeyAlgorithm.RSA_2048,
+                  "sm2": hw.KeyAlgorithm.SM2}
 COUNTER_ROLES = frozenset({"card_maker", "counter_clerk", "branch_admin"})
 SELF_SERVICE = frozenset({"info", "change_pin", "renew", "operator_action"})
 
@@ -262,9 +266,14 @@ class CardWork:
                             "the certificate read back differs from the one written; write it again")
 
     def renew_on_card(self, driver: CardDriver, info: CardInfo, old_cert: x509.Certificate, record: Card,
-                      actor: Actor, consume: Callable[[Transaction, datetime], None] | None = None) -> Card:
+                      actor: Actor, consume: Callable[[Transaction, datetime], None] | None = None,
+                      rekey: str | None = None) -> Card:
         """A new certificate for the key on the card in ``driver`` (written, read back, PIN to initial), then
-        one transaction: ``consume`` (a grant), the certificate recorded, the old one superseded, the card renewed."""
+        one transaction: ``consume`` (a grant), the certificate recorded, the old one superseded, the card renewed.
+
+        ``rekey`` (a profile: ``sm2``, ``ec-p256``, ``rsa2048``) is the explicit choice to move the card onto
+        another algorithm: a new key made on the card first, its certificate with that profile's key usage, and
+        the move in the audit trail (``algorithm``: from -> to). Without it the card keeps its key."""
         if record.state is not CardState.ACTIVE:
             card_rules.transition(record, "renew", actor.label, self.s.clock())  # raises the clear error
         public_key = driver.public_key()
@@ -273,6 +282,12 @@ class CardWork:
                             "the key on the card does not match its certificate; have the card remade",
                             field="card")
         admin_key = self.keys.admin_key(info.serial)
+        moved: dict[str, object] = {}
+        if rekey is not None:
+            # The old certificate leaves the card with the old key: a renewal cut short here is a card to make
+            # again at the counter, which is where a re-key happens (docs/cards.md).
+            moved = {"algorithm": f"{gm.key_algorithm(public_key)} -> {rekey}"}
+            public_key = driver.generate_key_pair(admin_key, KEY_ALGORITHMS[check_algorithm(rekey)])
         new_cert = self.ca.renew(old_cert, public_key=public_key)
         new_serial = serial_hex(new_cert.serial_number)
 
@@ -283,12 +298,12 @@ class CardWork:
             tx.certificates.add(record_for(new_cert, card_id=record.id))
             revocation.hold(tx.certificates, new_serial, now)
             tx.audit.append(actor.label, "renew_started", "card", record.id,
-                            {**card_summary(record), "pending_certificate": new_serial})
+                            {**card_summary(record), "pending_certificate": new_serial, **moved})
         self.write_and_check(driver, admin_key, new_cert)
         driver.reset_retry_counter(admin_key)
         with self.s.store.transaction() as tx:  # the card holds it: in force
             saved, event = recovery.finish_renewal(tx, actor.label, tx.cards.get(record.id),
-                                                   certificate_ref(new_cert), self.s.clock())
+                                                   certificate_ref(new_cert), self.s.clock(), extra=moved)
             self.s.notifications.queue_card(tx, saved, [event])
         self.announce(saved, [event])
         return saved

@@ -9,26 +9,30 @@ from typing import TYPE_CHECKING
 from core import cards as card_rules
 from core import lifecycle
 from core.errors import Forbidden, InvalidInput, NotFound, RuleViolation, TransitionError
-from core.hardware import profile as hw
 from core.hardware.driver import CardDriver
 from core.model import Application, AppState, Card, CardState
-from core.pki import revocation
+from core.pki import gm, revocation
 from core.pki.ca import record_for, serial_hex
 from core.pki.profiles import HolderSubject, ProfileSettings, profile_for
+from core.pki.signer import check_algorithm
 from core.privacy import mask_id
 from core.services.actors import Actor, authorise
 from core.services.applications import check_version
 from core.services.cards import recovery
-from core.services.cards.base import CardReading, CardWork, authorise_card, card_summary, certificate_ref
+from core.services.cards.base import (
+    KEY_ALGORITHMS,
+    CardReading,
+    CardWork,
+    authorise_card,
+    card_summary,
+    certificate_ref,
+)
 from core.services.cards.keys import CardKeys
 from core.services.cards.readers import open_reader, readers_present
 
 if TYPE_CHECKING:
     from core.services.context import Services
     from core.store.store import Transaction
-
-KEY_ALGORITHMS = {"ec-p256": hw.KeyAlgorithm.ECDSA_P256, "rsa2048": hw.KeyAlgorithm.RSA_2048,
-                  "sm2": hw.KeyAlgorithm.SM2}
 
 
 class Counter(CardWork):
@@ -166,13 +170,20 @@ class Counter(CardWork):
         self.announce(saved, events)
         return saved
 
-    def renew(self, driver: CardDriver, actor: Actor) -> Card:
-        """A new certificate for the same card key (expired certificates too); the old one is superseded."""
+    def renew(self, driver: CardDriver, actor: Actor, algorithm: str | None = None) -> Card:
+        """A new certificate for the same card key (expired certificates too); the old one is superseded.
+
+        ``algorithm`` names the profile to move the card onto (a mixed deployment moving RSA and P-256 cards to
+        SM2): the card gets a new key of that profile, and the audit trail records the move. Only this explicit
+        choice changes a card's algorithm; naming the card's own profile is an ordinary renewal.
+        """
         self.reconcile(driver, actor)
         with self.s.store.transaction(readonly=True) as tx:
             info, old_cert, record = self.record_for_card(tx, driver)
         authorise_card(actor, "renew", record)
-        return self.renew_on_card(driver, info, old_cert, record, actor)
+        current = gm.key_algorithm(gm.certificate_public_key(old_cert))
+        rekey = check_algorithm(algorithm) if algorithm and algorithm != current else None
+        return self.renew_on_card(driver, info, old_cert, record, actor, rekey=rekey)
 
 
 __all__ = ["KEY_ALGORITHMS", "CardReading", "Counter"]
