@@ -84,7 +84,7 @@ class PkiSettings:
     ca_dir: str = "ca"
     passphrase_env: str = "EPORTCARD_CA_PASSPHRASE"
     passphrase_file: str = ""  # a file holding the CA key's passphrase (the environment variable wins)
-    algorithm: str = "ec-p256"  # or rsa2048
+    algorithm: str = "ec-p256"  # or rsa2048, or sm2 (SM2 keys, SM2-with-SM3: core/pki/gm.py)
     validity_years: int = 10
     crl_hours: int = 24
     # The CA key on a PKCS#11 token instead of in ca_dir (`eportcard ca init --pkcs11` writes these three).

@@ -155,6 +155,7 @@ def make_demo_cards(services: Services, settings: Settings, folder: Path, region
     from core.hardware.driver import CardDriver
     from core.hardware.transport import InProcessTransport
     from core.hardware.virtual_card import VirtualCard
+    from core.services.cards.counter import Counter
 
     cards_dir = folder / "cards"
     legal_file = cards_dir / "legal.json"
@@ -164,7 +165,7 @@ def make_demo_cards(services: Services, settings: Settings, folder: Path, region
             return f"no CA passphrase ({settings.pki.passphrase_env}): no demo cards made"
         counter = services.cards.counter
         staff = Actor(id=f"admin-{region}", kind="staff", region=region, roles=frozenset({"branch_admin"}))
-        sample = make_enrol(900 + CARD_ENTERPRISE, region, operators=1)
+        sample = make_enrol(900 + CARD_ENTERPRISE, region, operators=2)
         owner = Actor(id=username, kind="enterprise", uscc=sample.enterprise.uscc)
         if not services.accounts.exists(username):
             create_user(services, username, DEMO_PASSWORD, "enterprise", uscc=sample.enterprise.uscc,
@@ -175,12 +176,14 @@ def make_demo_cards(services: Services, settings: Settings, folder: Path, region
         for action in ("submit", "accept", "start_production"):
             app = _advance(services, app, action, staff)
         cards_dir.mkdir(parents=True, exist_ok=True)
-        for index, name in ((1, "operator"), (0, "legal")):  # legal.json last: it marks the cards as made
-            serial = secrets.token_hex(8)
+        # The second operator's card is an SM2 card (SM2 key, SM2/SM3 signatures), whatever the demo's profile.
+        sm2_counter = Counter(services, counter.keys, attrs.evolve(counter.profiles, algorithm="sm2"))
+        for index, name, making in ((2, "sm2", sm2_counter), (1, "operator", counter), (0, "legal", counter)):
+            serial = secrets.token_hex(8)  # legal.json last: it marks the cards as made
             card = VirtualCard.create(cards_dir / f"{name}.json", admin_key=counter.keys.admin_key(serial),
                                       serial=serial, device_no="", retry_limit=3)
             driver = CardDriver(InProcessTransport(card)).connect()
-            counter.personalize(app.id, index, driver, staff, device_no=f"91000000000{index + 1:02d}")
+            making.personalize(app.id, index, driver, staff, device_no=f"91000000000{index + 1:02d}")
             driver.disconnect()
         _advance(services, services.applications.get(app.id, staff), "complete", staff)
     return "\n".join([
@@ -188,7 +191,8 @@ def make_demo_cards(services: Services, settings: Settings, folder: Path, region
         "  bash scripts/start-pcscd.sh",
         f"  eportcard virtual-card --state {legal_file} --vpcd 127.0.0.1:35963 &",
         '  eportcard agent --reader "Virtual PCD 00 00" &',
-        f"  (operator card: stop the virtual card and start it again with --state {cards_dir / 'operator.json'})",
+        f"  (operator card: stop the virtual card and start it again with --state {cards_dir / 'operator.json'};"
+        f" the SM2 card, SM2/SM3 signatures: {cards_dir / 'sm2.json'})",
     ])
 
 
