@@ -82,7 +82,7 @@ class CrlPublisher:
                 self._kept = tx.crls.latest(with_der=True)  # another process published it meanwhile
                 assert self._kept is not None
                 return self._kept
-            entries = list(tx.certificates.revoked())
+            entries = tx.certificates.crl_rows()
         now = self._clock().replace(microsecond=0)
         # After the newest published, and after any this CA numbered in its folder before CRLs were published
         # in the database. Racing processes choose the same number: the database keeps one (below).

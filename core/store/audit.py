@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from attrs import frozen
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from core.errors import ConfigError, EportError, InvalidInput
 from core.privacy import scrub
@@ -124,6 +124,13 @@ def load_key(path: Path, environ: Mapping[str, str] = os.environ) -> bytes | Non
 # ---- appending ---------------------------------------------------------------------------------------------
 
 
+_LOCKED_HEAD = select(audit_head.c.seq, audit_head.c.hash, audit_head.c.key_id).where(audit_head.c.id == 1) \
+    .with_for_update()
+_APPEND = insert(audit)
+_MOVE_HEAD = update(audit_head).where(audit_head.c.id == 1).values(
+    seq=bindparam("head_seq"), hash=bindparam("head_hash"), key_id=bindparam("head_key_id"))
+
+
 class AuditLog:
     """``tx.audit``: appends within the caller's transaction, keyed when the deployment has a key."""
 
@@ -148,11 +155,11 @@ class AuditLog:
                 + ": restore [audit] key_file or EPORTCARD_AUDIT_KEY", field="audit.key_file")
         seq = head.seq + 1
         digest = entry_hash(head.hash, seq, when, actor, action, entity, entity_id, clean, key=self._key)
-        self._conn.execute(insert(audit).values(
-            seq=seq, at=when, actor=actor, action=action, entity=entity, entity_id=entity_id,
-            payload=canonical_json(clean), prev_hash=head.hash, hash=digest, key_id=self._key_id))
-        self._conn.execute(update(audit_head).where(audit_head.c.id == 1)
-                           .values(seq=seq, hash=digest, key_id=self._key_id))
+        # Statements built once (_APPEND, _MOVE_HEAD): building them per append was most of a write's time.
+        self._conn.execute(_APPEND, {
+            "seq": seq, "at": when, "actor": actor, "action": action, "entity": entity, "entity_id": entity_id,
+            "payload": canonical_json(clean), "prev_hash": head.hash, "hash": digest, "key_id": self._key_id})
+        self._conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": digest, "head_key_id": self._key_id})
         return AuditEntry(seq=seq, at=when, actor=actor, action=action, entity=entity,
                           entity_id=entity_id, payload=clean, prev_hash=head.hash, hash=digest)
 
@@ -171,9 +178,7 @@ class AuditLog:
 
     def _locked_head(self) -> Any:
         # Lock the head row: concurrent appenders queue here, so the chain never forks.
-        return self._conn.execute(
-            select(audit_head.c.seq, audit_head.c.hash, audit_head.c.key_id)
-            .where(audit_head.c.id == 1).with_for_update()).one()
+        return self._conn.execute(_LOCKED_HEAD).one()
 
     def for_entity(self, entity: str, entity_id: str) -> list[AuditEntry]:
         rows = self._conn.execute(
