@@ -81,12 +81,18 @@ class OcspResponder:
 
     def __init__(self, ca: CertificateAuthority, registry_factory: RegistryFactory,
                  next_update_hours: int = 24, status_of: StatusLookup | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 changes: Callable[[], Hashable | None] | None = None) -> None:
+        """``changes``: a token that moves whenever any certificate's status may have changed, in any
+        process (the store's change watch for ``certificates``; None: unknown). While it stays the same a
+        status read before is still the status, so it is not read again."""
         self.ca = ca
         self.registry_factory = registry_factory
         self.next_update = timedelta(hours=next_update_hours)
         self._status_of = status_of or self._from_registry
         self._clock = clock
+        self._changes = changes or (lambda: None)
+        self._statuses: dict[str, tuple[Hashable, RevocationEntry | None]] = {}
         self._name_der = ca.certificate.subject.public_bytes()
         self._key_bits = gm.key_bits(gm.certificate_spki(ca.certificate))  # SM2 CAs too (core.pki.gm)
         self._issuer_hashes: dict[str, tuple[bytes, bytes]] = {}  # per hash algorithm: computed once
@@ -96,6 +102,19 @@ class OcspResponder:
     def _from_registry(self, serial: str) -> RevocationEntry | None:
         with self.registry_factory() as registry:
             return registry.get(serial)
+
+    def _status(self, serial: str) -> RevocationEntry | None:
+        token = self._changes()  # before the read: a change meanwhile retires what is read
+        known = self._statuses.get(serial)
+        if token is not None and known is not None and known[0] == token:
+            return known[1]
+        status = self._status_of(serial)
+        if token is not None:
+            with self._lock:
+                if len(self._statuses) >= KEPT_ANSWERS:
+                    self._statuses.clear()
+                self._statuses[serial] = (token, status)
+        return status
 
     def _issued_here(self, request: ocsp.OCSPRequest) -> bool:
         algorithm = request.hash_algorithm
@@ -118,7 +137,7 @@ class OcspResponder:
         if not self._issued_here(request):
             return OcspAnswer(self._unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED))
 
-        record = self._status_of(serial_hex(request.serial_number))
+        record = self._status(serial_hex(request.serial_number))
         try:
             nonce: x509.OCSPNonce | None = request.extensions.get_extension_for_class(x509.OCSPNonce).value
         except x509.ExtensionNotFound:

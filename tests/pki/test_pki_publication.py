@@ -225,3 +225,38 @@ def test_ocsp_get_answers_carry_caching_headers(store: Store, ca):
     assert client.get(f"/pki/ocsp/{nonce}").headers["cache-control"] == "no-store"
     posted = client.post("/pki/ocsp", content=_request(ca, cert))
     assert posted.status_code == 200 and "cache-control" not in posted.headers
+
+
+def test_ocsp_reads_a_status_again_only_once_a_certificate_changed(store: Store, ca, tmp_path):
+    """While the store's change token for certificates stands still, a status read before still holds; a
+    revocation by another process (another engine on the same database) moves it, and the next answer
+    says revoked."""
+    import time
+
+    from core.store.testing import other_store
+
+    cert = _issue(store, ca)
+    watch = store.changes
+    if store.dialect == "postgresql":
+        assert watch.wait_listening(30)  # type: ignore[attr-defined]
+    reads: list[str] = []
+
+    def counted(serial: str):
+        reads.append(serial)
+        return store.quick.certificate_status(serial)
+
+    responder = OcspResponder(ca, store_registry_factory(store, readonly=True), 24, status_of=counted,
+                              changes=lambda: watch.token("certificates"))
+    for n in range(3):  # nonces: each answer signed afresh, the status read once
+        answer = ocsp.load_der_ocsp_response(responder.answer(_request(ca, cert, nonce=bytes([n]) * 16)).der)
+        assert answer.certificate_status is ocsp.OCSPCertStatus.GOOD
+    assert len(reads) == 1
+    before = watch.token("certificates")
+    with other_store(store, tmp_path / "other") as other:
+        _revoke(other, cert)
+    deadline = time.monotonic() + 30  # the notification crosses from the other engine's commit
+    while watch.token("certificates") == before:
+        assert time.monotonic() < deadline, "the change token never moved"
+        time.sleep(0.01)
+    answer = ocsp.load_der_ocsp_response(responder.answer(_request(ca, cert, nonce=b"z" * 16)).der)
+    assert answer.certificate_status is ocsp.OCSPCertStatus.REVOKED and len(reads) == 2

@@ -30,7 +30,8 @@ class CertificateStatus(CardWork):
     def ocsp_responder(self) -> OcspResponder:
         store = self.s.store
         return OcspResponder(self.ca, store_registry_factory(store, readonly=True), self.s.settings.pki.crl_hours,
-                             status_of=store.quick.certificate_status)
+                             status_of=store.quick.certificate_status,
+                             changes=lambda: store.changes.token("certificates"))
 
     def ocsp(self, request_der: bytes) -> bytes:
         """The signed OCSP response (DER) to a DER request; malformed or foreign requests get the
