@@ -22,11 +22,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from asn1crypto import algos, keys
-from asn1crypto import crl as asn1_crl
-from asn1crypto import csr as asn1_csr
-from asn1crypto import ocsp as asn1_ocsp
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import algos
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,8 +32,22 @@ from cryptography.x509 import ocsp
 from core.errors import InvalidInput
 from core.metrics import ca_signed
 from core.pki import sm2
-from core.pki.signer import Algorithm, check_passphrase, read_key_file, wrong_passphrase
+from core.pki.signer import (  # the DER helpers splice_signature uses (X.690 definite lengths)
+    _BIT_STRING,
+    _EXPLICIT_0,
+    _OCTET_STRING,
+    _SEQUENCE,
+    Algorithm,
+    _children,
+    _element,
+    _encode,
+    check_passphrase,
+    read_key_file,
+    wrong_passphrase,
+)
 from core.private_files import create_private_file
+
+_BY_KEY = 0xA2  # ResponderID byKey, [2] EXPLICIT (RFC 6960 4.2.1)
 
 # The AlgorithmIdentifier each CA algorithm signs with: RFC 4055 §5 (sha256WithRSAEncryption, NULL
 # parameters), RFC 5758 §3.2 (ecdsa-with-SHA256, no parameters), GM/T 0006-2012 (SM2-with-SM3, none).
@@ -60,8 +70,14 @@ def signature_algorithm(algorithm: str) -> algos.SignedDigestAlgorithm:
 def spki_der(key: Any) -> bytes:
     """The DER SubjectPublicKeyInfo of a public key (pyca's RSA / EC, or tongsuopy's SM2)."""
     if sm2.is_public_key(key):
-        return sm2.public_key_der(key)
+        return _sm2_spki(key)
     return bytes(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+@functools.lru_cache(maxsize=256)
+def _sm2_spki(key: Any) -> bytes:
+    # A CA key and the card keys at hand are asked again and again while issuing (SKI, AKI, the certificate).
+    return sm2.public_key_der(key)
 
 
 def load_public_key(spki: bytes) -> Any:
@@ -73,8 +89,7 @@ def load_public_key(spki: bytes) -> Any:
 
 def certificate_spki(certificate: x509.Certificate) -> bytes:
     """A certificate's SubjectPublicKeyInfo, DER, whatever its key (pyca cannot load an SM2 key)."""
-    tbs = asn1_x509.TbsCertificate.load(certificate.tbs_certificate_bytes)
-    return bytes(tbs["subject_public_key_info"].dump())
+    return _children(certificate.tbs_certificate_bytes)[_CERT_SPKI]
 
 
 def certificate_public_key(certificate: x509.Certificate) -> Any:
@@ -87,8 +102,7 @@ def is_sm2_certificate(certificate: x509.Certificate) -> bool:
 
 
 def csr_spki(csr: x509.CertificateSigningRequest) -> bytes:
-    request = asn1_csr.CertificationRequestInfo.load(csr.tbs_certrequest_bytes)
-    return bytes(request["subject_pk_info"].dump())
+    return _children(csr.tbs_certrequest_bytes)[2]  # CertificationRequestInfo: version, subject, the key (RFC 2986 4.1)
 
 
 def csr_public_key(csr: x509.CertificateSigningRequest) -> Any:
@@ -113,10 +127,12 @@ def csr_signature_valid(csr: x509.CertificateSigningRequest) -> bool:
 
 def key_bits(spki: bytes) -> bytes:
     """The subjectPublicKey BIT STRING's contents (RFC 5280 4.1): what SKIs and OCSP key hashes are taken over."""
-    contents = keys.PublicKeyInfo.load(spki)["public_key"].contents
-    return bytes(contents[1:])  # after the count of unused bits, always 0 for a key
+    bit_string = _children(spki)[1]  # SubjectPublicKeyInfo ::= SEQUENCE {algorithm, subjectPublicKey}
+    start, end = _element(bit_string, 0)
+    return bit_string[start + 1:end]  # after the count of unused bits, always 0 for a key
 
 
+@functools.lru_cache(maxsize=256)
 def key_identifier(spki: bytes) -> bytes:
     """RFC 5280 4.2.1.2 method (1): the SHA-1 of the subjectPublicKey bits (as pyca's ``from_public_key``)."""
     return hashlib.sha1(key_bits(spki), usedforsecurity=False).digest()
@@ -194,31 +210,53 @@ def sign_certificate(signer: Any, builder: x509.CertificateBuilder, public_key: 
     return signer.sign_certificate(builder.public_key(public_key))
 
 
+# The DER of a signed structure is SEQUENCE {tbs, signatureAlgorithm, signature BIT STRING, ...}: a certificate
+# (RFC 5280 4.1), a CRL (5.1), a BasicOCSPResponse (RFC 6960 4.2.1). The draft's TBS is taken apart into its
+# elements and put together again with the pieces replaced (X.690 DER, definite lengths), so a 100,000-entry CRL
+# is copied once instead of decoded and encoded again. The certificate TBS holds the signature algorithm as its
+# third element and the key as its seventh (version [0] is always there: v3), a CRL TBS the algorithm as its
+# second (version v2 is always there), and ResponseData leaves its version out (the DEFAULT v1) and names the
+# responder first.
+_CERT_SIGNATURE, _CERT_SPKI, _CRL_SIGNATURE, _OCSP_RESPONDER = 2, 6, 1, 0
+
+
+def _signed_der(signer: Any, tbs: bytes) -> bytes:
+    """SEQUENCE {tbs, the signer's AlgorithmIdentifier, BIT STRING {the signature}}."""
+    return _encode(_SEQUENCE, tbs + _algorithm_der(_signer_algorithm(signer))
+                   + _encode(_BIT_STRING, b"\x00" + _sign(signer, tbs)))
+
+
+def _replaced(der: bytes, replacements: dict[int, bytes]) -> bytes:
+    elements = _children(der)
+    for index, element in replacements.items():
+        elements[index] = element
+    return _encode(_SEQUENCE, b"".join(elements))
+
+
+@functools.cache
+def _algorithm_der(algorithm: str) -> bytes:
+    return bytes(signature_algorithm(algorithm).dump())
+
+
 def resign_certificate(signer: Any, builder: x509.CertificateBuilder, spki: bytes | None = None
                        ) -> x509.Certificate:
     """The certificate ``builder`` describes (with ``spki`` as its key, when given) signed by ``signer``."""
     draft = builder.sign(_stand_in(), hashes.SHA256())
-    algorithm = signature_algorithm(_signer_algorithm(signer))
-    tbs = asn1_x509.TbsCertificate.load(draft.tbs_certificate_bytes)
-    tbs["signature"] = algorithm
+    replacements = {_CERT_SIGNATURE: _algorithm_der(_signer_algorithm(signer))}
     if spki is not None:
-        tbs["subject_public_key_info"] = keys.PublicKeyInfo.load(spki)
-    signed = asn1_x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": algorithm,
-                                    "signature_value": _sign(signer, tbs.dump())})
+        replacements[_CERT_SPKI] = spki
+    signed = _signed_der(signer, _replaced(draft.tbs_certificate_bytes, replacements))
     ca_signed("certificate")
-    return x509.load_der_x509_certificate(signed.dump())
+    return x509.load_der_x509_certificate(signed)
 
 
 def resign_crl(signer: Any, builder: x509.CertificateRevocationListBuilder) -> x509.CertificateRevocationList:
     """The CRL ``builder`` describes, signed by ``signer``."""
     draft = builder.sign(_stand_in(), hashes.SHA256())
-    algorithm = signature_algorithm(_signer_algorithm(signer))
-    tbs = asn1_crl.TbsCertList.load(draft.tbs_certlist_bytes)
-    tbs["signature"] = algorithm
-    signed = asn1_crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": algorithm,
-                                        "signature": _sign(signer, tbs.dump())})
+    tbs = _replaced(draft.tbs_certlist_bytes, {_CRL_SIGNATURE: _algorithm_der(_signer_algorithm(signer))})
+    signed = _signed_der(signer, tbs)
     ca_signed("crl")
-    return x509.load_der_x509_crl(signed.dump())
+    return x509.load_der_x509_crl(signed)
 
 
 def resign_ocsp(signer: Any, builder: ocsp.OCSPResponseBuilder, responder: x509.Certificate) -> ocsp.OCSPResponse:
@@ -230,20 +268,17 @@ def resign_ocsp(signer: Any, builder: ocsp.OCSPResponseBuilder, responder: x509.
         raise ValueError("the OCSP response names no responder")
     draft_builder = ocsp.OCSPResponseBuilder(builder._response, (_stand_in_certificate(responder.subject), encoding),
                                              builder._certs, builder._extensions)
-    draft = draft_builder.sign(_stand_in(), hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-    response = asn1_ocsp.OCSPResponse.load(draft)
-    basic = asn1_ocsp.BasicOCSPResponse.load(response["response_bytes"]["response"].parsed.dump())
-    tbs = basic["tbs_response_data"]
-    if encoding is ocsp.OCSPResponderEncoding.HASH:
-        tbs["responder_id"] = asn1_ocsp.ResponderId({"by_key": key_identifier(certificate_spki(responder))})
-    algorithm = signature_algorithm(_signer_algorithm(signer))
-    tbs_der = tbs.dump()
-    signed = asn1_ocsp.BasicOCSPResponse({"tbs_response_data": asn1_ocsp.ResponseData.load(tbs_der),
-                                          "signature_algorithm": algorithm, "signature": _sign(signer, tbs_der)})
-    outer = asn1_ocsp.OCSPResponse({"response_status": "successful", "response_bytes": {
-        "response_type": "basic_ocsp_response", "response": signed}})
+    draft = draft_builder.sign(_stand_in(), hashes.SHA256())
+    tbs = draft.tbs_response_bytes
+    if encoding is ocsp.OCSPResponderEncoding.HASH:  # ResponderID byKey: [2] EXPLICIT OCTET STRING
+        by_key = _encode(_BY_KEY, _encode(_OCTET_STRING, key_identifier(certificate_spki(responder))))
+        tbs = _replaced(tbs, {_OCSP_RESPONDER: by_key})
+    # OCSPResponse: SEQUENCE {responseStatus, [0] EXPLICIT SEQUENCE {responseType, response OCTET STRING}}
+    status, explicit = _children(draft.public_bytes(serialization.Encoding.DER))
+    response_type, _basic = _children(_children(explicit)[0])
+    response_bytes = _encode(_SEQUENCE, response_type + _encode(_OCTET_STRING, _signed_der(signer, tbs)))
     ca_signed("ocsp")
-    return ocsp.load_der_ocsp_response(outer.dump())
+    return ocsp.load_der_ocsp_response(_encode(_SEQUENCE, status + _encode(_EXPLICIT_0, response_bytes)))
 
 
 def _sign(signer: Any, tbs: bytes) -> bytes:

@@ -64,14 +64,16 @@ def is_public_key(key: object) -> bool:
     return isinstance(key, gm_ec.EllipticCurvePublicKey) and isinstance(key.curve, gm_ec.SM2)
 
 
+# AlgorithmIdentifier {id-ecPublicKey (RFC 5480 2.1.1), namedCurve SM2}: DER has one encoding of it.
+_SM2_KEY_ALGORITHM = bytes(keys.PublicKeyAlgorithm({
+    "algorithm": "ec", "parameters": keys.ECDomainParameters(name="named", value=SM2_CURVE_OID)}).dump())
+
+
 def is_sm2_spki(spki: bytes) -> bool:
-    """Whether a DER SubjectPublicKeyInfo holds an SM2 key (id-ecPublicKey on the SM2 curve)."""
-    try:
-        info = keys.PublicKeyInfo.load(spki)
-        algorithm = info["algorithm"]
-        return bool(algorithm["algorithm"].native == "ec" and algorithm["parameters"].chosen.dotted == SM2_CURVE_OID)
-    except (ValueError, TypeError, AttributeError):
-        return False
+    """Whether a DER SubjectPublicKeyInfo holds an SM2 key (id-ecPublicKey on the SM2 curve). An SM2 key's
+    SubjectPublicKeyInfo is short (at most 91 bytes), so its AlgorithmIdentifier starts at the third byte."""
+    return len(spki) > 2 and spki[0] == 0x30 and spki[1] < 0x80 and spki[2:2 + len(_SM2_KEY_ALGORITHM)] == \
+        _SM2_KEY_ALGORITHM
 
 
 def public_key_der(key: Sm2PublicKey) -> bytes:
