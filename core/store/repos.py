@@ -822,10 +822,20 @@ class CertificateRepo:
             yield RevokedEntry(serial, status, reason, revoked_at)
 
     def crl_rows(self) -> list[tuple[int, datetime | None, str | None]]:
-        """:meth:`revoked` as the CRL signs it: (serial as an integer, revocation time, reason), read
-        straight from the driver (a 100,000-entry CRL spent more time making row objects than signing)."""
-        rows = _run_prepared(self._conn, ("crl rows",), _crl_rows_statement, {})
-        return [(int(serial, 16), _utc(revoked_at), reason) for serial, revoked_at, reason in rows]
+        """:meth:`revoked` as the CRL signs it: (serial as an integer, revocation time, reason), read on the
+        driver's own cursor (plain tuples: a 100,000-entry CRL spent more time making row objects than
+        signing) within this transaction."""
+        sql, args = prepared_sql(self._conn.dialect, ("crl rows",), _crl_rows_statement, {})
+        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        if self._conn.dialect.name == "sqlite":  # naive UTC text with microseconds (UTCDateTime)
+            parse = datetime.fromisoformat
+            return [(int(serial, 16), parse(at + "+00:00") if at else None, reason) for serial, at, reason in rows]
+        return [(int(serial, 16), at, reason) for serial, at, reason in rows]  # timestamptz: aware, in UTC
 
     def pending_renewals(self, held_before: datetime) -> list[CertificateRecord]:
         """Renewed certificates released to a card (on hold) before ``held_before`` whose card record still
