@@ -107,3 +107,33 @@ def test_a_wrong_pin_on_an_sm2_card_signs_nothing(sm2_rig):
         assert _ok(client, "eport-card_Status")[0]["triesLeft"] == 2
     finally:
         client.close()
+
+
+@pytest.mark.browser
+def test_the_official_library_pattern_signs_with_an_sm2_card_in_chromium(agent_reader, tmp_path, sm2_ca):
+    """The official library's calling pattern (pages/eportclient_pattern.js) in Chromium, over ws from an official
+    page, against an SM2 card behind the real pcscd: what a customs tool's page gets is r || s and the number."""
+    from .pagekit import chromium, serving_pages
+    from .test_agent_browser import OFFICIAL_HTTP_PAGE, OFFICIAL_WS, _ok
+
+    state = tmp_path / "sm2-card.json"
+    rig = AgentRig("pcsc", state, personalise(state, sm2_ca, algorithm="sm2"))
+    rig.start(allowed_origins=())
+    try:
+        assert rig.background is not None
+        with serving_pages() as page_port, chromium(tmp_path / "home", {
+                OFFICIAL_HTTP_PAGE: page_port, OFFICIAL_WS: rig.background.agent.port}) as browser:
+            page = browser.new_page()
+            page.goto("http://www.singlewindow.cn/client.html")
+            signature_b64, cert_no = _ok(page, "cus-sec_SpcSignDataAsPEM", {"inData": IN_DATA, "passwd": PIN})
+            assert cert_no == format(rig.certificate.serial_number, "x")
+            raw = base64.b64decode(signature_b64)
+            assert len(raw) == 64
+            public_key = gm.certificate_public_key(rig.certificate)
+            sm2.verify(public_key, raw, IN_DATA.encode())
+            (digest,) = _ok(page, "cus-sec_SpcSHA1DigestAsPEM", {"szInfo": IN_DATA, "passwd": PIN})
+            no_hash, _ = _ok(page, "cus-sec_SpcSignDataNoHashAsPEM", {"inData": digest, "passwd": PIN})
+            sm2.verify(public_key, base64.b64decode(no_hash), IN_DATA.encode())
+            assert _documented_check(tmp_path, rig.certificate, no_hash, IN_DATA)
+    finally:
+        rig.stop()

@@ -155,3 +155,62 @@ def test_renewal_names_only_a_known_profile(store, sm2_ca, make_rig, tmp_path):
     assert refused.value.field == "algorithm" and refused.value.zh and refused.value.en
     assert env.snapshot(app.enterprise.uscc) == snapshot
     assert env.cards.counter.read(driver).record == card
+
+
+def test_the_counter_command_moves_a_card_onto_sm2(tmp_path, make_rig, monkeypatch):
+    """`eportcard ca init --algorithm sm2` in an RSA deployment, an RSA card made, then
+    `eportcard counter renew --algorithm sm2`: the card holds an SM2 key and the audit trail says so."""
+    import json
+
+    from click.testing import CliRunner
+
+    from core.cli import main
+    from core.config import load_settings
+    from core.samples import make_enrol
+
+    config = tmp_path / "eportcard.toml"
+    config.write_text('[pki]\nca_dir = "ca"\nalgorithm = "rsa2048"\n', encoding="utf-8")
+    monkeypatch.setenv("EPORTCARD_CONFIG", str(config))
+    monkeypatch.setenv("EPORTCARD_CA_PASSPHRASE", PASSPHRASE)
+    runner = CliRunner()
+    made = runner.invoke(main, ["ca", "init", "--name", "电子口岸SM2测试CA", "--algorithm", "sm2"])
+    assert made.exit_code == 0, made.output
+    settings = load_settings(config)
+    settings.path(settings.card.master_key_file).write_text(MASTER_SECRET.hex())
+    services = Services.from_settings(settings, upgrade=True)
+    app = make_enrol(51, "shenzhen", operators=0)
+    me = enterprise(app)
+    app = services.applications.create(attrs.evolve(app, id=""), me)
+    number = services.applications.submit(app.id, me).acceptance_no
+    services.applications.accept(app.id, STAFF)
+    services.applications.start_production(app.id, STAFF)
+    services.store.dispose()
+    rig = make_rig(serial="00c0ffee00000a05")
+    if rig.kind == "pcsc":
+        rig.start()
+        card_opts = ["--reader", rig.slot.name]
+    else:
+        card_opts = ["--virtual", str(rig.state_path)]
+
+    def run(*args: str, code: int = 0):
+        result = runner.invoke(main, [*args, *card_opts])
+        assert result.exit_code == code, result.output
+        return result
+
+    card = json.loads(run("counter", "personalize", number, "1", "--json").output)
+    refused = run("counter", "renew", "--algorithm", "ed25519", code=2)
+    assert "ed25519" in refused.output
+    moved = json.loads(run("counter", "renew", "--algorithm", "sm2", "--json").output)
+    assert moved["certificate_serial"] != card["certificate_serial"]
+    pem = tmp_path / "card.pem"
+    run("counter", "read", "--cert-out", str(pem))
+    certificate = x509.load_pem_x509_certificate(pem.read_bytes())
+    assert gm.is_sm2_certificate(certificate)
+    services = Services.from_settings(settings)
+    try:
+        with services.store.transaction(readonly=True) as tx:
+            moves = [e.payload["algorithm"] for e in tx.audit.all(limit=100000)
+                     if e.action == "renew" and "algorithm" in e.payload]
+    finally:
+        services.store.dispose()
+    assert moves == ["rsa2048 -> sm2"]
