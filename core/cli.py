@@ -24,7 +24,7 @@ from core.convert import make_json_converter
 from core.errors import ConfigError, EportError, Problems
 from core.labels import label, pair
 from core.lifecycle import state_name
-from core.model import Application, AppState, RejectionReason
+from core.model import Application, AppState, Pickup, RejectionReason
 from core.plugins import RegionPluginManager
 from core.privacy import mask_id
 from core.rulebook import Rulebook
@@ -276,16 +276,25 @@ version_option = click.option("--expect-version", type=int, default=None,
                               help="Refuse if the application changed since you looked (optimistic locking).")
 
 
+def _both(value: Any) -> str:
+    zh, en = pair(value)
+    return f"{zh} / {en}"
+
+
 def describe(app: Application, services: Services) -> str:
     biz_zh, biz_en = pair(app.business)
     lines = [
         f"{app.id}  {app.acceptance_no or '(未提交 not submitted)'}  v{app.version}",
-        f"  状态 state:     {state_name(app.state)}" + (f"  交付 delivery: {app.delivery.value}" if app.delivery else ""),
+        f"  状态 state:     {state_name(app.state)}" + (f"  交付 delivery: {_both(app.delivery)}" if app.delivery else ""),
         f"  业务 business:  {biz_zh} / {biz_en} ({app.business.value})   分中心 region: {app.region}",
         f"  企业 enterprise: {app.enterprise.name}  {app.enterprise.uscc}",
         f"  经办人 agent:   {app.agent.name + ' ' + mask_id(app.agent.id_number) if app.agent else '-'}",
-        f"  取卡 pickup:    {app.pickup.method.value}" + (f"  单号 tracking: {app.tracking_no}" if app.tracking_no else ""),
+        f"  取卡 pickup:    {_both(app.pickup.method)}" + (f"  {app.pickup.outlet}" if app.pickup.outlet else "")
+        + (f"  单号 tracking: {app.tracking_no}" if app.tracking_no else ""),
     ]
+    mail = app.pickup.mail_to
+    if app.pickup.method is Pickup.MAIL and mail is not None:  # where the clerk mails the cards
+        lines.append(f"  寄送 mail to:   {mail.recipient}  {mail.phone}  {mail.address}")
     for n, item in enumerate(app.items, start=1):
         lines.append(f"  卡{n} card {n}:     {item.kind.value:9} {item.holder.name} {mask_id(item.holder.id_number)}"
                      + ("  已制 made" if item.made else ""))

@@ -14,11 +14,19 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -42,7 +50,7 @@ log = logging.getLogger(__name__)
 
 # core.web.ops first: its /healthz (no database) is the one that answers.
 ROUTE_MODULES = ("core.web.ops", "core.web.public", "core.web.portal", "core.web.password_reset", "core.web.staff",
-                 "core.web.staff_accounts", "core.web.notify_pages", "core.web.api", "core.web.cards")
+                 "core.web.staff_accounts", "core.web.notify_pages", "core.web.mailings", "core.web.api", "core.web.cards")
 SESSION_COOKIE = "eportcard_session"
 SESSION_MAX_AGE = int(timedelta(hours=8).total_seconds())
 LOGIN_PAGES = {"enterprise": "/portal/login", "staff": "/staff/login"}
@@ -54,7 +62,22 @@ def collect_routes(modules: tuple[str, ...] = ROUTE_MODULES) -> list[BaseRoute]:
     for name in modules:
         routes.extend(importlib.import_module(name).routes)
     routes.append(Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"))
+    routes.append(Route("/favicon.ico", _favicon, name="favicon"))  # browsers ask for it at the root
     return routes
+
+
+def _favicon(request: Request) -> Response:  # plain def: Starlette runs it in the thread pool
+    return FileResponse(HERE / "static" / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+ERROR_TITLES = {403: "error.forbidden", 404: "error.not_found", 409: "error.conflict"}
+
+
+def error_page(request: Request, errors: list[EportError], status: int) -> Response:
+    """A refusal as a page of its own: what happened in plain words (not "fix the following")."""
+    return render(request, "error.html", {"errors": errors, "error_page": True, "status": status,
+                                          "error_title": ERROR_TITLES.get(status, "error.title")}, status=status)
 
 
 def _eport_error(request: Request, exc: Exception) -> Response:  # renders: runs in the thread pool
@@ -62,7 +85,7 @@ def _eport_error(request: Request, exc: Exception) -> Response:  # renders: runs
     status = status_for(exc)
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": exc.as_dict()}, status_code=status)
-    return render(request, "error.html", {"errors": error_lines(exc)}, status=status)
+    return error_page(request, error_lines(exc), status)
 
 
 class DatabaseBusy(EportError):
@@ -99,6 +122,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                             status_code=exc.status_code, headers=exc.headers)
     if exc.status_code in {204, 304}:
         return Response(status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 404:  # a page that is not there: said plainly, in the visitor's language
+        return await run_in_threadpool(error_page, request, [], 404)
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
@@ -168,12 +193,14 @@ def create_app_from_settings(settings: Settings) -> Starlette:
 
 
 __all__ = [
+    "ERROR_TITLES",
     "LOGIN_PAGES",
     "ROUTE_MODULES",
     "SESSION_COOKIE",
     "collect_routes",
     "create_app",
     "create_app_from_settings",
+    "error_page",
     "settle",
     "status_for",
 ]

@@ -181,7 +181,7 @@ def demo(folder: Path, host: str, port: int, no_serve: bool) -> None:
     from core.web.demo import build_demo, describe
 
     try:
-        services, logins, ca_line = build_demo(folder)
+        services, logins, ca_line = build_demo(folder, host, port)
         check_development(services.settings, host)
     except EportError as exc:
         raise click.ClickException(str(exc)) from None

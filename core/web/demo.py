@@ -4,6 +4,7 @@ every state) made through the real services, so history and audit are genuine. I
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ SCENARIOS: tuple[tuple[int, tuple[str, ...], Pickup], ...] = (
     (7, ("submit", "accept", "start_production", "complete"), Pickup.COUNTER),   # awaiting pickup
     (8, ("submit", "accept", "start_production", "complete", "ship"), Pickup.MAIL),  # shipped
     (9, ("submit", "accept", "reject"), Pickup.COUNTER),                         # rejected
+    (11, ("submit", "accept", "start_production", "complete"), Pickup.MAIL),     # to be mailed (the clerk's list)
 )
 
 
@@ -196,8 +198,36 @@ def make_demo_cards(services: Services, settings: Settings, folder: Path, region
     ])
 
 
-def build_demo(folder: Path) -> tuple[Services, DemoLogins, str]:
+DEMO_HOST, DEMO_PORT = "127.0.0.1", 8000
+_LOCAL_URL = re.compile(r"http://(127\.0\.0\.1|localhost):\d+")
+
+
+def follow_address(config: Path, host: str, port: int) -> None:
+    """Point the demo config at the address it is served on: [web] host, port and base_url and the card
+    agent's allowed origins and server URL (the receipt's QR code and the agent's origin check use them).
+    The config is the demo's own, written by :func:`prepare_config`: its address lines are rewritten."""
+    text = config.read_text(encoding="utf-8")
+    section = ""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped
+            if section == "[agent]" and "server_url" not in text:  # the agent calls the server back here
+                line += f'server_url = "http://127.0.0.1:{port}"\n'
+        elif section == "[web]" and re.match(r"port\s*=", stripped):
+            line = f"port = {port}\n"
+        elif section == "[web]" and re.match(r"host\s*=", stripped):
+            line = f'host = "{host}"\n'
+        lines.append(_LOCAL_URL.sub(lambda m: f"http://{m.group(1)}:{port}", line))  # a loopback host stays
+    changed = "".join(lines)
+    if changed != text:
+        config.write_text(changed, encoding="utf-8")
+
+
+def build_demo(folder: Path, host: str = DEMO_HOST, port: int = DEMO_PORT) -> tuple[Services, DemoLogins, str]:
     config = prepare_config(folder)
+    follow_address(config, host, port)  # `eportcard demo --port N`: everything derived from the address follows
     # The demo is development mode (codes at /dev/outbox), also in a folder made before that setting.
     settings = load_settings(config)
     settings = attrs.evolve(settings, web=attrs.evolve(settings.web, development=True),
@@ -225,5 +255,5 @@ def describe(logins: DemoLogins, url: str, ca_line: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CARD_ENTERPRISE", "DEMO_PASSWORD", "SCENARIOS", "DemoLogins", "build_demo", "describe", "init_ca",
-           "make_demo_cards", "prepare_card_keys", "prepare_config", "seed"]
+__all__ = ["CARD_ENTERPRISE", "DEMO_HOST", "DEMO_PASSWORD", "DEMO_PORT", "SCENARIOS", "DemoLogins", "build_demo", "describe",
+           "follow_address", "init_ca", "make_demo_cards", "prepare_card_keys", "prepare_config", "seed"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from core import ids
 from core.errors import EportError, InvalidInput
@@ -19,16 +20,25 @@ def _squeeze(value: str) -> str:
     return "".join(value.split()).upper()
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def choice(kind: type[E], value: Any, default: E, problems: list[EportError], field: str, zh: str, en: str) -> E:
+    """A chosen option as a member of ``kind`` (``default`` when none was chosen); a value that is not one
+    is recorded as a problem (``zh`` / ``en``) and ``default`` stands in."""
+    try:
+        return kind(value or default.value)
+    except ValueError:
+        problems.append(InvalidInput(zh, en, field=field))
+        return default
+
+
 def person_from(form: Mapping[str, Any], prefix: str, problems: list[EportError], *,
                 phone_required: bool = False) -> Person:
     """A :class:`Person` from ``<prefix>.name``, ``.id_type``, ``.id_number``, ``.id_valid_from``,
     ``.id_valid_to`` (``00000000`` = long-term), ``.phone`` and ``.nationality``; checked as core does."""
-    raw_type = text(form, f"{prefix}.id_type") or IdType.RESIDENT_ID.value
-    try:
-        id_type = IdType(raw_type)
-    except ValueError:
-        problems.append(InvalidInput("请选择证件类型。", "Choose the ID type.", field=f"{prefix}.id_type"))
-        id_type = IdType.RESIDENT_ID
+    id_type = choice(IdType, text(form, f"{prefix}.id_type"), IdType.RESIDENT_ID, problems, f"{prefix}.id_type",
+                     "请选择证件类型。", "Choose the ID type.")
     valid_from = valid_to = None
     if text(form, f"{prefix}.id_valid_from"):
         try:
@@ -89,4 +99,4 @@ def check(problems: list[EportError], field: str, fn, *args) -> Any:
         return None
 
 
-__all__ = ["address_fields", "address_from", "check", "person_fields", "person_from", "text"]
+__all__ = ["address_fields", "address_from", "check", "choice", "person_fields", "person_from", "text"]

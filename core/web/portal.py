@@ -8,8 +8,9 @@ authorisation rule applies as in the CLI and the API; ids in URLs are never trus
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import attrs
 from starlette.datastructures import UploadFile
@@ -17,8 +18,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core import ids
+from core import ids, lifecycle
 from core.errors import EportError, InvalidInput, Problems
+from core.labels import pair
 from core.lifecycle import EDITABLE_STATES
 from core.model import (
     Application,
@@ -35,9 +37,9 @@ from core.model import (
     PickupChoice,
 )
 from core.services import sms
-from core.services.accounts import check_password, check_username
+from core.services.accounts import RegistrationCode, check_email, check_password, check_username
 from core.web.auth import SessionUser, login, logout, require_user
-from core.web.forms import address_fields, address_from, check, person_fields, person_from, text
+from core.web.forms import address_fields, address_from, check, choice, person_fields, person_from, text
 from core.web.handlers import blocking, posted_form
 from core.web.i18n import t
 from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render, web
@@ -45,6 +47,8 @@ from core.web.security import check_csrf, client_address
 from core.web.status import status_for
 
 STEPS = ("enterprise", "legal", "operators", "agent", "pickup", "uploads", "preview")
+RETURNED_CHECK = "returned_check"  # session flag: show the returned applications once after a login
+CHECKED = "checked:"  # session key prefix: the version whose data check the enterprise confirmed
 VISIBLE_STATES = [s for s in AppState if s is not AppState.DELETED]
 
 
@@ -115,18 +119,54 @@ def register(request: Request) -> Response:
     if not display_name:
         problems.append(InvalidInput("请填写管理员姓名。", "Enter the administrator's name.", field="display_name"))
     mobile = check(problems, "mobile", ids.validate_mobile, text(form, "mobile"), "mobile") or ""
-    shown = {k: v for k, v in form.items() if isinstance(v, str) and "password" not in k}
+    admin_id_type = _id_type(text(form, "admin_id_type"), problems, "admin_id_type")
+    admin_id = check(problems, "admin_id", ids.validate_person_id, admin_id_type, text(form, "admin_id"),
+                     "admin_id") or ""
+    email = check(problems, "email", check_email, text(form, "email")) or ""
+    if not text(form, "sms_code"):
+        problems.append(InvalidInput("请填写发送到管理员手机的短信验证码。", "Enter the SMS code sent to the "
+                                     "administrator's mobile.", field="sms_code"))
+    if form.get("agree") != "yes":
+        problems.append(_agreement_missing())
+    shown = {k: v for k, v in form.items() if isinstance(v, str) and "password" not in k and k != "sms_code"}
     if problems:
         return render(request, "portal/register.html", context | {"form": shown, "errors": problems}, status=400)
     enterprise = Enterprise(uscc=uscc, name=name, legal_rep=legal_rep, business_address=address,
                             registered_address=address, name_en=text(form, "name_en"), customs_codes=customs)
     try:
-        state.services.accounts.register_enterprise(enterprise, username, password, region=region,
-                                                    display_name=display_name, mobile=mobile)
+        state.services.accounts.register_enterprise(
+            enterprise, username, password, region=region, display_name=display_name, mobile=mobile,
+            id_number=admin_id, email=email, code=RegistrationCode(text(form, "sms_code"), state.sms, state.secret))
     except EportError as exc:
         return render(request, "portal/register.html", context | {"form": shown, "errors": error_lines(exc)},
-                      status=400)
+                      status=status_for(exc))
     return _redirect("/portal/login?registered=1")
+
+
+def _agreement_missing() -> InvalidInput:
+    return InvalidInput("请阅读并勾选同意用户协议。", "Read the agreement and tick to accept it.", field="agree")
+
+
+def _id_type(value: str, problems: list[EportError], field: str) -> IdType:
+    return choice(IdType, value, IdType.RESIDENT_ID, problems, field, "请选择证件类型。", "Choose the ID type.")
+
+
+@blocking
+def registration_code(request: Request) -> Response:
+    """POST /portal/register/code: the SMS code to the administrator's mobile; the form comes back as it was."""
+    state = web(request)
+    form = _form(request)
+    shown = {k: v for k, v in form.items() if isinstance(v, str) and "password" not in k and k != "sms_code"}
+    regions = _region_choices(request)
+    context: dict[str, Any] = {"regions": regions, "form": shown, "id_types": list(IdType)}
+    try:
+        masked = state.services.accounts.send_registration_code(text(form, "mobile"), state.sms, state.secret,
+                                                                client_address(request))
+    except EportError as exc:
+        return render(request, "portal/register.html", context | {"errors": error_lines(exc)},
+                      status=status_for(exc))
+    return render(request, "portal/register.html", context | {
+        "notice": t("register.code_sent", lang_of(request), mobile=masked), "code_sent": True})
 
 
 @blocking
@@ -149,6 +189,7 @@ def login_page(request: Request) -> Response:
         return render(request, "portal/login.html", context | {"form": {"username": text(form, "username")},
                                                                "errors": [exc]}, status=403)
     login(request, user, "password")
+    request.session[RETURNED_CHECK] = True  # the next portal page says which applications came back
     target = text(form, "next")
     return _redirect(target if target.startswith("/portal") else "/portal")
 
@@ -163,14 +204,63 @@ def logout_action(request: Request) -> Response:
 
 # ---- dashboard and new applications ---------------------------------------------------------------------------
 
+def _filters(query: Mapping[str, str], problems: list[EportError]) -> dict[str, Any]:
+    """The dashboard's query: business, state and the days the application was made (each optional)."""
+    chosen: dict[str, Any] = {"business": None, "states": VISIBLE_STATES, "created": None}
+    business, state = query.get("business", ""), query.get("state", "")
+    if business:
+        try:
+            chosen["business"] = Business(business)
+        except ValueError:
+            problems.append(InvalidInput("请选择业务。", "Choose the business.", field="business"))
+    if state:
+        try:
+            chosen["states"] = [AppState(state)]
+        except ValueError:
+            problems.append(InvalidInput("请选择状态。", "Choose the state.", field="state"))
+    days = []
+    for field in ("created_from", "created_to"):
+        value = query.get(field, "")
+        try:
+            days.append(date.fromisoformat(value) if value else None)
+        except ValueError:
+            problems.append(InvalidInput("日期格式应为 YYYY-MM-DD。", "Dates are written YYYY-MM-DD.", field=field))
+            days.append(None)
+    if any(days):
+        chosen["created"] = (days[0], days[1])
+    return chosen
+
+
 @blocking
 def dashboard(request: Request) -> Response:
     user = _enterprise_user(request)
-    page = page_number(request.query_params.get("page"))
-    apps = web(request).services.applications.list_for(user.actor(), VISIBLE_STATES, limit=PAGE_SIZE + 1,
-                                                       offset=(page - 1) * PAGE_SIZE)
-    return render(request, "portal/dashboard.html", {
-        "apps": apps[:PAGE_SIZE], "page": page, "more": len(apps) > PAGE_SIZE})
+    services = web(request).services
+    query = request.query_params
+    page = page_number(query.get("page"))
+    problems: list[EportError] = []
+    chosen = _filters(query, problems)
+    kept = {k: query.get(k, "") for k in ("business", "state", "created_from", "created_to")}
+    context: dict[str, Any] = {"filters": kept, "businesses": [o.business for o in services.rulebook.offers(user.region)],
+                               "states": VISIBLE_STATES, "page": page, "apps": [], "more": False,
+                               "returned": _returned_after_login(request, user)}
+    if not problems:
+        try:
+            apps = services.applications.list_for(user.actor(), chosen["states"], limit=PAGE_SIZE + 1,
+                                                  offset=(page - 1) * PAGE_SIZE, business=chosen["business"],
+                                                  created=chosen["created"], order="created")
+        except InvalidInput as exc:
+            problems.append(exc)
+        else:
+            context |= {"apps": apps[:PAGE_SIZE], "more": len(apps) > PAGE_SIZE}
+    context["page_url"] = lambda n: "/portal?" + urlencode({k: v for k, v in (kept | {"page": n}).items() if v})
+    return render(request, "portal/dashboard.html", context | {"errors": problems}, status=400 if problems else 200)
+
+
+def _returned_after_login(request: Request, user: SessionUser) -> list[Application]:
+    """Once after each login: the enterprise's applications that were returned (退单), for the pop-up."""
+    if not request.session.pop(RETURNED_CHECK, False):
+        return []
+    return web(request).services.applications.list_for(user.actor(), [AppState.REJECTED], limit=20)
 
 
 @blocking
@@ -213,6 +303,10 @@ def _step_context(request: Request, app: Application, step: str) -> dict[str, An
         edit = request.query_params.get("edit", "")
         rows = list(enumerate(app.items))
         context["rows"] = [(i, item) for i, item in rows if item.kind is not CardKind.LEGAL]
+        context["known"] = services.applications.known_operators(app.id, _enterprise_user(request).actor())
+        # The national system asks first whether operator cards are wanted with the enrolment.
+        context["ask"] = (app.business is Business.ENROL and not context["rows"] and not edit
+                          and not request.query_params.get("add"))
         context["kinds"] = [CardKind.OPERATOR, CardKind.DECLARANT] + \
             ([CardKind.LEGAL] if app.business is not Business.ENROL else [])
         if edit.isdigit() and int(edit) < len(app.items):
@@ -252,7 +346,13 @@ def _step_context(request: Request, app: Application, step: str) -> dict[str, An
     elif step == "preview":
         context["problems"] = services.applications.preflight(app)
         context["dues"] = services.applications.deadlines(app)
+        context["checked"] = _checked(request, app)
     return context
+
+
+def _checked(request: Request, app: Application) -> bool:
+    """Whether the enterprise pressed "确认无误" on the data check of this very version."""
+    return request.session.get(f"{CHECKED}{app.id}") == app.version
 
 
 def _load_editable(request: Request, app_id: str) -> tuple[SessionUser, Application]:
@@ -280,7 +380,7 @@ def _parse_step(app: Application, step: str, form: Mapping[str, Any], problems: 
         others = tuple(i for i in app.items if i.kind is not CardKind.LEGAL)
         return {"items": (legal, *others)}
     if step == "operators":
-        return _operator_change(app, form, problems)
+        return _operator_change(app, form, problems, request)
     if step == "agent":
         choice = text(form, "agent")
         phone = check(problems, "agent_phone", ids.validate_mobile, text(form, "agent_phone"), "agent_phone") or ""
@@ -315,17 +415,22 @@ def _parse_step(app: Application, step: str, form: Mapping[str, Any], problems: 
 
 
 def _medium(value: Any, problems: list[EportError], field: str) -> Medium:
-    try:
-        return Medium(value or Medium.IC_CARD.value)
-    except ValueError:
-        problems.append(InvalidInput("请选择介质。", "Choose the medium.", field=field))
-        return Medium.IC_CARD
+    return choice(Medium, value, Medium.IC_CARD, problems, field, "请选择介质。", "Choose the medium.")
 
 
-def _operator_change(app: Application, form: Mapping[str, Any], problems: list[EportError]) -> dict[str, Any]:
-    """Row operations: add / replace (saved as 暂存, unconfirmed), confirm, delete."""
+def _operator_change(app: Application, form: Mapping[str, Any], problems: list[EportError], request: Request
+                     ) -> dict[str, Any]:
+    """Row operations: add / replace (saved as 暂存, unconfirmed), pick one named before, confirm, delete."""
     items = list(app.items)
     op = text(form, "op")
+    if op.startswith("pick:"):  # an operator named before, without a card: added as a confirmed row
+        known = web(request).services.applications.known_operators(app.id, _enterprise_user(request).actor())
+        index = op.split(":", 1)[1]
+        if not index.isdigit() or int(index) >= len(known):
+            problems.append(InvalidInput("没有这位操作员。", "No such operator.", field="op"))
+            return {}
+        items.append(CardRequest(kind=CardKind.OPERATOR, holder=known[int(index)], confirmed=True))
+        return {"items": tuple(items)}
     if op.startswith(("confirm:", "remove:")):
         index = op.split(":", 1)[1]
         if not index.isdigit() or int(index) >= len(items) or (items[int(index)].kind is CardKind.LEGAL \
@@ -401,6 +506,8 @@ def _notice(request: Request) -> str:
         return t("saved", lang)
     if request.query_params.get("sent_to"):
         return f"{t('preview.code_sent', lang)} {request.query_params['sent_to']}"
+    if request.query_params.get("checked"):
+        return t("check.confirmed", lang)
     return ""
 
 
@@ -439,12 +546,30 @@ def send_code(request: Request) -> Response:
 
 
 @blocking
+def data_check(request: Request) -> Response:
+    """POST /portal/apps/{id}/check: "确认无误" on the data check, for the version shown (a later edit
+    needs a new check); then the SMS code and the submission."""
+    form = _form(request)
+    _user, app = _load_editable(request, request.path_params["app_id"])
+    if app.state not in EDITABLE_STATES:
+        return _redirect(f"/portal/apps/{app.id}")
+    if _version(form) != app.version:
+        exc = InvalidInput("申请单已修改，请重新核对。", "The application changed; check it again.", field="check")
+        return render(request, "portal/step.html", _step_context(request, app, "preview") | {"errors": [exc]},
+                      status=409)
+    request.session[f"{CHECKED}{app.id}"] = app.version
+    return _redirect(f"/portal/apps/{app.id}/step/preview?checked=1")
+
+
+@blocking
 def submit(request: Request) -> Response:
     form = _form(request)
     user, app = _load_editable(request, request.path_params["app_id"])
     services = web(request).services
     state = web(request)
     problems: list[EportError] = []
+    if not _checked(request, app):
+        problems.append(InvalidInput(*pair("check.first"), field="check"))
     if form.get("declaration") != "yes":
         problems.append(InvalidInput("请阅读并勾选承诺声明。", "Read and tick the declaration.", field="declaration"))
     if app.state not in EDITABLE_STATES:
@@ -473,28 +598,45 @@ def detail(request: Request) -> Response:
     app = services.applications.get(request.path_params["app_id"], user.actor())
     attachments = services.applications.attachments_of(app.id, user.actor())
     archived = services.applications.attachments_archived(app)
+    done = request.query_params.get("done", "")
     return render(request, "portal/detail.html", {
         "app": app, "attachments": attachments, "archived": archived, "dues": services.applications.deadlines(app),
         "editable": app.state in EDITABLE_STATES, "steps": steps_for(app.business),
-        "submitted": bool(request.query_params.get("submitted"))})
+        "history": lifecycle.history_stages(app), "receipt": _has_receipt(app),
+        "submitted": bool(request.query_params.get("submitted")), "done": done if done in ("withdraw",) else ""})
+
+
+def _has_receipt(app: Application) -> bool:
+    """A receipt stands for a lodged application: a withdrawn draft keeps its number but has none."""
+    return bool(app.acceptance_no) and app.state not in (AppState.DRAFT, AppState.DELETED)
+
+
+def _confirmed(form: Mapping[str, Any]) -> None:
+    if form.get("confirm") != "yes":
+        raise InvalidInput("请勾选确认后再提交。", "Tick the confirmation box first.", field="confirm")
 
 
 @blocking
 def withdraw(request: Request) -> Response:
     form = _form(request)
     user = _enterprise_user(request)
-    app = web(request).services.applications.withdraw(request.path_params["app_id"], user.actor(),
-                                                      note=text(form, "note"), expected_version=_version(form))
-    return _redirect(f"/portal/apps/{app.id}")
+    services = web(request).services
+    services.applications.get(request.path_params["app_id"], user.actor())  # someone else's: refused first
+    _confirmed(form)
+    app = services.applications.withdraw(request.path_params["app_id"], user.actor(),
+                                         note=text(form, "note"), expected_version=_version(form))
+    return _redirect(f"/portal/apps/{app.id}?done=withdraw")
 
 
 @blocking
 def delete(request: Request) -> Response:
     form = _form(request)
     user = _enterprise_user(request)
-    web(request).services.applications.delete(request.path_params["app_id"], user.actor(),
-                                              expected_version=_version(form))
-    return _redirect("/portal")
+    services = web(request).services
+    services.applications.get(request.path_params["app_id"], user.actor())  # someone else's: refused first
+    _confirmed(form)
+    services.applications.delete(request.path_params["app_id"], user.actor(), expected_version=_version(form))
+    return _redirect("/portal?done=delete")
 
 
 def content_disposition(filename: str) -> str:
@@ -518,8 +660,9 @@ def receipt(request: Request) -> Response:
     user = _enterprise_user(request)
     services = web(request).services
     app = services.applications.get(request.path_params["app_id"], user.actor())
-    if not app.acceptance_no:
-        raise InvalidInput("申请单提交后才有受理回执。", "A receipt exists once the application is submitted.",
+    if not _has_receipt(app):
+        raise InvalidInput("申请单提交后才有受理回执（撤回后须重新提交）。",
+                           "A receipt exists once the application is submitted (again, after a withdrawal).",
                            field="state")
     pdf = receipt_pdf(app, services.rulebook, services.settings.web.base_url, services.clock())
     return Response(pdf, media_type="application/pdf", headers={
@@ -529,6 +672,7 @@ def receipt(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/portal/register", register, methods=["GET", "POST"], name="register"),
+    Route("/portal/register/code", registration_code, methods=["POST"], name="register_code"),
     Route("/portal/login", login_page, methods=["GET", "POST"], name="login"),
     Route("/logout", logout_action, methods=["POST"], name="logout"),
     Route("/portal", dashboard, name="dashboard"),
@@ -536,6 +680,7 @@ routes: list[BaseRoute] = [
     Route("/portal/apps/{app_id}", detail, name="application"),
     Route("/portal/apps/{app_id}/step/{step}", step_page, methods=["GET", "POST"], name="step"),
     Route("/portal/apps/{app_id}/sms", send_code, methods=["POST"], name="send_code"),
+    Route("/portal/apps/{app_id}/check", data_check, methods=["POST"], name="data_check"),
     Route("/portal/apps/{app_id}/submit", submit, methods=["POST"], name="submit"),
     Route("/portal/apps/{app_id}/withdraw", withdraw, methods=["POST"], name="withdraw"),
     Route("/portal/apps/{app_id}/delete", delete, methods=["POST"], name="delete"),

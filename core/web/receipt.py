@@ -29,7 +29,7 @@ TITLE = "电子口岸卡业务受理回执"
 
 
 @cache
-def _font() -> str:
+def cjk_font() -> str:
     """Register the CJK TrueType font once; reportlab embeds (subsets) it in every PDF."""
     for path in FONT_PATHS:
         if path.exists():
@@ -37,6 +37,9 @@ def _font() -> str:
             return FONT_NAME
     raise ConfigError("缺少中文字体，请安装 fonts-wqy-zenhei。",
                       "No CJK font found: install the fonts-wqy-zenhei package.", field="font")
+
+
+_font = cjk_font  # the name core/web/form_pdf.py imports
 
 
 def progress_url(base_url: str, app: Application) -> str:
@@ -56,7 +59,7 @@ def _pickup_text(app: Application, rulebook: Rulebook) -> str:
 
 def receipt_pdf(app: Application, rulebook: Rulebook, base_url: str, now: datetime) -> bytes:
     """The receipt as PDF bytes. ID numbers are masked; the QR code opens the progress query."""
-    font = _font()
+    font = cjk_font()
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=1)
     pdf.setTitle(f"{TITLE} {app.acceptance_no}")
@@ -110,4 +113,4 @@ def receipt_pdf(app: Application, rulebook: Rulebook, base_url: str, now: dateti
     return buffer.getvalue()
 
 
-__all__ = ["TITLE", "progress_url", "receipt_pdf"]
+__all__ = ["TITLE", "cjk_font", "progress_url", "receipt_pdf"]

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from core import lifecycle
 from core.errors import EportError, Forbidden, InvalidInput
 from core.labels import pair
-from core.model import Application, Card, Delivery, Pickup, RejectionReason
+from core.model import Application, Card, Pickup, RejectionReason
 from core.services import Actor, require_role
 from core.services.applications import STAFF_ACTIONS
 from core.web.auth import SessionUser, login, require_user
@@ -31,8 +31,8 @@ from core.web.render import PAGE_SIZE, error_lines, lang_of, page_number, render
 from core.web.security import check_csrf, client_address
 from core.web.status import status_for
 
-# Actions whose form asks "are you sure" first: 办结 and a delivery's outcome are not undone.
-CONFIRMED_ACTIONS = ("complete", "deliver", "return")
+# Actions whose form asks "are you sure" first: 退单, 办结 and a delivery's outcome are not undone.
+CONFIRMED_ACTIONS = ("reject", "complete", "deliver", "return")
 
 
 # ---- counter personalisation with a PC/SC reader ---------------------------------------------------------
@@ -94,16 +94,22 @@ def queue_page(request: Request) -> Response:
     services = web(request).services
     query = request.query_params
     state, search = query.get("state", ""), query.get("q", "").strip()
+    actor = user.actor()
+    # Each role opens on its own work; a state chosen in the filter replaces the tabs.
+    queue = query.get("queue", "") or ("" if state else lifecycle.first_queue(actor.roles).code)
     page = page_number(query.get("page"))
     context = _context(request, {"state": state, "q": search, "page": page, "states": lifecycle.QUEUE_STATES,
-                                 "staff_user": user, "rows": [], "more": False})
+                                 "staff_user": user, "rows": [], "more": False, "queue": queue,
+                                 "queues": lifecycle.WORK_QUEUES, "counts": services.applications.queue_counts(actor)})
     try:
-        rows, more = services.applications.queue_summary_page(user.actor(), state, search, page, PAGE_SIZE)
+        rows, more = services.applications.queue_summary_page(actor, state, search, page, PAGE_SIZE,
+                                                              queue=queue or None)
     except EportError as exc:
         return render(request, "staff/queue.html", context | {"errors": error_lines(exc)}, status=400)
 
     def page_url(n: int) -> str:
-        return "/staff?" + urlencode({k: v for k, v in {"state": state, "q": search, "page": n}.items() if v})
+        chosen = {"queue": queue, "state": state, "q": search, "page": n}
+        return "/staff?" + urlencode({k: v for k, v in chosen.items() if v})
 
     return render(request, "staff/queue.html", context | {"rows": rows, "more": more, "page_url": page_url})
 
@@ -118,9 +124,14 @@ def _detail_context(request: Request, app: Application, actor: Actor) -> dict[st
         "audit": apps.audit_trail(app.id, actor), "dues": apps.deadlines(app), "actions": actions,
         "pending_steps": apps.pending_steps(app), "steps": apps.region_steps(app),
         "unmade": lifecycle.unmade_items(app), "confirmed_actions": CONFIRMED_ACTIONS,
-        "today": services.today(), "overdue": apps.overdue(app),
-        "is_mail": app.pickup.method is Pickup.MAIL, "delivery_names": {d: d.value for d in Delivery},
-        "done": bool(request.query_params.get("done"))})
+        "today": services.today(), "overdue": apps.overdue(app), "history": lifecycle.history_stages(app),
+        "is_mail": app.pickup.method is Pickup.MAIL,
+        "done": _done(request.query_params.get("done", ""))})
+
+
+def _done(action: str) -> str:
+    """The outcome key of ``?done=`` (an action this console performs), else nothing to say."""
+    return action if action in (*STAFF_ACTIONS, "personalize") else ""
 
 
 def _made_card(request: Request, app: Application) -> Card | None:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core.errors import EportError
+from core.errors import EportError, InvalidInput
 from core.services.accounts import require_account_admin
 from core.services.actors import STAFF_ROLES
 from core.web.auth import SessionUser, require_user
@@ -38,7 +38,7 @@ def _roles(form: Any) -> list[str]:
 
 
 def _page(request: Request, admin: SessionUser, *, errors: list[EportError] | None = None, status: int = 200,
-          form: dict[str, str] | None = None) -> Response:
+          form: dict[str, Any] | None = None) -> Response:
     staff = web(request).services.accounts.staff(admin.actor())
     lang = lang_of(request)
     return render(request, "staff/accounts.html", {
@@ -61,7 +61,7 @@ def add_account(request: Request) -> Response:
         web(request).services.accounts.add_staff(admin.actor(), text(form, "username"), text(form, "password"),
                                                  admin.region, _roles(form), text(form, "display_name"))
     except EportError as exc:
-        kept = {k: text(form, k) for k in ("username", "display_name")}
+        kept: dict[str, Any] = {k: text(form, k) for k in ("username", "display_name")} | {"roles": _roles(form)}
         return _page(request, admin, errors=error_lines(exc), status=status_for(exc), form=kept)
     return RedirectResponse("/staff/accounts?done=added", status_code=303)
 
@@ -73,6 +73,8 @@ def change_account(request: Request) -> Response:
     form = posted_form(request)
     username, operation = request.path_params["username"], request.path_params["operation"]
     try:
+        if operation == "disable" and form.get("confirm") != "yes":  # 停用 ends the account's sessions at once
+            raise InvalidInput("请勾选确认后再停用。", "Tick the confirmation box first.", field="confirm")
         web(request).services.accounts.change_staff(admin.actor(), username, operation, roles=_roles(form),
                                                     password=text(form, "password"))
     except EportError as exc:

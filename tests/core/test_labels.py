@@ -11,11 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from core import cards, labels
+from core import cards, labels, lifecycle
 from core.guide import render as guide_render
 from core.guide.build import SECTIONS, TOPICS
 from core.labels import ENUM_LABELS, TEXTS, enum_label, label, pair
-from core.model import AppState, Business, CardKind, CardState, Pickup, RejectionReason
+from core.model import (
+    AppState,
+    Business,
+    CardKind,
+    CardState,
+    Delivery,
+    IdType,
+    Medium,
+    Pickup,
+    RejectionReason,
+)
 from core.rules import (
     ChannelKind,
     Condition,
@@ -34,7 +44,8 @@ from core.web.i18n import t
 CORE = Path(labels.__file__).resolve().parent
 TEMPLATES = CORE / "web" / "templates"
 LABELLED = (Business, AppState, RejectionReason, CardKind, CardState, ChannelKind, Condition, MaterialForm, OutletKind,
-            Milestone, Payer, ReadingKind, StepActor)
+            Milestone, Payer, ReadingKind, StepActor,
+            IdType, Medium, Pickup, Delivery)
 
 
 def _complete(value: tuple[str, str]) -> bool:
@@ -131,8 +142,9 @@ def test_every_text_the_card_script_asks_for_is_handed_to_it():
 def test_every_built_key_a_template_uses_exists():
     _, prefixes = _template_keys()
     # t('prefix.' ~ value): the values each template joins on.
-    values = {"step.": portal.STEPS, "pickup.": [p.value for p in Pickup], "staff.action.": staff.STAFF_ACTIONS,
-              "guide.text.": SECTIONS}
+    values = {"step.": portal.STEPS, "staff.action.": staff.STAFF_ACTIONS,
+              "guide.text.": SECTIONS, "queue.": [q.code for q in lifecycle.WORK_QUEUES],
+              "done.": [*staff.STAFF_ACTIONS, "personalize", "withdraw", "delete"]}
     assert prefixes == set(values), "a new built key: say here which values it is built from"
     assert sorted(f"{prefix}{v}" for prefix, vs in values.items() for v in vs if f"{prefix}{v}" not in TEXTS) == []
 

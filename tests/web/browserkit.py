@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -42,6 +43,13 @@ def serving(app, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def screenshot_folder(env: str, fallback: Path) -> Path:
+    """Where a browser test saves its screenshots: the folder ``$env`` names, else ``fallback`` (made)."""
+    folder = Path(os.environ.get(env) or fallback)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def shot(page: Page, name: str) -> None:

@@ -8,6 +8,7 @@ import re
 import attrs
 from webkit import (
     SYSTEM,
+    check_data,
     enterprise,
     fill_enrolment,
     last_code,
@@ -71,7 +72,7 @@ def test_portal_offers_and_takes_only_the_regions_own_making_centres(client, ser
     register_and_login(client)
     app_id = fill_enrolment(client, services)
     page = client.get(f"/portal/apps/{app_id}/step/pickup").text
-    offered = re.findall(r'<option value="([^"]+)"', page[page.index('id="f-centre"'):].split("</select>")[0])
+    offered = re.findall(r'<option value="([^"]+)"', page[page.index('id="f-making_centre"'):].split("</select>")[0])
     assert offered == ["shenzhen_east_hall"]  # not Changchun's centres
     before = services.applications.get(app_id, SYSTEM)
     moved = post(client, f"/portal/apps/{app_id}/step/pickup", {
@@ -166,7 +167,7 @@ def test_console_completion_asks_for_confirmation_and_the_unmade_cards_reason(se
     page = maker.get(f"/staff/apps/{app_id}").text
     form = page[page.index('id="action-complete"'):].split("</form>")[0]
     assert 'name="confirm" value="yes" required' in form and 'name="unmade_reason"' in form
-    assert 'id="unmade-cards"' in form and "1, 2" in form
+    assert 'id="unmade-cards"' in form and "1、2" in form  # numbered as Chinese lists them
     before = services.applications.get(app_id, SYSTEM)
     unconfirmed = act(maker, services, app_id, "complete")
     assert unconfirmed.status_code == 400 and "勾选确认" in unconfirmed.text
@@ -255,6 +256,7 @@ def test_portal_a_conflicting_submission_leaves_the_code_unused(client, services
     register_and_login(client)
     app_id = fill_enrolment(client, services)
     preview = f"/portal/apps/{app_id}/step/preview"
+    check_data(client, services, app_id)
     assert post(client, f"/portal/apps/{app_id}/sms", token_from=preview).status_code == 303
     code = last_code(services, "13900000001")
     seen = services.applications.get(app_id, SYSTEM).version

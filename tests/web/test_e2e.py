@@ -42,8 +42,21 @@ def login(page: Page, base: str, kind: str, username: str) -> None:
     page.goto(f"{base}/{'portal' if kind == 'enterprise' else 'staff'}/login")
     page.fill('input[name="username"]', username)
     page.fill('input[name="password"]', PASSWORD)
+    if kind == "enterprise":
+        page.check("#f-agree")  # the agreement ticked before each login, as on the national system
     page.click('form[method="post"] button[type="submit"]')
     page.wait_for_load_state()
+
+
+def registration_code(services: Services, mobile: str) -> str:
+    from core.services.accounts import REGISTER_PURPOSE
+    from core.store.accounts import SmsOutbox
+
+    with services.store.transaction(readonly=True) as tx:
+        sent = SmsOutbox(tx).latest(REGISTER_PURPOSE, mobile)
+    match = re.search(r"验证码为(\d{6})", sent.text if sent else "")
+    assert match
+    return match.group(1)
 
 
 def latest_code(page: Page, base: str, back: str) -> str:
@@ -58,6 +71,8 @@ def latest_code(page: Page, base: str, back: str) -> str:
 def submit_with_code(page: Page, base: str, app_id: str) -> None:
     preview = f"{base}/portal/apps/{app_id}/step/preview"
     page.goto(preview)
+    page.click("#check-confirm")  # the data check: 确认无误
+    page.wait_for_url(re.compile(r"checked=1"))
     page.click(f'form[action="/portal/apps/{app_id}/sms"] button')
     code = latest_code(page, base, preview)
     page.check('input[name="declaration"]')
@@ -95,13 +110,21 @@ def test_the_whole_story_in_chromium(server: str, browser: Browser, services: Se
     ent.goto(f"{base}/portal/register")
     form = registration(1)
     for key, value in form.items():
+        if key == "agree":
+            continue
         field = ent.locator(f'[name="{key}"]')
         if field.evaluate("e => e.tagName") == "SELECT":
             field.select_option(value)
         else:
             field.fill(value)
+    ent.click("#register-send-code")  # the SMS code to the administrator's mobile; the form comes back
+    ent.wait_for_load_state()
+    ent.fill("#f-sms_code", registration_code(services, form["mobile"]))
+    ent.fill("#f-password", PASSWORD)
+    ent.fill("#f-password2", PASSWORD)
+    ent.check("#f-agree")
     shot(ent, "02-register")
-    ent.click('form[action="/portal/register"] button[type="submit"]')
+    ent.click("#register-submit")
     ent.wait_for_url(re.compile(r"/portal/login\?registered=1"))
     login(ent, base, "enterprise", form["username"])
     ent.wait_for_url(re.compile(r"/portal$"))
@@ -117,6 +140,7 @@ def test_the_whole_story_in_chromium(server: str, browser: Browser, services: Se
     ent.fill('[name="legal.phone"]', "13900000001")
     ent.click('button[name="action"][value="next"]')
     ent.wait_for_url(re.compile(r"/step/operators"))
+    ent.click("#operators-yes")  # 是否同时申请操作员卡: yes
     from core.samples import make_person
 
     operator = make_person(2, "440304")
@@ -159,7 +183,8 @@ def test_the_whole_story_in_chromium(server: str, browser: Browser, services: Se
     shot(staff_page, "07-staff-queue")
     staff_act(staff_page, base, app_id, "accept")
     shot(staff_page, "08-staff-detail")
-    staff_act(staff_page, base, app_id, "reject", reasons="materials_incomplete", note="营业执照复印件未盖章")
+    staff_act(staff_page, base, app_id, "reject", reasons="materials_incomplete", note="营业执照复印件未盖章",
+              confirm="yes")
     assert staff_page.locator("#app-state").get_attribute("data-state") == "rejected"
 
     # -- the enterprise sees why, edits and resubmits --------------------------------------------------------------
@@ -217,6 +242,7 @@ def test_staff_accounts_and_a_forgotten_password_in_chromium(server: str, browse
     admin.click("#add-staff-submit")
     row = admin.locator('tr[data-username="wang-sz"]')
     expect(row).to_have_attribute("data-status", "active")
+    row.locator("#confirm-disable-wang-sz").check()  # 停用 is confirmed first
     row.locator('button:has-text("停用")').click()
     expect(admin.locator('tr[data-username="wang-sz"]')).to_have_attribute("data-status", "disabled")
     shot(admin, "12-staff-accounts")
@@ -240,5 +266,6 @@ def test_staff_accounts_and_a_forgotten_password_in_chromium(server: str, browse
     expect(ent.locator(".notice")).to_contain_text("新密码已设置")
     ent.fill('input[name="username"]', "ent5")
     ent.fill('input[name="password"]', "N3w-passw0rd-e2e")
+    ent.check("#f-agree")
     ent.click('form[method="post"] button[type="submit"]')
     ent.wait_for_url(f"{base}/portal")

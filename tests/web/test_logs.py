@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from starlette.testclient import TestClient
-from webkit import PASSWORD, enterprise, free_port, registration, serving
+from webkit import PASSWORD, enterprise, free_port, registration, registration_code, serving
 
 from core.samples import make_enrol, make_person
 from core.services import Services
@@ -164,6 +164,7 @@ def test_no_secret_reaches_the_log(services: Services, monkeypatch):
         portal = TestClient(create_app(services))
         form = registration(2, username="ent2")
         token = re.search(r'name="csrf_token" value="([^"]+)"', portal.get("/portal/register").text).group(1)
+        form["sms_code"] = registration_code(portal, form["mobile"])
         assert portal.post("/portal/register", data={"csrf_token": token, **form},
                            follow_redirects=False).status_code == 303
         token = re.search(r'name="csrf_token" value="([^"]+)"', portal.get("/portal/login").text).group(1)

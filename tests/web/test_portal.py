@@ -11,6 +11,7 @@ from webkit import (
     MAX_UPLOAD,
     PASSWORD,
     PNG,
+    check_data,
     csrf_of,
     fill_enrolment,
     last_code,
@@ -29,7 +30,7 @@ STAFF = Actor(id="rev", kind="staff", region="shenzhen", roles={"branch_admin"})
 
 
 def errors_of(page) -> dict[str, str]:
-    return dict(re.findall(r'<li data-field="([^"]*)">([^<]*)</li>', page.text))
+    return dict(re.findall(r'<li data-field="([^"]*)">(?:<a [^>]*>)?([^<]*)', page.text))
 
 
 def _user_count(services) -> int:
@@ -88,7 +89,11 @@ def test_walk_an_enrolment_from_draft_to_submission(client, services):
     assert 'action="/portal/apps/' + app_id + '/submit"' not in preview.text
     assert post(client, f"/portal/apps/{app_id}/step/operators", {"op": "remove:2"}).status_code == 303
     preview = client.get(f"/portal/apps/{app_id}/step/preview")
-    assert errors_of(preview) == {} and "/submit" in preview.text
+    # The data check comes first: "确认无误", then the code and the submission.
+    assert errors_of(preview) == {} and "/check" in preview.text and "/submit" not in preview.text
+    check_data(client, services, app_id)
+    preview = client.get(f"/portal/apps/{app_id}/step/preview")
+    assert "/submit" in preview.text and "已确认无误" not in preview.text
     # Without the declaration, or with a wrong code, nothing is submitted.
     post(client, f"/portal/apps/{app_id}/sms", token_from=f"/portal/apps/{app_id}/step/preview")
     code = last_code(services, "13900000001")
@@ -110,8 +115,9 @@ def test_walk_an_enrolment_from_draft_to_submission(client, services):
     detail = client.get(done.headers["location"])
     assert app.acceptance_no in detail.text and "已提交" in detail.text
     # The code was single use.
-    reuse = post(client, f"/portal/apps/{app_id}/withdraw")
+    reuse = post(client, f"/portal/apps/{app_id}/withdraw", {"confirm": "yes"})
     assert reuse.status_code == 303
+    check_data(client, services, app_id)
     again = post(client, f"/portal/apps/{app_id}/submit", {"declaration": "yes", "sms_code": code},
                  token_from=f"/portal/apps/{app_id}/step/preview")
     assert again.status_code == 400 and "sms_code" in errors_of(again)
@@ -121,7 +127,7 @@ def test_withdraw_then_reject_edit_and_resubmit(client, services, clock):
     register_and_login(client)
     app_id = fill_enrolment(client, services)
     assert submit_via_portal(client, services, app_id).status_code == 303
-    assert post(client, f"/portal/apps/{app_id}/withdraw").status_code == 303
+    assert post(client, f"/portal/apps/{app_id}/withdraw", {"confirm": "yes"}).status_code == 303
     me = Actor(id="ent1", kind="enterprise", uscc=registration(1)["uscc"])
     assert services.applications.get(app_id, me).state is AppState.DRAFT
     clock.now += timedelta(minutes=2)

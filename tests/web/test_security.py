@@ -45,7 +45,8 @@ def test_every_form_post_without_or_with_a_wrong_token_is_refused(client, servic
     assert app.state is AppState.DRAFT and app.remarks == ""
     # JSON clients send the token in a header instead.
     token = csrf_of(client)
-    ok = client.post(f"/portal/apps/{app_id}/withdraw", headers={"X-CSRF-Token": token}, follow_redirects=False)
+    ok = client.post(f"/portal/apps/{app_id}/withdraw", headers={"X-CSRF-Token": token}, data={"confirm": "yes"},
+                     follow_redirects=False)
     assert ok.status_code == 409  # the token passed; a draft cannot be withdrawn
 
 

@@ -11,13 +11,14 @@ from datetime import timedelta
 import attrs
 import pytest
 from starlette.testclient import TestClient
-from webkit import SYSTEM, enterprise, make_services, post, register_and_login
+from webkit import PASSWORD, SYSTEM, enterprise, make_services, post, register_and_login, registration
 
 from core.config import Settings, SmsSettings
 from core.errors import ConfigError
 from core.model import Person
 from core.samples import make_enrol
 from core.services import Services
+from core.services.accounts import REGISTER_PURPOSE, create_user
 from core.services.sms import NoGateway, OutboxGateway, gateway_for
 from core.store.accounts import SmsOutbox
 from core.web.app import create_app
@@ -107,7 +108,11 @@ def test_without_a_gateway_every_code_flow_says_so_and_sends_nothing(services: S
     services = deployment(services)
     app = create_app(services)
     portal = TestClient(app, base_url="http://testserver")
-    register_and_login(portal)
+    # registration proves the administrator's mobile with a code: without a gateway it says so too
+    registering = post(portal, "/portal/register/code", {"mobile": "13800000000"}, token_from="/portal/register")
+    assert registering.status_code == 503 and "未配置短信网关" in registering.text
+    create_user(services, "ent1", PASSWORD, "enterprise", uscc=registration(1)["uscc"], region="shenzhen",
+                mobile="13800000000")
     reset = post(TestClient(app, base_url="http://testserver"), "/portal/password-reset/code",
                  {"username": "ent1", "mobile": "13800000000"}, token_from="/portal/password-reset")
     assert reset.status_code == 503 and "未配置短信网关" in reset.text
@@ -219,4 +224,7 @@ def test_codes_go_only_to_the_number_the_flow_defines(services: Services):
     mine = draft_with_agent(services, 3, "13933333333")
     assert post(portal, f"/portal/apps/{mine}/sms", extra, token_from=f"/portal/apps/{mine}/step/preview"
                 ).status_code == 303
-    assert [m.mobile for m in sent(services)] == ["13933333333", AGENT]
+    # registration's code went to the mobile the form named; the submission's to the agent's
+    assert [(m.purpose, m.mobile) for m in sent(services)][:2] == [(f"submit:{mine}", "13933333333"),
+                                                                   (REGISTER_PURPOSE, registration(3)["mobile"])]
+    assert [m.mobile for m in sent(services) if m.purpose != REGISTER_PURPOSE] == ["13933333333", AGENT]

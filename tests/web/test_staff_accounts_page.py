@@ -26,7 +26,8 @@ def staff_login(app, username: str, password: str = PASSWORD) -> tuple[TestClien
 
 
 def submit(client: TestClient, path: str, data: dict | None = None, **kwargs):
-    return client.post(path, data={"csrf_token": csrf_of(client, "/staff/accounts"), **(data or {})},
+    confirm = {"confirm": "yes"} if path.endswith("/disable") else {}  # the box a disable is confirmed with
+    return client.post(path, data={"csrf_token": csrf_of(client, "/staff/accounts"), **confirm, **(data or {})},
                        follow_redirects=False, **kwargs)
 
 
@@ -130,10 +131,11 @@ def test_two_administrators_removing_each_other_leave_the_branch_one(services: S
     assert submit(a, "/staff/accounts/boss-b/disable").status_code == 303
     before = snapshot(services)
     app.state.web.sessions = StandsStill()  # b's request was let in before a's change committed
-    for operation, data in (("disable", {}), ("roles", {"roles": ["reviewer"]})):
+    for operation, data in (("disable", {"confirm": "yes"}), ("roles", {"roles": ["reviewer"]})):
         refused = b.post(f"/staff/accounts/boss-a/{operation}", data={"csrf_token": b_token, **data},
                          follow_redirects=False)
         assert refused.status_code == 400 and "最后一个启用的管理员" in refused.text, operation
-    english = b.post("/staff/accounts/boss-a/disable?lang=en", data={"csrf_token": b_token}, follow_redirects=False)
+    english = b.post("/staff/accounts/boss-a/disable?lang=en", data={"csrf_token": b_token, "confirm": "yes"},
+                     follow_redirects=False)
     assert "last enabled branch administrator" in english.text
     assert snapshot(services) == before and not account(services, "boss-a").disabled

@@ -281,7 +281,11 @@
   if (loginButton) { loginButton.addEventListener("click", () => guarded(cardLogin)); }
   document.querySelectorAll(".card-action").forEach((button) => {
     const row = button.closest("tr");
-    button.addEventListener("click", () => guarded(() => operatorAction(row.dataset.cardId, button.dataset.action)));
+    button.addEventListener("click", () => {
+      // 作废 revokes the card's certificate for good: the browser's own dialog asks first.
+      if (button.dataset.action === "void" && !window.confirm(T("cards.js.confirm_void"))) { return; }
+      guarded(() => operatorAction(row.dataset.cardId, button.dataset.action));
+    });
   });
   if (continueButton) { continueButton.addEventListener("click", () => guarded(continueUnlock)); }
   const renewContinue = document.getElementById("renew-continue");
