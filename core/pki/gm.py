@@ -4,8 +4,9 @@ cryptography (pyca) builds and parses X.509 but knows neither SM2 keys nor SM3, 
 with an SM2 key nor hold an SM2 subject key. The SM2 path keeps everything else of theirs: the CA still fills
 the same ``CertificateBuilder``, ``CertificateRevocationListBuilder`` and ``OCSPResponseBuilder``; the builder
 signs a draft with a throw-away P-256 key, which gives the whole DER as the RSA and P-256 profiles have it;
-asn1crypto (definitions of all three structures) then puts the real signature algorithm, the real subject
-key (and, for OCSP, the real responder key hash) in place, and the CA key signs the new to-be-signed bytes.
+the draft's to-be-signed part is then taken apart into its DER elements and put together with the real
+signature algorithm, the real subject key (and, for OCSP, the real responder key hash) in their places, and
+the CA key signs those bytes (asn1crypto encodes the AlgorithmIdentifiers).
 The result is parsed back with pyca, which reads everything of it except an SM2 public key, so the rest of
 the CA, the registry and the store keep working with ``x509.Certificate`` objects.
 
