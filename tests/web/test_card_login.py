@@ -270,20 +270,26 @@ def test_card_login_needs_the_csrf_token_and_a_configured_ca(world, card_client,
 
 # ---- what each session may apply for ----------------------------------------------------------------------------
 
-def test_may_apply_a_card_session_does_every_business_a_password_session_what_the_sources_allow(world):
-    offered = [o.business for o in world.services.rulebook.offers("shenzhen")]
-    assert Business.RENEW in offered and Business.ENROL in offered
+def test_may_apply_a_password_session_what_the_region_takes_without_the_legal_card(world):
+    # 001_56e603108c85a312.txt 2.3: a password login may apply for part of the businesses, a legal-card
+    # login for all; the part is the region's to say (a business whose every channel needs the legal card).
+    # Shenzhen offers each business on its web portal without the card, so a password login may apply for
+    # all of them (tests/services/test_series_and_password_logins.py refuses one on a card-only region).
+    offers = world.services.rulebook.offers("shenzhen")
+    assert {Business.RENEW, Business.ENROL} <= {o.business for o in offers}
     apps = world.services.applications
     holder = Actor(id="a", kind="enterprise", uscc=world.uscc, region="shenzhen")  # its legal card is made
     newcomer = attrs.evolve(holder, uscc=make_enrol(77).enterprise.uscc)  # no card yet
-    for business in offered:
+    for offer in offers:
+        business = offer.business
         if business is Business.ENROL:  # the enterprise already holds its one legal card
             assert apps.may_apply(holder, business, card_login=True) is not None
             assert apps.may_apply(newcomer, business, card_login=False) is None
             continue
+        assert not all(c.requires_legal_card for c in offer.channels), business
         assert apps.may_apply(holder, business, card_login=True) is None, business
-        assert apps.may_apply(holder, business, card_login=False) is not None, business
-        assert apps.may_apply(newcomer, business, card_login=False) is not None, business
+        assert apps.may_apply(holder, business, card_login=False) is None, business
+        assert apps.may_apply(newcomer, business, card_login=False) is not None, business  # no legal card yet
 
 
 def test_the_new_application_page_follows_the_session(world, card_client):
@@ -292,11 +298,14 @@ def test_the_new_application_page_follows_the_session(world, card_client):
     token = csrf_of(card_client)
     card_client.post("/portal/login", data={"csrf_token": token, "username": "ent31", "password": PASSWORD})
     assert card_session_of(card_client) == "no"
-    refused_by_password = card_client.post("/portal/apps/new", data={"csrf_token": csrf_of(card_client, "/portal"),
-                                                                     "business": "add_card"},
-                                           follow_redirects=False)
-    assert refused_by_password.status_code != 303
+
+    def start(business: str):
+        return card_client.post("/portal/apps/new", data={"csrf_token": csrf_of(card_client, "/portal"),
+                                                          "business": business}, follow_redirects=False)
+
+    assert start("add_card").status_code == 303  # Shenzhen takes it on the web without the legal card
+    assert start("enrol").status_code != 303  # the enterprise holds its legal card: no second enrolment
     assert api(card_client, "/portal/card-login", sign_login(card_client, world.drivers["legal"])).status_code == 200
-    allowed = card_client.post("/portal/apps/new", data={"csrf_token": csrf_of(card_client, "/portal"),
-                                                         "business": "add_card"}, follow_redirects=False)
+    assert card_session_of(card_client) != "no"
+    allowed = start("add_card")
     assert allowed.status_code == 303, allowed.text
