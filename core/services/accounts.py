@@ -66,7 +66,12 @@ class RegistrationCode:
 
 
 STAFF_CHANGES = {"roles": "set_roles", "password": "set_password", "disable": "disable", "enable": "enable"}
-_HASHER = PasswordHasher()  # argon2id with the library's current parameters
+# Argon2id, 64 MiB and 3 passes as the library's defaults, but one lane: the reference implementation runs
+# one thread per lane (argon2-cffi's default of 4 lanes made each check take 1.3 cores, so the limit below
+# bounded nothing and 16 clients logging in starved every other request). One lane is OWASP's profile
+# (Password Storage Cheat Sheet, "Argon2id": m=19 MiB, t=2, p=1 at least); hashes made with 4 lanes still
+# verify (their parameters are in the hash).
+_HASHER = PasswordHasher(parallelism=1)
 _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))  # checked for unknown users: same cost either way
 # Each hash takes a core for tens of milliseconds: at most one fewer at once than the machine has, so a
 # flood of logins (or of guesses) queues among itself and other requests keep a core.

@@ -57,9 +57,9 @@ def blocking(handler: Handler | None = None, *, max_files: int = 1000,
     return wrap(handler) if handler is not None else wrap
 
 
-def kept_first(lookup: Callable[[Request], bytes | None]) -> Callable[[Handler], Callable[[Request],
-                                                                                   Awaitable[Response]]]:
-    """For the hottest reads: ``lookup`` (memory only, no I/O) answers on the event loop with a JSON body
+def kept_first(lookup: Callable[[Request], bytes | None], media_type: str = "application/json"
+               ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """For the hottest reads: ``lookup`` (memory only, no I/O) answers on the event loop with a body
     kept from before; only when it has none does the plain handler run, in the thread pool."""
 
     def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -69,7 +69,7 @@ def kept_first(lookup: Callable[[Request], bytes | None]) -> Callable[[Handler],
         async def endpoint(request: Request) -> Response:
             body = lookup(request)
             if body is not None:
-                return Response(body, media_type="application/json")
+                return Response(body, media_type=media_type)
             return await in_thread(request)
 
         endpoint.blocking = fn  # type: ignore[attr-defined]

@@ -123,10 +123,11 @@ def test_the_queue_body_is_what_jsonresponse_would_send(store: Store, tmp_path: 
     client, _ = staff(services, ["reviewer"])
     sent = client.get("/api/staff/queue?per_page=2").content
     user = Actor(id="reviewer", kind="staff", region="shenzhen", roles=frozenset({"reviewer"}))
-    rows, more = services.applications.queue_summary_page(user, "", "", 1, 2)
+    rows, cursor = services.applications.queue_page_after(user, "", "", "", 2)  # the first page: a keyset read
     today = services.today()
+    more = cursor is not None
     content = {"items": [summary_json(r.summary, today) | {"overdue": r.overdue} for r in rows], "page": 1,
-               "more": more}
+               "more": more, "next": cursor}
     assert more and len(rows) == 2
     assert sent == JSONResponse(content).body
     assert json.loads(sent) == content
