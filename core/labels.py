@@ -348,6 +348,8 @@ TEXTS: dict[str, Pair] = {
     "preview.code_sent": ("验证码已发送至", "Code sent to"),
     "submitted": ("已提交，受理编号：", "Submitted. Acceptance number: "),
     "outbox.title": ("短信发件箱（开发网关）", "SMS outbox (development gateway)"),
+    "outbox.text": ("短信内容", "Text"),
+    "outbox.time": ("发送时间", "Time"),
 
     # ---- the staff console (core/web/templates/staff) ----
     "staff.login.title": ("工作人员登录", "Staff login"),
