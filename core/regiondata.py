@@ -36,6 +36,7 @@ from core.rules import (
     MediumPolicy,
     Outlet,
     Region,
+    SourceDocument,
     Step,
     Text,
     Timeframe,
@@ -74,6 +75,13 @@ class RegionDefaults:
 
 
 @frozen
+class CitedSource:
+    """What a region says of one document its rules cite (``[sources."FILE"]``)."""
+
+    title: Text  # the document's own heading where it has one
+
+
+@frozen
 class RegionData:
     region: Region
     businesses: tuple[BusinessRules, ...] = field()
@@ -81,6 +89,8 @@ class RegionData:
     forms: tuple[Form, ...] = ()
     card_policy: CardPolicy | None = None
     defaults: RegionDefaults = RegionDefaults()
+    # file name (what the rules' ``source`` holds) -> its title; DataRegion registers them as Region.sources
+    sources: dict[str, CitedSource] = field(factory=dict)
 
     def rules(self, business: Business) -> BusinessRules | None:
         for b in self.businesses:
@@ -103,18 +113,21 @@ def load_region_data(path: Path | str) -> RegionData:
         where = f"{path}:{_syntax_error_line(exc, text)}"
         raise ConfigError(f"分中心数据不是合法的 TOML：\n{where}: {exc}",
                           f"region data is not valid TOML:\n{where}: {exc}") from exc
+    if misplaced := _sources_in_region(raw):  # reported with the rest, not as a mistyped Region field
+        raw = {**raw, "region": {k: v for k, v in raw["region"].items() if k != "sources"}}
     try:
         data = make_config_converter().structure(raw, RegionData)
     except Exception as exc:
-        raise _invalid(path, text, mistakes(exc)) from exc
-    if undefined := _undefined_forms(data):
-        raise _invalid(path, text, undefined)
+        raise _invalid(path, text, misplaced + mistakes(exc)) from exc
+    if found := misplaced + _undefined_forms(data):
+        raise _invalid(path, text, found)
     if data.card_policy is not None:
         # Which card rules the source states: the keys written in [card_policy], so the guide can
         # tell a stated rule from a core default sharing the same policy object.
         written = tuple(k for k in raw.get("card_policy", {}) if k not in ("note", "source", "stated"))
         data = attrs.evolve(data, card_policy=attrs.evolve(data.card_policy, stated=written))
-    return data
+    documents = tuple(SourceDocument(file, cited.title) for file, cited in data.sources.items())
+    return attrs.evolve(data, region=attrs.evolve(data.region, sources=documents))
 
 
 def _syntax_error_line(exc: tomllib.TOMLDecodeError, text: str) -> int:
@@ -131,6 +144,14 @@ def _undefined_forms(data: RegionData) -> list[Mistake]:
     return [Mistake(("businesses", i, "forms", j), f"表格 {code!r} 未在 [[forms]] 中定义（已定义：{defined}）",
                     f"form {code!r} is not defined in [[forms]] (defined: {defined})")
             for i, b in enumerate(data.businesses) for j, code in enumerate(b.forms) if code not in known]
+
+
+def _sources_in_region(raw: dict) -> list[Mistake]:
+    # Region.sources is filled from the top-level [sources] tables: one place to write a title.
+    if isinstance(raw.get("region"), dict) and "sources" in raw["region"]:
+        return [Mistake(("region", "sources"), '来源的标题请写在顶层的 [sources."文件名"] 表中',
+                        'write source titles in top-level [sources."FILE"] tables')]
+    return []
 
 
 def _invalid(path: Path, text: str, found: list[Mistake]) -> ConfigError:

@@ -369,6 +369,15 @@ class CardPolicy:
 
 
 @frozen
+class SourceDocument:
+    """A document a region's rules cite: ``file`` is what their ``source`` holds, ``title`` what a
+    person reads (the document's own heading where it has one)."""
+
+    file: str
+    title: Text
+
+
+@frozen
 class Region:
     code: str
     name: Text  # e.g. 深圳 / Shenzhen
@@ -386,6 +395,14 @@ class Region:
     note: Text | None = None  # further contact points (e.g. a WeChat account)
     requirements: tuple[Requirement, ...] = ()  # what validate_application enforces, for the guide
     readings: tuple[Reading, ...] = ()  # interpretations and as-written notes the guide prints
+    sources: tuple[SourceDocument, ...] = ()  # the documents its rules cite, with their titles
+
+    def source_title(self, source: str) -> Text | None:
+        """The title of the cited document ``source`` (None: the region gives it none)."""
+        for document in self.sources:
+            if document.file == source:
+                return document.title
+        return None
 
     def covers(self, province: str, city: str) -> bool:
         if self.cities:
@@ -404,5 +421,5 @@ __all__ = [
     "Address", "BusinessOffer", "CardPolicy", "Channel", "ChannelKind", "Condition", "CourierPolicy",
     "Deadline", "EmailRule", "Form", "FormField", "Inbound", "Material", "MaterialForm", "MediumPolicy",
     "Milestone", "Outbound", "Outlet", "OutletKind", "Payer", "Problem", "Reading", "ReadingKind", "Region",
-    "Requirement", "Step", "StepActor", "Supplier", "Text", "Timeframe", "UploadPolicy",
+    "Requirement", "SourceDocument", "Step", "StepActor", "Supplier", "Text", "Timeframe", "UploadPolicy",
 ]

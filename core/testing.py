@@ -124,6 +124,7 @@ class _Kit:
             answers = self.answers(offers)
             self.check_bilingual(answers)
             self.check_placeholders(answers)
+            self.check_source_titles(answers)
             self.check_hookimpl_markers()
         return self.findings
 
@@ -269,6 +270,19 @@ class _Kit:
                     self.problem(f"{path}：仍是占位内容（【占位】），请替换为分中心公布的规则",
                                  f"{path}: a placeholder is left ([placeholder]); replace it with the region's "
                                  "published rule")
+
+    def check_source_titles(self, answers: list[tuple[str, Any]]) -> None:
+        """Every cited document has a title: the guide shows it instead of a file name (it falls back to the
+        file name, which people cannot read as a document)."""
+        region = next((answer for where, answer in answers if where == "region"), None)
+        if not isinstance(region, Region):
+            return  # the region did not answer: reported where it was asked
+        cited = dict.fromkeys(value for where, answer in answers for path, value in _strings(answer, where)
+                              if path.endswith(".source"))
+        for source in cited:
+            if region.source_title(source) is None:
+                self.problem(f"来源 {source!r} 没有在 [sources] 中给出标题（指引将只显示文件名）",
+                             f"source {source!r} has no title in [sources] (the guide would show the file name)")
 
     def check_hookimpl_markers(self) -> None:
         """A public method named like a hook but without @hookimpl is never called: say so."""

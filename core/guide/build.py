@@ -13,7 +13,9 @@ of an unclear passage is printed beside its topic (``Guide.readings``).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+import attrs
 from attrs import frozen
 
 from core.calendar import WorkCalendar
@@ -35,6 +37,7 @@ from core.rules import (
     Reading,
     Region,
     Requirement,
+    SourceDocument,
     Step,
     StepActor,
     Text,
@@ -43,8 +46,8 @@ from core.rules import (
 )
 
 __all__ = [
-    "SECTIONS", "TOPICS", "DueDate", "Guide", "GuideMaterial", "MaterialGroup", "build_guide", "deadline",
-    "offer_labels", "parse_business", "resolve_region",
+    "SECTIONS", "TOPICS", "DueDate", "Guide", "GuideMaterial", "MaterialGroup", "build_guide", "cited_sources",
+    "deadline", "offer_labels", "parse_business", "resolve_region",
 ]
 
 # The topics a guide covers, in the order they are printed; a topic is "silent" when the
@@ -106,6 +109,16 @@ class Guide:
     card_policy: CardPolicy
     what_you_do: tuple[Text, ...]  # numbered when rendered
     silent: tuple[str, ...]  # keys of TOPICS
+    # The documents this guide cites, each with the title people read (the file name when the region
+    # gives none); the rules' ``source`` fields keep the file name for those who check citations.
+    sources: tuple[SourceDocument, ...] = ()
+
+    def source_title(self, source: str) -> Text:
+        """The title of the cited document ``source``, or the file name itself when it has none."""
+        for document in self.sources:
+            if document.file == source:
+                return document.title
+        return Text(source)
 
 
 def resolve_region(rulebook: Rulebook, code: str) -> Region:
@@ -164,6 +177,26 @@ def _due(calendar: WorkCalendar, timeframe: Timeframe, steps: list[Step], today:
         result.append(DueDate(d, due, earliest, step))
         origin = due
     return result
+
+
+def cited_sources(*values: Any) -> list[str]:
+    """Every ``source`` the rule objects in ``values`` cite (nested ones too), each once, in order met."""
+    found: dict[str, None] = {}
+    stack = list(reversed(values))
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list | tuple):
+            stack.extend(reversed(value))
+        elif attrs.has(type(value)):
+            source = getattr(value, "source", None)
+            if isinstance(source, str) and source:
+                found[source] = None
+            stack.extend(reversed([getattr(value, f.name) for f in attrs.fields(type(value)) if f.name != "source"]))
+    return list(found)
+
+
+def _documents(region: Region, cited: list[str]) -> tuple[SourceDocument, ...]:
+    return tuple(SourceDocument(file, region.source_title(file) or Text(file)) for file in cited)
 
 
 def offer_labels(offers: list[BusinessOffer]) -> dict[Business, Text]:
@@ -275,14 +308,17 @@ def build_guide(rulebook: Rulebook, calendar: WorkCalendar, region: str, busines
         "upload": upload.source is not None,
         "card_policy": card_policy.source is not None,
     }
+    requirements = tuple(r for r in info.requirements if r.applies_to(business))
+    readings = tuple(r for r in info.readings if r.applies_to(business))
+    cited = cited_sources(offer, materials, courier, outlets, timeframe, steps, medium, forms, upload, card_policy,
+                          requirements, readings)
     return Guide(
         region=info, business=business, business_name=offer_labels(rulebook.offers(region))[business],
         offer=offer, today=today, materials=tuple(materials), material_groups=tuple(_groups(offer, materials)),
-        requirements=tuple(r for r in info.requirements if r.applies_to(business)),
-        readings=tuple(r for r in info.readings if r.applies_to(business)), courier=courier,
+        requirements=requirements, readings=readings, courier=courier,
         outlets=tuple(outlets), timeframe=timeframe, due=tuple(_due(calendar, timeframe, steps, today)),
         steps=tuple(steps), medium=medium,
         forms=tuple(forms), upload=upload, card_policy=card_policy,
         what_you_do=tuple(_what_you_do(offer, materials, courier, steps, forms)),
-        silent=tuple(topic for topic in TOPICS if not said[topic]),
+        silent=tuple(topic for topic in TOPICS if not said[topic]), sources=_documents(info, cited),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from core.convert import make_json_converter
@@ -84,10 +85,12 @@ def silent_line(topic: str, lang: str = "zh") -> str:
 
 
 class _Writer:
-    def __init__(self, lang: str, readings: tuple[Reading, ...] = ()) -> None:
+    def __init__(self, lang: str, readings: tuple[Reading, ...] = (),
+                 title: Callable[[str], Text] = Text) -> None:
         self.lang = lang
         self.lines: list[str] = []
         self.readings = readings
+        self.title = title  # a cited document's title, from its file name
         self.topic = ""  # the section being written ("" before the first); its readings close it
 
     def t(self, text: Text | None) -> str:
@@ -125,14 +128,15 @@ class _Writer:
             self.line(f"{self.label(key)}{sep}{value}", indent)
 
     def source(self, source: str | None, indent: int = 1) -> None:
-        self.kv("source", source or "", indent)
+        """The cited document by its title (the file name stays in the JSON, for those who check)."""
+        self.kv("source", self.t(self.title(source)) if source else "", indent)
 
 
 def render_text(guide: Guide, lang: str = "zh") -> str:
     """The guide as readable sectioned text: Chinese by default, English with ``lang="en"``."""
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}")
-    w = _Writer(lang, guide.readings)
+    w = _Writer(lang, guide.readings, guide.source_title)
     region, silent = guide.region, set(guide.silent)
     w.line(f"{w.t(region.name)} · {w.t(guide.business_name)} — {w.label('guide')}")
     w.line(w.t(region.centre))

@@ -12,7 +12,17 @@ from core.guide.build import build_guide
 from core.model import Business
 from core.plugins import BUILTIN_REGIONS, get_plugin_manager
 from core.rulebook import Rulebook
-from core.rules import BusinessOffer, Channel, ChannelKind, Material, MaterialForm, Region, Text, Timeframe
+from core.rules import (
+    BusinessOffer,
+    Channel,
+    ChannelKind,
+    Material,
+    MaterialForm,
+    Region,
+    SourceDocument,
+    Text,
+    Timeframe,
+)
 from core.testing import check_region, conformance_problems
 
 REGIONS = [code for code, _ in BUILTIN_REGIONS]
@@ -82,7 +92,8 @@ def test_check_region_raises_listing_the_problems_and_passes_a_clean_region(pm):
     class Tidy:
         @hookimpl
         def register_regions(self):
-            return [Region(code="tidy", name=Text("整洁", "Tidy"), centre=Text("整洁分中心", "Tidy centre"))]
+            return [Region(code="tidy", name=Text("整洁", "Tidy"), centre=Text("整洁分中心", "Tidy centre"),
+                           sources=(SourceDocument("s.txt", Text("整洁办事指南", "Tidy guide")),))]
 
         @hookimpl
         def businesses(self, region):
@@ -111,3 +122,28 @@ def test_the_kit_refuses_a_region_plugin_that_does_not_declare_its_region():
     pm = get_plugin_manager(extra=[("hollow", Hollow()), ("hollow-regions", HollowDeclarer())])
     problems = "\n".join(conformance_problems(pm, "hollow"))
     assert "the plugin registered as 'hollow' does not declare region 'hollow'" in problems
+
+
+class Untitled:
+    """Cites its documents but gives one of them no title: the guide could show only its file name."""
+
+    @hookimpl
+    def register_regions(self):
+        return [Region(code="untitled", name=Text("无题", "Untitled"), centre=Text("无题分中心", "Untitled centre"),
+                       source="a.txt", sources=(SourceDocument("a.txt", Text("甲指南", "Guide A")),))]
+
+    @hookimpl
+    def businesses(self, region):
+        web = Channel(ChannelKind.WEB, Text("网上", "online"), source="a.txt")
+        return [BusinessOffer(Business.UNLOCK, Text("解锁", "Unlock"), channels=(web,), self_service_only=True,
+                              source="b.txt")]
+
+
+def test_the_kit_flags_a_cited_source_without_a_title():
+    pm = get_plugin_manager(extra=[("untitled", Untitled())])
+    assert conformance_problems(pm, "untitled") == [
+        "来源 'b.txt' 没有在 [sources] 中给出标题（指引将只显示文件名） / "
+        "source 'b.txt' has no title in [sources] (the guide would show the file name)"]
+    guide = build_guide(Rulebook(pm), WorkCalendar(), "untitled", Business.UNLOCK, date(2026, 3, 2))
+    assert guide.source_title("a.txt") == Text("甲指南", "Guide A")
+    assert guide.source_title("b.txt") == Text("b.txt")  # the file name, as the kit warned

@@ -401,4 +401,4 @@ def test_guide_output_in_both_languages(rulebook: Rulebook, business: Business, 
     assert offer.name.get(lang) in text
     assert all(c.name.get(lang) in text for c in offer.channels)
     assert all(m.name.get(lang) in text for m in rulebook.materials(HZ, business))
-    assert SOURCE in text
+    assert rulebook.region(HZ).source_title(SOURCE).get(lang) in text and SOURCE not in text  # by its title

@@ -97,6 +97,8 @@ def type_words(tp: Any) -> str:
         return type_words(kept)
     if origin is tuple:
         return f"list of {type_words(args[0])}"
+    if origin is dict and args[0] is str:  # TOML tables keyed by name: [sources."FILE"]
+        return f"tables of {type_words(args[1])}"
     simple = {str: "string", bool: "bool", int: "integer", Text: "text"}
     if tp in simple:
         return simple[tp]
@@ -120,7 +122,7 @@ def default_words(field: attrs.Attribute) -> str:
         return "true" if value else "false"
     if isinstance(value, int | str | tuple):
         return json.dumps(list(value) if isinstance(value, tuple) else value, ensure_ascii=False)
-    if attrs.has(type(value)) and value == type(value)():
+    if (attrs.has(type(value)) and value == type(value)()) or value == {}:
         return "{}"
     raise AssertionError(f"the doc has no words for the default {value!r}")
 
@@ -189,7 +191,8 @@ def test_the_legend_explains_every_type_word_the_tables_use():
     legend = DOC[DOC.index("**Reading the tables.**"):].split("\n\n")[0]
     used = {type_words(tp) for cls in CLASSES for tp in _field_types(cls)}
     basic = {word.removeprefix("list of ") for word in used} & {"string", "bool", "integer", "text"}
-    for word in sorted(basic | ({"list of"} if any(w.startswith("list of") for w in used) else set())):
+    containers = {kind for kind in ("list of", "tables of") if any(w.startswith(kind) for w in used)}
+    for word in sorted(basic | containers):
         assert f"`{word}" in legend, f"the legend does not explain `{word}`"
 
 
