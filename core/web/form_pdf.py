@@ -73,7 +73,10 @@ def _footer(filled: FilledForm) -> str:
     made = (f"已按“{filled.prefilled_for}”登记的信息预填，请核对后签章。 / Pre-filled with the registered data of "
             f"{filled.prefilled_for}; check it before signing and stamping.") if filled.prefilled_for else \
         "空白表格，请如实手工填写。 / Blank form: fill it in by hand."
-    return f"{made}\n依据 / Source: {filled.form.source or '-'}"
+    source = filled.form.source
+    title = filled.region.source_title(source) if source else None  # the document's title, not its file name
+    cited = f"{title.zh} / {title.get('en')}" if title is not None else (source or "-")
+    return f"{made}\n依据 / Source: {cited}"
 
 
 __all__ = ["form_pdf"]

@@ -203,6 +203,9 @@ def test_each_form_the_seed_names_downloads_blank_with_the_cjk_font_embedded(web
         text, fonts = pdf_text(answer.content, tmp_path, code)
         form = next(f for f in every_region.rulebook.forms(region, Business(business)) if f.code == code)
         assert form.title.zh in text and "空白表格" in text
+        title = every_region.rulebook.region(region).source_title(form.source)
+        assert title is not None and title.zh in " ".join(text.split())  # the document cited, by its title
+        assert form.source not in text  # not its file name
         assert "WenQuanYi" in fonts and re.search(r"WenQuanYi\S*\s+TrueType\s+\S+\s+yes", fonts), fonts
         for field in form.fields:
             assert field.label.zh in text
