@@ -129,7 +129,8 @@ def test_every_command_group_uses_the_named_config_from_another_folder(here: Pat
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: started.update(serve=kw))
     run("serve", "--port", "18999")
     assert started["serve"] == {"host": "127.0.0.1", "port": 18999, "log_level": "info", "proxy_headers": False,
-                                "log_config": None, "access_log": False}  # the app reads proxies and logs itself
+                                "log_config": None, "access_log": False,  # the app reads proxies and logs itself
+                                "loop": "uvloop", "http": "httptools"}  # both are dependencies
     config.write_text(config.read_text().replace('allowed_origins = ["http://127.0.0.1:8000", '
                                                  '"http://localhost:8000"]',
                                                  'allowed_origins = ["https://eport.example"]'))
