@@ -134,14 +134,23 @@ def _queue_page(request: Request, user: SessionUser) -> Response:
     context = _context(request, {"state": state, "q": search, "page": page, "states": lifecycle.QUEUE_STATES,
                                  "staff_user": user, "rows": [], "more": False, "queue": queue,
                                  "queues": lifecycle.WORK_QUEUES, "counts": services.applications.queue_counts(actor)})
+    # The next page starts after the last row shown (a cursor: as fast deep in the queue as at its start);
+    # a page asked for by number (going back) is read by OFFSET, as far as the first MAX_PAGE pages.
+    after, cursor = query.get("after", ""), None
     try:
-        rows, more = services.applications.queue_summary_page(actor, state, search, page, PAGE_SIZE,
-                                                              queue=queue or None)
+        if after or page == 1:
+            rows, cursor = services.applications.queue_page_after(actor, state, search, after, PAGE_SIZE,
+                                                                  queue=queue or None)
+            more = cursor is not None
+        else:
+            rows, more = services.applications.queue_summary_page(actor, state, search, page, PAGE_SIZE,
+                                                                  queue=queue or None)
     except EportError as exc:
         return render(request, "staff/queue.html", context | {"errors": error_lines(exc)}, status=400)
 
     def page_url(n: int) -> str:
-        chosen = {"queue": queue, "state": state, "q": search, "page": n}
+        forward = {"after": cursor} if cursor and n == page + 1 else {}
+        chosen = {"queue": queue, "state": state, "q": search, **forward, "page": n}
         return "/staff?" + urlencode({k: v for k, v in chosen.items() if v})
 
     return render(request, "staff/queue.html", context | {"rows": rows, "more": more, "page_url": page_url})

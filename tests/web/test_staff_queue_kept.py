@@ -88,3 +88,28 @@ def test_an_error_page_is_never_kept(services, counted):
     assert client.get("/staff?state=bogus").status_code == 400
     assert client.get("/staff?state=bogus").status_code == 400
     assert len(counted) == 2
+
+
+def test_the_console_pages_forward_by_cursor(services):
+    """The queue page's "next" link carries the cursor of its last row: walking it gives the whole queue
+    in order, as the page numbers do, and going back is by page number; a bad cursor is a 400 page."""
+    from core.web.render import PAGE_SIZE
+
+    ids = [services.applications.submit(services.applications.create(make_enrol(n), SYSTEM).id, SYSTEM).id
+           for n in range(1, 2 * PAGE_SIZE + 4)]
+    create_user(services, "clerk-d", PASSWORD, "staff", region="shenzhen", roles=["reviewer"])
+    client = _login(create_app(services), "clerk-d")
+    by_number = [i for n in (1, 2, 3) for i in _ids(client.get(f"/staff?queue=open&page={n}").text)]
+    assert sorted(by_number) == sorted(ids)
+    walked, url = [], "/staff?queue=open"
+    while url:
+        page = client.get(url).text
+        walked += _ids(page)
+        found = re.search(r'<a rel="next" href="([^"]+)"', page)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+        if url:
+            assert "after=" in url
+    assert walked == by_number
+    back = re.search(r'<a rel="prev" href="([^"]+)"', client.get(url or "/staff?queue=open&page=3").text)
+    assert back and "after=" not in back.group(1)
+    assert client.get("/staff?after=not-a-cursor").status_code == 400
