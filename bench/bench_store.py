@@ -28,6 +28,7 @@ Times are medians (p50) in milliseconds; no assertions, numbers are printed with
 from __future__ import annotations
 
 import io
+import json
 import random
 import statistics
 import sys
@@ -94,9 +95,9 @@ def rows(count: int) -> Any:
         search = SEARCH_SEPARATOR + SEARCH_SEPARATOR.join(
             f for f in map(search_field, [row_id, number or "", uscc, name, *dict.fromkeys(people)]) if f) \
             + SEARCH_SEPARATOR
-        summary = '{"agent": {"name": "%s", "id_number": "440304199001011234"}, "holders": [%s]}' % (
-            people[0], ", ".join('{"kind": "operator", "name": "%s", "id_number": "440304199001011234"}' % p
-                                 for p in people))
+        summary = json.dumps({"agent": {"name": people[0], "id_number": "440304199001011234"},
+                              "holders": [{"kind": "operator", "name": p, "id_number": "440304199001011234"}
+                                          for p in people]}, ensure_ascii=False)
         yield {"id": row_id, "enterprise_uscc": uscc, "enterprise_name": name, "business": "enrol",
                "region": "shenzhen", "state": state.value, "acceptance_no": number, "due": due,
                "created_at": NOW - timedelta(seconds=count - i), "updated_at": NOW,
