@@ -197,7 +197,7 @@ def test_registration_uses_up_the_sms_code_and_keeps_the_administrators_details(
     stored = services.accounts.enterprise_accounts(Actor(id="ent40", kind="enterprise", uscc=user.uscc))[0]
     assert (stored.id_number, stored.email) == (user.id_number, user.email)
     with services.store.transaction(readonly=True) as tx:
-        entry = [e for e in tx.audit.for_entity("user", user.id) if e.action == "register"][0]
+        [entry] = [e for e in tx.audit.for_entity("user", user.id) if e.action == "register"]
     assert "110101199003070011" not in str(entry.payload)  # masked in the audit
     with pytest.raises(Forbidden):  # the code is spent
         services.accounts.register_enterprise(_enterprise(41), "ent41", "Passw0rd!x", region="testland",
