@@ -12,6 +12,7 @@ import attrs
 from attrs import frozen
 
 from core.errors import Forbidden, RuleViolation, TransitionError
+from core.labels import counted, label
 from core.model import Card, CardEvent, CardKind, CardState, CertificateRef
 from core.rules import CardPolicy
 
@@ -86,7 +87,7 @@ def transition(card: Card, action: str, actor: str, at: datetime, note: str = ""
         raise TransitionError(f"未知的卡操作：{action}", f"unknown card action: {action}", field="action")
     if card.state not in move.sources:
         raise TransitionError(
-            f"卡当前状态为{card.state.value}，不能执行“{action}”",
+            f"卡当前状态为{label(card.state)}，不能执行“{action}”",
             f"cannot {action} a card that is {card.state.value}; allowed from: "
             f"{', '.join(sorted(s.value for s in move.sources))}", field="state")
     target = move.target or card.state
@@ -149,7 +150,7 @@ def check_self_renewal(card: Card, now: datetime, policy: CardPolicy) -> None:
         raise RuleViolation("已被锁的法人卡不能自助延期，请先解锁", "a locked legal card must be unlocked first",
                             field="card")
     if state is not C.ACTIVE:
-        raise RuleViolation(f"卡状态为{state.value}，不能延期", f"a {state.value} card cannot be renewed",
+        raise RuleViolation(f"卡状态为{label(state)}，不能延期", f"a {label(state, 'en')} card cannot be renewed",
                             field="card")
     window = renewal_window(card, policy)
     assert window is not None
@@ -158,7 +159,8 @@ def check_self_renewal(card: Card, now: datetime, policy: CardPolicy) -> None:
         days_left = (card.certificate.not_after - now).days  # type: ignore[union-attr]
         raise RuleViolation(
             f"距证书到期还有{days_left}天，到期前{policy.renewal_window_days}天内方可自助延期（{opens:%Y-%m-%d}起）",
-            f"the certificate expires in {days_left} days; renewal opens {policy.renewal_window_days} days "
+            f"the certificate expires in {counted(days_left, 'day')}; renewal opens "
+            f"{counted(policy.renewal_window_days, 'day')} "
             f"before expiry ({opens:%Y-%m-%d})", field="card")
 
 

@@ -775,6 +775,11 @@ TEXTS: dict[str, Pair] = {
 }
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``1 year``, ``2 years``, ``2 copies``: English counts agree in number (Chinese has no plural)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
 def pair(key: StrEnum | str) -> Pair:
     """Both languages of ``key``: an enum member (by its enum's table) or a text key."""
     if isinstance(key, StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.convert import make_json_converter
 from core.guide.build import DueDate, Guide, GuideMaterial
-from core.labels import LANGS, label
+from core.labels import LANGS, counted, label
 from core.rules import (
     CardPolicy,
     CourierPolicy,
@@ -23,11 +23,6 @@ from core.rules import (
 __all__ = ["FILE_TYPES", "LANGS", "card_policy_words", "counted", "deadline_words", "guide_json", "inbound_words",
            "medium_words", "outbound_words", "reading_line", "render_deadlines", "render_text", "silent_line",
            "upload_words", "working_days"]
-
-
-def counted(n: int, noun: str, plural: str = "") -> str:
-    """``1 year``, ``2 years``, ``2 copies``: English counts agree in number (Chinese has no plural)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
 def working_days(days: int, min_days: int | None = None) -> str:
