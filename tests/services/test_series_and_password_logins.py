@@ -8,9 +8,9 @@ from pathlib import Path
 import attrs
 import pytest
 from citations import assert_cited
-from conftest import TESTLAND
 from test_application_rules import STAFF as TESTLAND_STAFF
 from test_application_rules import draft, ent
+from testland import TESTLAND
 
 from core.calendar import WorkCalendar
 from core.config import Settings
