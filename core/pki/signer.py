@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
@@ -284,19 +285,19 @@ def _digest(data: bytes) -> bytes:
     return h.finalize()
 
 
-class SplicingSigner:
+class SplicingSigner(ABC):
     """A CA key that signs SHA-256 digests elsewhere (``sign_digest``); certificates, CRLs and OCSP
     responses are built by cryptography and get that signature spliced in. Every signature is checked
     with the public key before it leaves, so a wrong key on the token is an error, not a bad CRL."""
 
     algorithm: Algorithm
 
-    def public_key(self) -> PublicKey:
-        raise NotImplementedError
+    @abstractmethod
+    def public_key(self) -> PublicKey: ...
 
+    @abstractmethod
     def sign_digest(self, digest: bytes) -> bytes:
         """The signature of a SHA-256 ``digest`` as X.509 carries it (PKCS#1 v1.5 or DER ECDSA)."""
-        raise NotImplementedError
 
     def _signed(self, tbs: bytes) -> bytes:
         signature = self.sign_digest(_digest(tbs))
